@@ -1,0 +1,329 @@
+//! `tabula-bench`: closed-loop benchmark of the data plane.
+//!
+//! Starts a Tabula server (credentials on, so every request's SigV4 signature is verified,
+//! durable fsync'd writes) and a trivial HTTP echo server in this process, then drives both with
+//! the same lean HTTP/1.1 client: N connections, one request in flight each, every request
+//! SigV4-signed. The echo server is the ceiling (client + HTTP + loopback cost); each workload is
+//! reported as a ratio to it, with p50/p99 latency.
+//!
+//! Workloads: PutItem (random key of the key space, 100-byte value), GetItem, mixed 50/50, and
+//! Query of a 10-item partition.
+//!
+//!   cargo run --release -p tabula-dataplane --bin tabula-bench -- --secs 10
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tabula_dataplane::auth::{self, Credentials};
+use tabula_dataplane::{Config, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Parser, Debug, Clone)]
+struct Args {
+    /// Requests in flight (one per connection).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Keys in the table (GetItem/PutItem pick uniformly among them).
+    #[arg(long, default_value_t = 100_000)]
+    keys: usize,
+    /// Seconds per workload.
+    #[arg(long, default_value_t = 8)]
+    secs: u64,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    value_bytes: usize,
+}
+
+const ACCESS_KEY: &str = "BENCHKEY";
+const SECRET: &str = "bench-secret";
+
+#[derive(Clone, Copy, Debug)]
+enum Workload {
+    Echo,
+    Put,
+    Get,
+    Mixed,
+    Query,
+}
+
+struct Result {
+    ops: f64,
+    p50_us: u64,
+    p99_us: u64,
+    errors: u64,
+}
+
+/// A keep-alive HTTP/1.1 connection speaking just enough of the protocol.
+struct Conn {
+    stream: BufReader<TcpStream>,
+    host: String,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            stream: BufReader::new(s),
+            host: addr.to_string(),
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Sends one signed DynamoDB request and returns the status code.
+    async fn call(&mut self, op: &str, body: &[u8]) -> std::io::Result<u16> {
+        let target = format!("DynamoDB_20120810.{op}");
+        let date = auth::amz_date_now();
+        let authz =
+            auth::sign_request(ACCESS_KEY, SECRET, "us-east-1", &date, &self.host, &target, body);
+        self.buf.clear();
+        self.buf.extend_from_slice(
+            format!(
+                "POST / HTTP/1.1\r\nhost: {}\r\nx-amz-date: {date}\r\nx-amz-target: {target}\r\n\
+                 authorization: {authz}\r\ncontent-type: application/x-amz-json-1.0\r\n\
+                 content-length: {}\r\n\r\n",
+                self.host,
+                body.len()
+            )
+            .as_bytes(),
+        );
+        self.buf.extend_from_slice(body);
+        self.stream.get_mut().write_all(&self.buf).await?;
+        // Read the head.
+        let mut head = Vec::with_capacity(512);
+        loop {
+            let b = self.stream.read_u8().await?;
+            head.push(b);
+            if head.ends_with(b"\r\n\r\n") {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&head);
+        let status: u16 = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let len = text
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())
+                    .flatten()
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        self.stream.read_exact(&mut body).await?;
+        Ok(status)
+    }
+}
+
+fn put_body(table: &str, key: usize, value: &str) -> Vec<u8> {
+    format!(
+        r#"{{"TableName":"{table}","Item":{{"pk":{{"S":"key{key:08}"}},"v":{{"S":"{value}"}}}}}}"#
+    )
+    .into_bytes()
+}
+
+fn get_body(table: &str, key: usize) -> Vec<u8> {
+    format!(r#"{{"TableName":"{table}","Key":{{"pk":{{"S":"key{key:08}"}}}}}}"#).into_bytes()
+}
+
+fn query_body(table: &str, partition: usize) -> Vec<u8> {
+    format!(
+        r#"{{"TableName":"{table}","KeyConditionExpression":"pk = :p","ExpressionAttributeValues":{{":p":{{"S":"part{partition:07}"}}}}}}"#
+    )
+    .into_bytes()
+}
+
+/// xorshift: cheap per-connection randomness, no shared state.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+async fn run(addr: &str, workload: Workload, args: &Args) -> Result {
+    let stop = Arc::new(AtomicBool::new(false));
+    let value = "v".repeat(args.value_bytes);
+    let mut tasks = Vec::new();
+    for c in 0..args.concurrency {
+        let stop = stop.clone();
+        let addr = addr.to_string();
+        let value = value.clone();
+        let keys = args.keys;
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await.expect("connect");
+            let mut lat = Vec::with_capacity(100_000);
+            let mut errors = 0u64;
+            let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (c as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+            while !stop.load(Ordering::Relaxed) {
+                let r = next(&mut rng) as usize;
+                let key = r % keys;
+                let (op, body) = match workload {
+                    Workload::Echo => ("GetItem", get_body("bench", key)),
+                    Workload::Put => ("PutItem", put_body("bench", key, &value)),
+                    Workload::Get => ("GetItem", get_body("bench", key)),
+                    Workload::Mixed if r & (1 << 20) == 0 => ("GetItem", get_body("bench", key)),
+                    Workload::Mixed => ("PutItem", put_body("bench", key, &value)),
+                    Workload::Query => ("Query", query_body("benchq", key % (keys / 10).max(1))),
+                };
+                let t = Instant::now();
+                match conn.call(op, &body).await {
+                    Ok(200) => lat.push(t.elapsed().as_micros() as u32),
+                    Ok(_) => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        conn = Conn::open(&addr).await.expect("reconnect");
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.expect("worker");
+        all.extend(lat);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as u64
+    };
+    Result {
+        ops: all.len() as f64 / elapsed,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        errors,
+    }
+}
+
+async fn start_echo() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
+                });
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    addr
+}
+
+/// Loads the key space with a few connections (not measured).
+async fn load(addr: &str, args: &Args) {
+    let value = "v".repeat(args.value_bytes);
+    let workers = 32;
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let addr = addr.to_string();
+        let value = value.clone();
+        let keys = args.keys;
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await.expect("connect");
+            let mut k = w;
+            while k < keys {
+                let st = conn.call("PutItem", &put_body("bench", k, &value)).await.expect("load put");
+                assert_eq!(st, 200, "load put failed");
+                let body = format!(
+                    r#"{{"TableName":"benchq","Item":{{"pk":{{"S":"part{:07}"}},"sk":{{"N":"{}"}},"v":{{"S":"{value}"}}}}}}"#,
+                    k / 10,
+                    k % 10
+                );
+                let st = conn.call("PutItem", body.as_bytes()).await.expect("load query item");
+                assert_eq!(st, 200, "load query item failed");
+                k += workers;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("loader");
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let dir = tempfile_dir();
+    let mut creds = Credentials::default();
+    creds.insert(ACCESS_KEY, SECRET);
+    let mut config = Config::local(&dir);
+    config.credentials = Some(creds);
+    let server = Server::start(config).await.expect("start server");
+    let addr = server.addr.to_string();
+    let echo = start_echo().await;
+
+    let mut admin = Conn::open(&addr).await.expect("connect");
+    for (table, schema) in [
+        ("bench", r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}]"#),
+        ("benchq", r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"}]"#),
+    ] {
+        let body = format!(r#"{{"TableName":"{table}","BillingMode":"PAY_PER_REQUEST",{schema}}}"#);
+        assert_eq!(admin.call("CreateTable", body.as_bytes()).await.expect("create"), 200);
+    }
+    eprintln!("loading {} keys (+{} query items)...", args.keys, args.keys);
+    let t = Instant::now();
+    load(&addr, &args).await;
+    eprintln!("loaded in {:.1}s", t.elapsed().as_secs_f64());
+
+    println!(
+        "tabula-bench: {} in flight, {} keys, {}-byte values, {}s per workload, SigV4-signed, fsync'd writes",
+        args.concurrency, args.keys, args.value_bytes, args.secs
+    );
+    println!("{:<22} {:>10} {:>9} {:>9} {:>8} {:>7}", "workload", "ops/s", "p50 ms", "p99 ms", "ratio", "errors");
+    let echo_result = run(&echo, Workload::Echo, &args).await;
+    let print = |name: &str, r: &Result| {
+        println!(
+            "{:<22} {:>10.0} {:>9.3} {:>9.3} {:>7.2}x {:>7}",
+            name,
+            r.ops,
+            r.p50_us as f64 / 1000.0,
+            r.p99_us as f64 / 1000.0,
+            r.ops / echo_result.ops,
+            r.errors
+        );
+    };
+    print("echo (ceiling)", &echo_result);
+    for (name, w) in [
+        ("GetItem", Workload::Get),
+        ("PutItem (durable)", Workload::Put),
+        ("mixed 50/50", Workload::Mixed),
+        ("Query (10 items)", Workload::Query),
+    ] {
+        let r = run(&addr, w, &args).await;
+        print(name, &r);
+    }
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let base = std::env::var_os("TABULA_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    base.join(format!("tabula-bench-{}", std::process::id()))
+}

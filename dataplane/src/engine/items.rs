@@ -1,0 +1,307 @@
+//! Single-item operations (PutItem, GetItem, UpdateItem, DeleteItem) and the batch operations
+//! built from them. Every write evaluates its condition and writes under the item's lock, so a
+//! conditional write or an update is atomic against concurrent writers of the same item.
+
+use tabula_core::Item;
+use tabula_core::expr::{Condition, Projection, UpdateExpr};
+use tabula_storage::Mutation;
+
+use super::{
+    ConsumedCapacity, Engine, PrimaryKey, Table, check_item_size, read_units, write_units,
+};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReturnValues {
+    #[default]
+    None,
+    AllOld,
+    UpdatedOld,
+    AllNew,
+    UpdatedNew,
+}
+
+/// What an item write returns.
+#[derive(Debug, Default)]
+pub struct WriteOutcome {
+    pub attributes: Option<Item>,
+    pub consumed: ConsumedCapacity,
+}
+
+pub struct PutItemInput {
+    pub table: String,
+    pub item: Item,
+    pub condition: Option<Condition>,
+    pub return_values: ReturnValues,
+    pub return_old_on_failure: bool,
+}
+
+pub struct DeleteItemInput {
+    pub table: String,
+    pub key: Item,
+    pub condition: Option<Condition>,
+    pub return_values: ReturnValues,
+    pub return_old_on_failure: bool,
+}
+
+pub struct UpdateItemInput {
+    pub table: String,
+    pub key: Item,
+    pub update: Option<UpdateExpr>,
+    pub condition: Option<Condition>,
+    pub return_values: ReturnValues,
+    pub return_old_on_failure: bool,
+}
+
+pub struct GetItemInput {
+    pub table: String,
+    pub key: Item,
+    pub consistent: bool,
+    pub projection: Option<Projection>,
+}
+
+#[derive(Debug, Default)]
+pub struct GetItemOutput {
+    pub item: Option<Item>,
+    pub consumed: ConsumedCapacity,
+}
+
+/// A request inside BatchWriteItem.
+pub enum WriteRequest {
+    Put(Item),
+    Delete(Item),
+}
+
+fn condition_failed(old: Option<&Item>, return_old: bool) -> ApiError {
+    let mut e = ApiError::new(
+        ErrorKind::ConditionalCheckFailed,
+        "The conditional request failed",
+    );
+    if return_old && let Some(old) = old {
+        e.item = Some(crate::protocol::values::item_to_json(old));
+    }
+    e
+}
+
+fn check_condition(
+    condition: Option<&Condition>,
+    old: Option<&Item>,
+    return_old: bool,
+) -> ApiResult<()> {
+    if let Some(c) = condition {
+        let empty = Item::new();
+        let ok = c
+            .evaluate(old.unwrap_or(&empty))
+            .map_err(|e| ApiError::validation(e.message))?;
+        if !ok {
+            return Err(condition_failed(old, return_old));
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub fn put_item(&self, input: PutItemInput) -> ApiResult<WriteOutcome> {
+        let table = self.table(&input.table)?;
+        if !matches!(input.return_values, ReturnValues::None | ReturnValues::AllOld) {
+            return Err(ApiError::validation(
+                "Return values set to invalid value",
+            ));
+        }
+        let key = table.key_from_item(&input.item)?;
+        check_item_size(&input.item)?;
+        let skey = table.storage_key(&key);
+        let _guard = self.lock_item(&skey);
+        let old = self.store.get(&table.handle, &skey)?;
+        check_condition(
+            input.condition.as_ref(),
+            old.as_ref(),
+            input.return_old_on_failure,
+        )?;
+        self.store.write(
+            &table.handle,
+            &[Mutation::Put {
+                key: &skey,
+                item: &input.item,
+            }],
+        )?;
+        let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&input.item));
+        Ok(WriteOutcome {
+            attributes: match input.return_values {
+                ReturnValues::AllOld => old,
+                _ => None,
+            },
+            consumed: ConsumedCapacity {
+                table: input.table,
+                read_units: 0.0,
+                write_units: write_units(size),
+            },
+        })
+    }
+
+    pub fn delete_item(&self, input: DeleteItemInput) -> ApiResult<WriteOutcome> {
+        let table = self.table(&input.table)?;
+        if !matches!(input.return_values, ReturnValues::None | ReturnValues::AllOld) {
+            return Err(ApiError::validation(
+                "Return values set to invalid value",
+            ));
+        }
+        let key = table.key_from_key_param(&input.key)?;
+        let skey = table.storage_key(&key);
+        let _guard = self.lock_item(&skey);
+        let old = self.store.get(&table.handle, &skey)?;
+        check_condition(
+            input.condition.as_ref(),
+            old.as_ref(),
+            input.return_old_on_failure,
+        )?;
+        if old.is_some() {
+            self.store
+                .write(&table.handle, &[Mutation::Delete { key: &skey }])?;
+        }
+        let size = item_size_opt(old.as_ref());
+        Ok(WriteOutcome {
+            attributes: match input.return_values {
+                ReturnValues::AllOld => old,
+                _ => None,
+            },
+            consumed: ConsumedCapacity {
+                table: input.table,
+                read_units: 0.0,
+                write_units: write_units(size),
+            },
+        })
+    }
+
+    pub fn update_item(&self, input: UpdateItemInput) -> ApiResult<WriteOutcome> {
+        let table = self.table(&input.table)?;
+        let key = table.key_from_key_param(&input.key)?;
+        if let Some(u) = &input.update {
+            let ks = &table.def.key_schema;
+            for attr in u.top_level_attrs() {
+                if attr == ks.hash || ks.range.as_deref() == Some(attr.as_str()) {
+                    return Err(ApiError::validation(format!(
+                        "One or more parameter values were invalid: Cannot update attribute {attr}. This attribute is part of the key"
+                    )));
+                }
+            }
+        }
+        let skey = table.storage_key(&key);
+        let _guard = self.lock_item(&skey);
+        let old = self.store.get(&table.handle, &skey)?;
+        check_condition(
+            input.condition.as_ref(),
+            old.as_ref(),
+            input.return_old_on_failure,
+        )?;
+        let mut new = old.clone().unwrap_or_else(|| input.key.clone());
+        if let Some(u) = &input.update {
+            u.apply(&mut new)
+                .map_err(|e| ApiError::validation(e.message))?;
+        }
+        check_item_size(&new)?;
+        self.store.write(
+            &table.handle,
+            &[Mutation::Put {
+                key: &skey,
+                item: &new,
+            }],
+        )?;
+        let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&new));
+        let touched = || {
+            input
+                .update
+                .as_ref()
+                .map(UpdateExpr::top_level_attrs)
+                .unwrap_or_default()
+        };
+        let pick = |item: &Item| -> Item {
+            touched()
+                .into_iter()
+                .filter_map(|a| item.get(&a).map(|v| (a, v.clone())))
+                .collect()
+        };
+        let attributes = match input.return_values {
+            ReturnValues::None => None,
+            ReturnValues::AllOld => old.clone(),
+            ReturnValues::AllNew => Some(new.clone()),
+            ReturnValues::UpdatedOld => old.as_ref().map(pick),
+            ReturnValues::UpdatedNew => Some(pick(&new)),
+        }
+        .filter(|m| !m.is_empty());
+        Ok(WriteOutcome {
+            attributes,
+            consumed: ConsumedCapacity {
+                table: input.table,
+                read_units: 0.0,
+                write_units: write_units(size),
+            },
+        })
+    }
+
+    pub fn get_item(&self, input: GetItemInput) -> ApiResult<GetItemOutput> {
+        let table = self.table(&input.table)?;
+        let key = table.key_from_key_param(&input.key)?;
+        let item = self.store.get(&table.handle, &table.storage_key(&key))?;
+        let units = read_units(item_size_opt(item.as_ref()), input.consistent);
+        let item = match (&input.projection, item) {
+            (Some(p), Some(i)) => Some(p.apply(&i)),
+            (_, i) => i,
+        };
+        Ok(GetItemOutput {
+            item,
+            consumed: ConsumedCapacity {
+                table: input.table,
+                read_units: units,
+                write_units: 0.0,
+            },
+        })
+    }
+
+    /// One BatchWriteItem request on one table. Each request is applied on its own (DynamoDB
+    /// makes no atomicity promise across the batch).
+    pub fn batch_write_one(&self, table: &str, request: WriteRequest) -> ApiResult<WriteOutcome> {
+        match request {
+            WriteRequest::Put(item) => self.put_item(PutItemInput {
+                table: table.to_string(),
+                item,
+                condition: None,
+                return_values: ReturnValues::None,
+                return_old_on_failure: false,
+            }),
+            WriteRequest::Delete(key) => self.delete_item(DeleteItemInput {
+                table: table.to_string(),
+                key,
+                condition: None,
+                return_values: ReturnValues::None,
+                return_old_on_failure: false,
+            }),
+        }
+    }
+
+    /// Validates a batch request's key for `table` and returns its storage key, so the protocol
+    /// layer can reject duplicates before anything is written.
+    pub fn batch_storage_key(&self, table: &str, request: &WriteRequest) -> ApiResult<Vec<u8>> {
+        let t = self.table(table)?;
+        let key = match request {
+            WriteRequest::Put(item) => {
+                check_item_size(item)?;
+                t.key_from_item(item)?
+            }
+            WriteRequest::Delete(key) => t.key_from_key_param(key)?,
+        };
+        Ok(t.storage_key(&key))
+    }
+
+    /// Validates a key for `table` (BatchGetItem) and returns its storage key.
+    pub fn key_storage_bytes(&self, table: &str, key: &Item) -> ApiResult<(std::sync::Arc<Table>, PrimaryKey, Vec<u8>)> {
+        let t = self.table(table)?;
+        let k = t.key_from_key_param(key)?;
+        let s = t.storage_key(&k);
+        Ok((t, k, s))
+    }
+}
+
+fn item_size_opt(item: Option<&Item>) -> usize {
+    item.map(tabula_core::value::item_size).unwrap_or(0)
+}

@@ -1,0 +1,272 @@
+//! The table engine: DynamoDB semantics on top of storage. It receives typed requests (never
+//! JSON, never HTTP), validates them against the table's schema, runs read-modify-write under a
+//! per-item lock so conditional writes and updates are atomic, and hands atomic batches to
+//! storage.
+//!
+//! Neighbours: `protocol` builds the typed requests and renders the typed results;
+//! `tabula_storage` persists; `tabula_core::expr` parses and evaluates expressions.
+
+mod items;
+mod reads;
+mod tables;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use tabula_core::value::{MAX_ITEM_SIZE, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
+use tabula_core::{AttributeValue, Item, ScalarType, keyenc};
+use tabula_storage::{Store, TableHandle};
+
+pub use items::*;
+pub use reads::*;
+pub use tables::*;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Number of lock stripes for item read-modify-write.
+const LOCK_STRIPES: usize = 4096;
+
+/// Server-wide settings the engine reports (ARNs, limits).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub region: String,
+    pub account: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            region: "us-east-1".into(),
+            account: "000000000000".into(),
+        }
+    }
+}
+
+/// An open table: its definition and its storage handle.
+pub struct Table {
+    pub def: TableDef,
+    pub handle: Arc<TableHandle>,
+}
+
+pub struct Engine {
+    store: Store,
+    config: EngineConfig,
+    tables: RwLock<HashMap<String, Arc<Table>>>,
+    locks: Vec<Mutex<()>>,
+}
+
+impl Engine {
+    pub fn new(store: Store, config: EngineConfig) -> ApiResult<Engine> {
+        let engine = Engine {
+            store,
+            config,
+            tables: RwLock::new(HashMap::new()),
+            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+        };
+        engine.load_catalog()?;
+        Ok(engine)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn load_catalog(&self) -> ApiResult<()> {
+        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        for record in self.store.list_tables()? {
+            let def = TableDef::decode(&record.definition, record.table_id)?;
+            let handle = self.store.handle(&record)?;
+            tables.insert(record.name.clone(), Arc::new(Table { def, handle }));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn table(&self, name: &str) -> ApiResult<Arc<Table>> {
+        self.tables
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ApiError::table_not_found(name))
+    }
+
+    /// Locks the stripe owning an item key for a read-modify-write.
+    fn lock_item(&self, key: &[u8]) -> MutexGuard<'_, ()> {
+        let mut h: u32 = 0x811c_9dc5;
+        for b in key {
+            h ^= u32::from(*b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        self.locks[h as usize % LOCK_STRIPES]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn arn(&self, table: &str) -> String {
+        format!(
+            "arn:aws:dynamodb:{}:{}:table/{}",
+            self.config.region, self.config.account, table
+        )
+    }
+}
+
+/// A validated primary key of one item.
+#[derive(Clone, Debug)]
+pub struct PrimaryKey {
+    pub hash: AttributeValue,
+    pub range: Option<AttributeValue>,
+}
+
+impl Table {
+    pub fn storage_key(&self, key: &PrimaryKey) -> Vec<u8> {
+        keyenc::item_key(self.handle.table_id, &key.hash, key.range.as_ref())
+    }
+
+    /// Extracts and validates a `Key` parameter: exactly the key attributes, right types.
+    pub fn key_from_key_param(&self, key: &Item) -> ApiResult<PrimaryKey> {
+        let ks = &self.def.key_schema;
+        let expected = 1 + usize::from(ks.range.is_some());
+        if key.len() != expected {
+            return Err(ApiError::validation(
+                "The provided key element does not match the schema",
+            ));
+        }
+        let hash = key
+            .get(&ks.hash)
+            .ok_or_else(|| ApiError::validation("The provided key element does not match the schema"))?;
+        let range = match &ks.range {
+            Some(r) => Some(key.get(r).ok_or_else(|| {
+                ApiError::validation("The provided key element does not match the schema")
+            })?),
+            None => None,
+        };
+        self.check_key_value(&ks.hash, hash, true, false)?;
+        if let (Some(name), Some(v)) = (&ks.range, range) {
+            self.check_key_value(name, v, false, false)?;
+        }
+        Ok(PrimaryKey {
+            hash: hash.clone(),
+            range: range.cloned(),
+        })
+    }
+
+    /// Extracts and validates the key of a whole item (PutItem).
+    pub fn key_from_item(&self, item: &Item) -> ApiResult<PrimaryKey> {
+        let ks = &self.def.key_schema;
+        let get = |name: &str| {
+            item.get(name).ok_or_else(|| {
+                ApiError::validation(format!(
+                    "One or more parameter values were invalid: Missing the key {name} in the item"
+                ))
+            })
+        };
+        let hash = get(&ks.hash)?;
+        self.check_key_value(&ks.hash, hash, true, true)?;
+        let range = match &ks.range {
+            Some(r) => {
+                let v = get(r)?;
+                self.check_key_value(r, v, false, true)?;
+                Some(v.clone())
+            }
+            None => None,
+        };
+        Ok(PrimaryKey {
+            hash: hash.clone(),
+            range,
+        })
+    }
+
+    fn check_key_value(
+        &self,
+        name: &str,
+        v: &AttributeValue,
+        is_hash: bool,
+        in_item: bool,
+    ) -> ApiResult<()> {
+        let expected = self.def.attribute_type(name).unwrap_or(ScalarType::S);
+        if v.scalar_type() != Some(expected) {
+            if in_item {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Type mismatch for key {name} expected: {} actual: {}",
+                    expected.as_str(),
+                    v.type_name()
+                )));
+            }
+            return Err(ApiError::validation(
+                "The provided key element does not match the schema",
+            ));
+        }
+        let len = match v {
+            AttributeValue::S(s) => s.len(),
+            AttributeValue::B(b) => b.len(),
+            _ => 1,
+        };
+        if len == 0 {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {name}",
+                if matches!(v, AttributeValue::S(_)) { "string" } else { "binary" }
+            )));
+        }
+        let limit = if is_hash {
+            MAX_PARTITION_KEY_BYTES
+        } else {
+            MAX_SORT_KEY_BYTES
+        };
+        if len > limit {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Size of {} key has exceeded the maximum allowed size of {limit} bytes",
+                if is_hash { "hashkey" } else { "rangekey" }
+            )));
+        }
+        Ok(())
+    }
+
+    /// The key attributes of an item, as `LastEvaluatedKey` and friends carry them.
+    pub fn key_attributes(&self, item: &Item) -> Item {
+        let ks = &self.def.key_schema;
+        let mut out = Item::new();
+        for name in std::iter::once(&ks.hash).chain(ks.range.iter()) {
+            if let Some(v) = item.get(name) {
+                out.insert(name.clone(), v.clone());
+            }
+        }
+        out
+    }
+}
+
+pub fn check_item_size(item: &Item) -> ApiResult<()> {
+    if tabula_core::value::item_size(item) > MAX_ITEM_SIZE {
+        return Err(ApiError::validation(
+            "Item size has exceeded the maximum allowed size",
+        ));
+    }
+    Ok(())
+}
+
+/// Read capacity units for `bytes` read: 4 KB units, halved for eventually consistent reads.
+pub fn read_units(bytes: usize, consistent: bool) -> f64 {
+    let units = bytes.div_ceil(4096).max(1) as f64;
+    if consistent { units } else { units / 2.0 }
+}
+
+/// Write capacity units for an item of `bytes`: 1 KB units.
+pub fn write_units(bytes: usize) -> f64 {
+    bytes.div_ceil(1024).max(1) as f64
+}
+
+/// What `ReturnConsumedCapacity` asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CapacityDetail {
+    #[default]
+    None,
+    Total,
+    Indexes,
+}
+
+/// Capacity one request consumed on one table.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConsumedCapacity {
+    pub table: String,
+    pub read_units: f64,
+    pub write_units: f64,
+}

@@ -1,0 +1,437 @@
+//! Table lifecycle: CreateTable, DeleteTable, DescribeTable, ListTables, UpdateTable and tags.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tabula_core::ScalarType;
+use tabula_storage::StorageError;
+
+use super::{Engine, Table};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+
+/// Version of the engine's table-definition record.
+const TABLE_DEF_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeySchema {
+    pub hash: String,
+    pub range: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum BillingMode {
+    Provisioned,
+    PayPerRequest,
+}
+
+impl BillingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BillingMode::Provisioned => "PROVISIONED",
+            BillingMode::PayPerRequest => "PAY_PER_REQUEST",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Throughput {
+    pub read: u64,
+    pub write: u64,
+}
+
+/// Everything the engine persists about a table (JSON, versioned, inside the storage catalog).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableDef {
+    pub version: u32,
+    pub name: String,
+    #[serde(skip)]
+    pub table_id: u32,
+    pub table_uuid: String,
+    pub key_schema: KeySchema,
+    /// Attribute name → "S" | "N" | "B".
+    pub attribute_definitions: Vec<(String, String)>,
+    pub billing_mode: BillingMode,
+    pub throughput: Throughput,
+    pub created_ms: u64,
+    pub deletion_protection: bool,
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub last_increase_ms: Option<u64>,
+    #[serde(default)]
+    pub last_decrease_ms: Option<u64>,
+    #[serde(default)]
+    pub decreases_today: u64,
+    #[serde(default)]
+    pub billing_mode_changed_ms: Option<u64>,
+}
+
+impl TableDef {
+    pub fn attribute_type(&self, name: &str) -> Option<ScalarType> {
+        self.attribute_definitions
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, t)| ScalarType::parse(t))
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub(crate) fn decode(bytes: &[u8], table_id: u32) -> ApiResult<TableDef> {
+        let mut def: TableDef = serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::internal(format!("corrupt table definition: {e}")))?;
+        if def.version != TABLE_DEF_VERSION {
+            return Err(ApiError::internal(format!(
+                "table definition version {} is not supported by this build",
+                def.version
+            )));
+        }
+        def.table_id = table_id;
+        Ok(def)
+    }
+}
+
+pub struct CreateTableInput {
+    pub name: String,
+    pub key_schema: KeySchema,
+    pub attribute_definitions: Vec<(String, String)>,
+    pub billing_mode: BillingMode,
+    pub throughput: Option<Throughput>,
+    pub deletion_protection: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableStatus {
+    Creating,
+    Active,
+    Updating,
+    Deleting,
+}
+
+impl TableStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableStatus::Creating => "CREATING",
+            TableStatus::Active => "ACTIVE",
+            TableStatus::Updating => "UPDATING",
+            TableStatus::Deleting => "DELETING",
+        }
+    }
+}
+
+/// DescribeTable's answer, before rendering.
+pub struct TableDescription {
+    pub def: TableDef,
+    pub status: TableStatus,
+    pub arn: String,
+    pub item_count: u64,
+    pub size_bytes: u64,
+}
+
+#[derive(Default)]
+pub struct UpdateTableInput {
+    pub name: String,
+    pub billing_mode: Option<BillingMode>,
+    pub throughput: Option<Throughput>,
+    pub deletion_protection: Option<bool>,
+    pub attribute_definitions: Option<Vec<(String, String)>>,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn random_uuid() -> String {
+    let b: [u8; 16] = rand::random();
+    let h = hex::encode(b);
+    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
+impl Engine {
+    pub fn create_table(&self, input: CreateTableInput) -> ApiResult<TableDescription> {
+        let def = TableDef {
+            version: TABLE_DEF_VERSION,
+            name: input.name.clone(),
+            table_id: 0,
+            table_uuid: random_uuid(),
+            key_schema: input.key_schema,
+            attribute_definitions: input.attribute_definitions,
+            billing_mode: input.billing_mode,
+            throughput: input.throughput.unwrap_or_default(),
+            created_ms: now_ms(),
+            deletion_protection: input.deletion_protection,
+            tags: input.tags,
+            last_increase_ms: None,
+            last_decrease_ms: None,
+            decreases_today: 0,
+            billing_mode_changed_ms: None,
+        };
+        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        if tables.contains_key(&input.name) {
+            return Err(table_in_use(&input.name));
+        }
+        let record = match self.store.create_table(&input.name, def.encode()) {
+            Ok(r) => r,
+            Err(StorageError::TableExists(_)) => return Err(table_in_use(&input.name)),
+            Err(e) => return Err(e.into()),
+        };
+        let handle = self.store.handle(&record)?;
+        let mut def = def;
+        def.table_id = record.table_id;
+        tables.insert(
+            input.name.clone(),
+            Arc::new(Table {
+                def: def.clone(),
+                handle,
+            }),
+        );
+        Ok(TableDescription {
+            arn: self.arn(&def.name),
+            def,
+            status: TableStatus::Creating,
+            item_count: 0,
+            size_bytes: 0,
+        })
+    }
+
+    /// The key schema of a table (the protocol needs it to check key conditions).
+    pub fn describe_key_schema(&self, name: &str) -> ApiResult<KeySchema> {
+        Ok(self.table(name)?.def.key_schema.clone())
+    }
+
+    pub fn describe_table(&self, name: &str) -> ApiResult<TableDescription> {
+        let table = self.table(name).map_err(|_| describe_not_found(name))?;
+        let (item_count, size_bytes) = self.table_stats(&table)?;
+        Ok(TableDescription {
+            def: table.def.clone(),
+            status: TableStatus::Active,
+            arn: self.arn(name),
+            item_count,
+            size_bytes,
+        })
+    }
+
+    /// Item count and size. DynamoDB refreshes these about every six hours; we count on demand.
+    fn table_stats(&self, table: &Table) -> ApiResult<(u64, u64)> {
+        let (start, end) = super::reads::table_range(table.handle.table_id);
+        let (mut count, mut size) = (0u64, 0u64);
+        self.store.scan(&table.handle, &start, &end, true, |_, item| {
+            count += 1;
+            size += tabula_core::value::item_size(&item) as u64;
+            Ok(true)
+        })?;
+        Ok((count, size))
+    }
+
+    pub fn delete_table(&self, name: &str) -> ApiResult<TableDescription> {
+        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        let table = tables
+            .get(name)
+            .cloned()
+            .ok_or_else(|| describe_not_found(name))?;
+        if table.def.deletion_protection {
+            return Err(ApiError::validation(format!(
+                "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first. (Table: {})",
+                self.arn(name)
+            )));
+        }
+        let (item_count, size_bytes) = self.table_stats(&table)?;
+        self.store.drop_table(name)?;
+        tables.remove(name);
+        Ok(TableDescription {
+            def: table.def.clone(),
+            status: TableStatus::Deleting,
+            arn: self.arn(name),
+            item_count,
+            size_bytes,
+        })
+    }
+
+    /// Table names in order, starting after `exclusive_start`; the second value is the last
+    /// name returned when more remain.
+    pub fn list_tables(
+        &self,
+        exclusive_start: Option<&str>,
+        limit: usize,
+    ) -> (Vec<String>, Option<String>) {
+        let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<&String> = tables.keys().collect();
+        names.sort();
+        let rest: Vec<String> = names
+            .into_iter()
+            .filter(|n| exclusive_start.is_none_or(|s| n.as_str() > s))
+            .cloned()
+            .collect();
+        if rest.len() > limit {
+            let page: Vec<String> = rest[..limit].to_vec();
+            let last = page.last().cloned();
+            (page, last)
+        } else {
+            (rest, None)
+        }
+    }
+
+    pub fn update_table(&self, input: UpdateTableInput) -> ApiResult<TableDescription> {
+        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        let table = tables
+            .get(&input.name)
+            .cloned()
+            .ok_or_else(|| describe_not_found(&input.name))?;
+        let mut def = table.def.clone();
+        let mut changed = false;
+        if let Some(mode) = input.billing_mode
+            && mode != def.billing_mode
+        {
+            def.billing_mode = mode;
+            def.billing_mode_changed_ms = Some(now_ms());
+            if mode == BillingMode::PayPerRequest {
+                def.throughput = Throughput::default();
+            } else if input.throughput.is_none() {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+                ));
+            }
+            changed = true;
+        }
+        if let Some(tp) = input.throughput {
+            if def.billing_mode == BillingMode::PayPerRequest {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+                ));
+            }
+            if tp != def.throughput {
+                if tp.read > def.throughput.read || tp.write > def.throughput.write {
+                    def.last_increase_ms = Some(now_ms());
+                }
+                if tp.read < def.throughput.read || tp.write < def.throughput.write {
+                    def.last_decrease_ms = Some(now_ms());
+                    def.decreases_today += 1;
+                }
+                def.throughput = tp;
+                changed = true;
+            } else if input.billing_mode.is_none() {
+                return Err(ApiError::validation(format!(
+                    "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+                    def.throughput.read, tp.read, def.throughput.write, tp.write
+                )));
+            }
+        }
+        if let Some(p) = input.deletion_protection
+            && p != def.deletion_protection
+        {
+            def.deletion_protection = p;
+            changed = true;
+        }
+        if !changed && input.deletion_protection.is_none() {
+            return Err(ApiError::validation(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            ));
+        }
+        if changed {
+            self.store.update_definition(&input.name, def.encode())?;
+            tables.insert(
+                input.name.clone(),
+                Arc::new(Table {
+                    def: def.clone(),
+                    handle: table.handle.clone(),
+                }),
+            );
+        }
+        drop(tables);
+        let (item_count, size_bytes) = self.table_stats(&table)?;
+        Ok(TableDescription {
+            arn: self.arn(&input.name),
+            def,
+            status: if changed {
+                TableStatus::Updating
+            } else {
+                TableStatus::Active
+            },
+            item_count,
+            size_bytes,
+        })
+    }
+
+    /// Finds the table a DynamoDB ARN names (TagResource & co.).
+    fn table_by_arn(&self, arn: &str) -> ApiResult<Arc<Table>> {
+        let prefix = format!(
+            "arn:aws:dynamodb:{}:{}:table/",
+            self.config.region, self.config.account
+        );
+        let name = arn.strip_prefix(&prefix).ok_or_else(|| {
+            if arn.starts_with("arn:") {
+                ApiError::not_found(format!("Requested resource not found: ResourcArn: {arn} not found"))
+            } else {
+                ApiError::validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"))
+            }
+        })?;
+        self.table(name).map_err(|_| {
+            ApiError::not_found(format!(
+                "Requested resource not found: ResourcArn: {arn} not found"
+            ))
+        })
+    }
+
+    pub fn tag_resource(&self, arn: &str, tags: BTreeMap<String, String>) -> ApiResult<()> {
+        self.modify_tags(arn, |t| {
+            t.extend(tags);
+            if t.len() > 50 {
+                return Err(ApiError::new(
+                    ErrorKind::LimitExceeded,
+                    "Too many tags: a table can have at most 50 tags",
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    pub fn untag_resource(&self, arn: &str, keys: &[String]) -> ApiResult<()> {
+        self.modify_tags(arn, |t| {
+            for k in keys {
+                t.remove(k);
+            }
+            Ok(())
+        })
+    }
+
+    fn modify_tags(
+        &self,
+        arn: &str,
+        f: impl FnOnce(&mut BTreeMap<String, String>) -> ApiResult<()>,
+    ) -> ApiResult<()> {
+        let table = self.table_by_arn(arn)?;
+        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        let mut def = table.def.clone();
+        f(&mut def.tags)?;
+        self.store.update_definition(&def.name, def.encode())?;
+        tables.insert(
+            def.name.clone(),
+            Arc::new(Table {
+                def,
+                handle: table.handle.clone(),
+            }),
+        );
+        Ok(())
+    }
+
+    pub fn list_tags(&self, arn: &str) -> ApiResult<BTreeMap<String, String>> {
+        Ok(self.table_by_arn(arn)?.def.tags.clone())
+    }
+}
+
+fn table_in_use(name: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::ResourceInUse,
+        format!("Table already exists: {name}"),
+    )
+}
+
+fn describe_not_found(name: &str) -> ApiError {
+    ApiError::not_found(format!("Requested resource not found: Table: {name} not found"))
+}

@@ -1,0 +1,204 @@
+//! The HTTP edge: accepts connections (plain or TLS), reads each request, authenticates it,
+//! dispatches it to the protocol layer off the async runtime, and writes the DynamoDB-shaped
+//! response with `x-amzn-RequestId` and `x-amz-crc32`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use crate::auth::{self, Credentials};
+use crate::engine::Engine;
+use crate::error::{ApiError, ErrorKind};
+use crate::protocol::{self, Operation};
+
+/// Largest request body accepted (BatchWriteItem may carry 16 MB of items plus JSON overhead).
+const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+
+/// What every request handler shares.
+pub struct Shared {
+    pub engine: Arc<Engine>,
+    pub credentials: Option<Credentials>,
+}
+
+/// Serves until `shutdown` turns true; in-flight requests finish first.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let tls = tls.clone();
+                let mut conn_shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, Infallible>(handle(shared, req, peer).await) }
+                    });
+                    let builder = http1::Builder::new();
+                    match tls {
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(tls_stream) => {
+                                let conn = builder.serve_connection(TokioIo::new(tls_stream), service);
+                                drive(conn, &mut conn_shutdown).await;
+                            }
+                            Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        },
+                        None => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                            drive(conn, &mut conn_shutdown).await;
+                        }
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+        // Reap finished connection tasks so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+/// Runs one connection, switching it to graceful shutdown when asked.
+async fn drive<I, S>(
+    conn: http1::Connection<I, S>,
+    shutdown: &mut watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+fn request_id() -> String {
+    let b: [u8; 26] = rand::random();
+    // DynamoDB request ids are 52 upper-case alphanumerics.
+    b.iter()
+        .flat_map(|x| {
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+            [
+                alphabet[(x >> 4) as usize % alphabet.len()],
+                alphabet[(x & 0x0F) as usize + 20],
+            ]
+        })
+        .map(char::from)
+        .collect()
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    let id = request_id();
+    let (parts, body) = req.into_parts();
+    if parts.method == Method::GET {
+        // DynamoDB answers a plain GET with a health line; load balancers and probes use it.
+        return respond(StatusCode::OK, "text/plain", Bytes::from_static(b"healthy: tabula"), &id);
+    }
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "failed to read request body");
+            return error_response(
+                &ApiError::validation("Request body is too large or the connection failed"),
+                &id,
+            );
+        }
+    };
+    if parts.method != Method::POST {
+        return error_response(&ApiError::new(ErrorKind::UnknownOperation, ""), &id);
+    }
+    let verified = auth::verify(
+        shared.credentials.as_ref(),
+        parts.method.as_str(),
+        parts.uri.path(),
+        parts.uri.query().unwrap_or(""),
+        &parts.headers,
+        &body,
+        SystemTime::now(),
+    );
+    if let Err(e) = verified {
+        return error_response(&e, &id);
+    }
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let op = match Operation::from_target(target) {
+        Ok(op) => op,
+        Err(e) => return error_response(&e, &id),
+    };
+    let engine = shared.engine.clone();
+    let result = tokio::task::spawn_blocking(move || protocol::dispatch(&engine, op, &body)).await;
+    match result {
+        Ok(Ok(value)) => {
+            let body = serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());
+            respond(StatusCode::OK, "application/x-amz-json-1.0", Bytes::from(body), &id)
+        }
+        Ok(Err(e)) => {
+            if e.kind == ErrorKind::InternalServer {
+                tracing::error!(request_id = %id, ?op, "{e}");
+            }
+            error_response(&e, &id)
+        }
+        Err(join) => error_response(&ApiError::internal(format!("request task failed: {join}")), &id),
+    }
+}
+
+fn error_response(e: &ApiError, id: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(&e.body()).unwrap_or_default();
+    let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    respond(status, "application/x-amz-json-1.0", Bytes::from(body), id)
+}
+
+fn respond(status: StatusCode, content_type: &str, body: Bytes, id: &str) -> Response<Full<Bytes>> {
+    let crc = crc32fast::hash(&body);
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    if let Ok(v) = content_type.parse() {
+        h.insert("content-type", v);
+    }
+    if let Ok(v) = id.parse() {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Ok(v) = crc.to_string().parse() {
+        h.insert("x-amz-crc32", v);
+    }
+    resp
+}

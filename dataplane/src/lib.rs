@@ -1,0 +1,242 @@
+//! Tabula's data plane: a DynamoDB-compatible server on RocksDB.
+//!
+//! Request path (one module per stage, data flows one way):
+//! `http` (hyper, TLS) → `auth` (SigV4) → `protocol` (X-Amz-Target → typed request, JSON shapes)
+//! → `engine` (validation, read-modify-write, conditions) → `tabula_storage` (RocksDB, sealed
+//! item bodies) → `protocol` (JSON response) → `http` (x-amz-crc32, request id).
+//!
+//! `main.rs` is a thin shell over [`Server`]; tests start the same server in-process.
+
+pub mod auth;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod protocol;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tabula_storage::{MasterKey, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+
+use crate::auth::Credentials;
+use crate::engine::{Engine, EngineConfig};
+
+/// Everything needed to start a server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `None`: local mode, any access key is accepted (like DynamoDB Local).
+    pub credentials: Option<Credentials>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// `None`: a key is generated into the data directory (local mode only).
+    pub master_key_file: Option<PathBuf>,
+    pub region: String,
+}
+
+impl Config {
+    pub fn local(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data_dir.into(),
+            credentials: None,
+            tls: None,
+            master_key_file: None,
+            region: "us-east-1".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("data directory {dir}: {message}")]
+    DataDir { dir: PathBuf, message: String },
+    #[error("master key: {0}")]
+    MasterKey(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+pub struct Server {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    engine: Arc<Engine>,
+}
+
+impl Server {
+    /// Opens the data directory, binds the listener and starts serving in the background.
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| StartError::DataDir {
+            dir: config.data_dir.clone(),
+            message: e.to_string(),
+        })?;
+        let master = load_master_key(&config)?;
+        let store = Store::open(&config.data_dir.join("db"), master).map_err(|e| {
+            StartError::DataDir {
+                dir: config.data_dir.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let engine = Engine::new(
+            store,
+            EngineConfig {
+                region: config.region.clone(),
+                ..EngineConfig::default()
+            },
+        )
+        .map_err(|e| StartError::DataDir {
+            dir: config.data_dir.clone(),
+            message: e.to_string(),
+        })?;
+        let engine = Arc::new(engine);
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+            None => None,
+        };
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        let shared = Arc::new(http::Shared {
+            engine: engine.clone(),
+            credentials: config.credentials.clone(),
+        });
+        let (tx, rx) = watch::channel(false);
+        let has_tls = tls.is_some();
+        let task = tokio::spawn(http::serve(listener, tls, shared, rx));
+        Ok(Server {
+            addr,
+            tls: has_tls,
+            shutdown: tx,
+            task,
+            engine,
+        })
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The endpoint URL clients use.
+    pub fn endpoint(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops (it only stops through `shutdown`).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Reads the master key: 32 raw bytes, 64 hex characters, or base64 of 32 bytes (the forms a
+/// Kubernetes Secret mount or a script produces). Without a file, local mode keeps a generated
+/// key in the data directory — convenient, but it sits beside the data it protects.
+fn load_master_key(config: &Config) -> Result<MasterKey, StartError> {
+    let (path, generated) = match &config.master_key_file {
+        Some(p) => (p.clone(), false),
+        None => (config.data_dir.join("master.key"), true),
+    };
+    if generated && !path.exists() {
+        let key = MasterKey::generate_bytes();
+        write_private(&path, hex::encode(key).as_bytes())
+            .map_err(|e| StartError::MasterKey(format!("cannot write {}: {e}", path.display())))?;
+        tracing::warn!(
+            path = %path.display(),
+            "no --master-key-file given: generated a master key inside the data directory; \
+             use --master-key-file (a Kubernetes Secret) in production"
+        );
+    }
+    let raw = std::fs::read(&path)
+        .map_err(|e| StartError::MasterKey(format!("cannot read {}: {e}", path.display())))?;
+    let key = decode_key(&raw).ok_or_else(|| {
+        StartError::MasterKey(format!(
+            "{} must hold 32 raw bytes, 64 hex characters or base64 of 32 bytes",
+            path.display()
+        ))
+    })?;
+    Ok(MasterKey::from_bytes(&key))
+}
+
+fn decode_key(raw: &[u8]) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(raw).ok().map(str::trim);
+    if let Some(t) = text {
+        if let Ok(b) = hex::decode(t)
+            && let Ok(k) = b.try_into()
+        {
+            return Some(k);
+        }
+        if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(t)
+            && let Ok(k) = b.try_into()
+        {
+            return Some(k);
+        }
+    }
+    raw.try_into().ok()
+}
+
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, StartError> {
+    let read = |p: &Path| {
+        std::fs::read(p).map_err(|e| StartError::Tls(format!("cannot read {}: {e}", p.display())))
+    };
+    let certs = rustls_pemfile::certs(&mut read(cert)?.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StartError::Tls(format!("bad certificate PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(StartError::Tls(format!("no certificate in {}", cert.display())));
+    }
+    let key = rustls_pemfile::private_key(&mut read(key)?.as_slice())
+        .map_err(|e| StartError::Tls(format!("bad key PEM: {e}")))?
+        .ok_or_else(|| StartError::Tls(format!("no private key in {}", key.display())))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| StartError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| StartError::Tls(e.to_string()))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}

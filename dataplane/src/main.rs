@@ -1,0 +1,106 @@
+//! `tabula-dataplane`: the DynamoDB-compatible server. A thin shell over the library.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use tabula_dataplane::auth::Credentials;
+use tabula_dataplane::{Config, Server};
+
+/// Tabula data plane: a DynamoDB-compatible server (AWS JSON 1.0 API) storing tables in
+/// RocksDB, with item bodies encrypted at rest (AES-256-GCM).
+///
+/// Any DynamoDB client works with only the endpoint changed, e.g.
+/// `aws dynamodb list-tables --endpoint-url http://127.0.0.1:8000`.
+#[derive(Parser, Debug)]
+#[command(name = "tabula-dataplane", version)]
+struct Args {
+    /// Address and port to serve the DynamoDB API on.
+    #[arg(long, default_value = "127.0.0.1:8000", env = "TABULA_LISTEN")]
+    listen: String,
+
+    /// Directory holding the database (created if missing).
+    #[arg(long, default_value = "./tabula-data", env = "TABULA_DATA_DIR")]
+    data_dir: PathBuf,
+
+    /// File listing accepted credentials, one `ACCESS_KEY_ID SECRET_ACCESS_KEY` per line.
+    /// Every request must then be SigV4-signed by a listed key. Without it (local mode) any
+    /// access key is accepted, as DynamoDB Local does.
+    #[arg(long, env = "TABULA_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+
+    /// PEM certificate chain; with --tls-key, serves HTTPS.
+    #[arg(long, requires = "tls_key", env = "TABULA_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert", env = "TABULA_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+
+    /// Master key (32 bytes raw, 64 hex characters, or base64) that wraps each table's data
+    /// key. Without it a key is generated into the data directory (local use only).
+    #[arg(long, env = "TABULA_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+
+    /// Region reported in table ARNs.
+    #[arg(long, default_value = "us-east-1", env = "TABULA_REGION")]
+    region: String,
+
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`.
+    #[arg(long, default_value = "info", env = "TABULA_LOG")]
+    log: String,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let credentials = match &args.credentials {
+        Some(path) => match Credentials::load(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("tabula-dataplane: {e}");
+                std::process::exit(2);
+            }
+        },
+        None => {
+            tracing::warn!(
+                "no --credentials given: accepting any access key without checking signatures (local mode)"
+            );
+            None
+        }
+    };
+    let config = Config {
+        listen: args.listen.clone(),
+        data_dir: args.data_dir.clone(),
+        credentials,
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+        master_key_file: args.master_key_file.clone(),
+        region: args.region.clone(),
+    };
+    let server = match Server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tabula-dataplane: {e}");
+            std::process::exit(1);
+        }
+    };
+    tracing::info!(endpoint = %server.endpoint(), data_dir = %args.data_dir.display(), "serving the DynamoDB API");
+    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tabula-dataplane: cannot install SIGTERM handler: {e}");
+            std::process::exit(1);
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm.recv() => {}
+    }
+    tracing::info!("shutting down");
+    server.shutdown().await;
+}

@@ -1,0 +1,264 @@
+//! Query and Scan on the wire.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+use tabula_core::expr::{self, Condition, ExprKind, KeyCondition, Resolver};
+
+use super::items::{ExpressionParams, check_no_mixing, expr_err, projection, value_list};
+use super::values::{item_to_json, parse_item};
+use super::{Constraints, Request, consumed_json};
+use crate::engine::{Engine, QueryInput, ReadPage, ScanInput, Select};
+use crate::error::{ApiError, ApiResult};
+
+fn select(req: Request<'_>, has_projection: bool) -> ApiResult<Select> {
+    let s = match req.str("Select")? {
+        None => {
+            if has_projection {
+                Select::SpecificAttributes
+            } else {
+                Select::AllAttributes
+            }
+        }
+        Some("ALL_ATTRIBUTES") => Select::AllAttributes,
+        Some("SPECIFIC_ATTRIBUTES") => Select::SpecificAttributes,
+        Some("COUNT") => Select::Count,
+        Some("ALL_PROJECTED_ATTRIBUTES") => {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is supported only for Query and Scan on an index",
+            ));
+        }
+        Some(other) => {
+            let mut c = Constraints::default();
+            c.enum_value(
+                other,
+                "select",
+                "[SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]",
+            );
+            c.finish()?;
+            Select::AllAttributes
+        }
+    };
+    if has_projection && s != Select::SpecificAttributes {
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: Cannot specify the AttributesToGet or ProjectionExpression when choosing to get {}",
+            match s {
+                Select::Count => "COUNT",
+                _ => "ALL_ATTRIBUTES",
+            }
+        )));
+    }
+    Ok(s)
+}
+
+fn limit(req: Request<'_>) -> ApiResult<Option<usize>> {
+    match req.int("Limit")? {
+        None => Ok(None),
+        Some(l) if l < 1 => {
+            let mut c = Constraints::default();
+            c.push(
+                Some(&l.to_string()),
+                "limit",
+                "Member must have value greater than or equal to 1",
+            );
+            c.finish().map(|_| None)
+        }
+        Some(l) => Ok(Some(l as usize)),
+    }
+}
+
+fn legacy_conditions(
+    m: &Map<String, Value>,
+) -> ApiResult<BTreeMap<String, expr::legacy::Condition>> {
+    let mut out = BTreeMap::new();
+    for (name, v) in m {
+        let Value::Object(e) = v else {
+            return Err(ApiError::serialization("Conditions must be objects"));
+        };
+        let e = Request(e);
+        let op = e.str("ComparisonOperator")?.ok_or_else(|| {
+            ApiError::validation(format!(
+                "1 validation error detected: Value null at 'comparisonOperator' failed to satisfy constraint: Member must not be null (attribute: {name})"
+            ))
+        })?;
+        out.insert(
+            name.clone(),
+            expr::legacy::Condition {
+                comparison_operator: op.to_string(),
+                attribute_value_list: value_list(e.get("AttributeValueList"))?
+                    .unwrap_or_default(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// `FilterExpression`, or the legacy `QueryFilter`/`ScanFilter` with `ConditionalOperator`.
+fn filter(
+    req: Request<'_>,
+    legacy_field: &str,
+    resolver: &mut Resolver<'_>,
+) -> ApiResult<Option<Condition>> {
+    if let Some(text) = req.str("FilterExpression")? {
+        return resolver
+            .condition(ExprKind::Filter, text)
+            .map(Some)
+            .map_err(expr_err);
+    }
+    if let Some(m) = req.object(legacy_field)? {
+        let conds = legacy_conditions(m)?;
+        return expr::legacy::filter(&conds, req.str("ConditionalOperator")?)
+            .map(Some)
+            .map_err(expr_err);
+    }
+    Ok(None)
+}
+
+fn page_json(page: ReadPage, detail: crate::engine::CapacityDetail, select: Select) -> Value {
+    let mut out = json!({ "Count": page.count, "ScannedCount": page.scanned_count });
+    if select != Select::Count {
+        out["Items"] = Value::Array(page.items.iter().map(item_to_json).collect());
+    }
+    if let Some(k) = page.last_evaluated_key {
+        out["LastEvaluatedKey"] = item_to_json(&k);
+    }
+    if let Some(c) = consumed_json(detail, &page.consumed) {
+        out["ConsumedCapacity"] = c;
+    }
+    out
+}
+
+fn refuse_index(req: Request<'_>) -> ApiResult<()> {
+    if let Some(index) = req.str("IndexName")? {
+        return Err(ApiError::validation(format!(
+            "The table does not have the specified index: {index}"
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+    let table_name = req.table_name()?;
+    check_no_mixing(
+        req,
+        &["KeyConditions", "QueryFilter", "AttributesToGet", "ConditionalOperator"],
+        &["KeyConditionExpression", "FilterExpression", "ProjectionExpression"],
+    )?;
+    let detail = req.capacity_detail()?;
+    let limit = limit(req)?;
+    let has_projection = req.has("ProjectionExpression") || req.has("AttributesToGet");
+    let select = select(req, has_projection)?;
+    let params = ExpressionParams::parse(req)?;
+    params.check_used_without_expressions(
+        req.has("KeyConditionExpression")
+            || req.has("FilterExpression")
+            || req.has("ProjectionExpression"),
+    )?;
+    let table = engine
+        .describe_key_schema(&table_name)?;
+    let mut resolver = params.resolver();
+    let key_condition: KeyCondition = if let Some(text) = req.str("KeyConditionExpression")? {
+        let cond = resolver
+            .condition(ExprKind::KeyCondition, text)
+            .map_err(expr_err)?;
+        expr::key_condition(&cond, &table.hash, table.range.as_deref()).map_err(expr_err)?
+    } else if let Some(kc) = req.object("KeyConditions")? {
+        let conds = legacy_conditions(kc)?;
+        expr::legacy::key_conditions(&conds, &table.hash, table.range.as_deref())
+            .map_err(expr_err)?
+    } else {
+        return Err(ApiError::validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+        ));
+    };
+    let filter = filter(req, "QueryFilter", &mut resolver)?;
+    let projection = projection(req, &mut resolver)?;
+    resolver.finish().map_err(expr_err)?;
+    refuse_index(req)?;
+    let esk = req.get("ExclusiveStartKey").map(parse_item).transpose()?;
+    let page = engine.query(QueryInput {
+        table: table_name,
+        key_condition,
+        filter,
+        projection,
+        forward: req.bool("ScanIndexForward")?.unwrap_or(true),
+        limit,
+        exclusive_start_key: esk,
+        consistent: req.bool("ConsistentRead")?.unwrap_or(false),
+        select,
+    })?;
+    Ok(page_json(page, detail, select))
+}
+
+pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+    let table_name = req.table_name()?;
+    check_no_mixing(
+        req,
+        &["ScanFilter", "AttributesToGet", "ConditionalOperator"],
+        &["FilterExpression", "ProjectionExpression"],
+    )?;
+    let detail = req.capacity_detail()?;
+    let limit = limit(req)?;
+    let has_projection = req.has("ProjectionExpression") || req.has("AttributesToGet");
+    let select = select(req, has_projection)?;
+    let segment = req.int("Segment")?;
+    let total = req.int("TotalSegments")?;
+    let mut c = Constraints::default();
+    if let Some(t) = total {
+        if t < 1 {
+            c.push(Some(&t.to_string()), "totalSegments", "Member must have value greater than or equal to 1");
+        } else if t > 1_000_000 {
+            c.push(Some(&t.to_string()), "totalSegments", "Member must have value less than or equal to 1000000");
+        }
+    }
+    if let Some(s) = segment {
+        if s < 0 {
+            c.push(Some(&s.to_string()), "segment", "Member must have value greater than or equal to 0");
+        } else if s > 999_999 {
+            c.push(Some(&s.to_string()), "segment", "Member must have value less than or equal to 999999");
+        }
+    }
+    c.finish()?;
+    let segment = match (segment, total) {
+        (None, None) => None,
+        (Some(s), Some(t)) => {
+            if s >= t {
+                return Err(ApiError::validation(format!(
+                    "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {t}"
+                )));
+            }
+            Some((s as u32, t as u32))
+        }
+        (Some(_), None) => {
+            return Err(ApiError::validation(
+                "The TotalSegments parameter is required but was not present in the request when Segment parameter is present",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::validation(
+                "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
+            ));
+        }
+    };
+    let params = ExpressionParams::parse(req)?;
+    params.check_used_without_expressions(
+        req.has("FilterExpression") || req.has("ProjectionExpression"),
+    )?;
+    let mut resolver = params.resolver();
+    let filter = filter(req, "ScanFilter", &mut resolver)?;
+    let projection = projection(req, &mut resolver)?;
+    resolver.finish().map_err(expr_err)?;
+    refuse_index(req)?;
+    let esk = req.get("ExclusiveStartKey").map(parse_item).transpose()?;
+    let page = engine.scan(ScanInput {
+        table: table_name,
+        filter,
+        projection,
+        limit,
+        exclusive_start_key: esk,
+        consistent: req.bool("ConsistentRead")?.unwrap_or(false),
+        select,
+        segment,
+    })?;
+    Ok(page_json(page, detail, select))
+}

@@ -1,0 +1,278 @@
+//! DynamoDB JSON attribute values (`{"S": "x"}`, `{"N": "1"}`, ...) to and from core values,
+//! with the validation DynamoDB applies to every value a client sends.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value};
+use tabula_core::value::MAX_NESTING_DEPTH;
+use tabula_core::{AttributeValue, Item, Number};
+
+use crate::error::{ApiError, ApiResult};
+
+const EMPTY: &str =
+    "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes";
+const MULTIPLE: &str = "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes";
+
+pub fn parse_value(v: &Value) -> ApiResult<AttributeValue> {
+    parse_value_at(v, 0)
+}
+
+fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
+    if depth > MAX_NESTING_DEPTH {
+        return Err(ApiError::validation(
+            "Nesting Levels have exceeded supported limits",
+        ));
+    }
+    let Value::Object(map) = v else {
+        return Err(ApiError::serialization(format!(
+            "Unexpected value type in payload: expected an AttributeValue object, got {}",
+            json_kind(v)
+        )));
+    };
+    let mut entries = map
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                k.as_str(),
+                "S" | "N" | "B" | "BOOL" | "NULL" | "SS" | "NS" | "BS" | "L" | "M"
+            )
+        })
+        .filter(|(_, v)| !v.is_null());
+    let Some((tag, inner)) = entries.next() else {
+        return Err(ApiError::validation(EMPTY));
+    };
+    if entries.next().is_some() {
+        return Err(ApiError::validation(MULTIPLE));
+    }
+    Ok(match tag.as_str() {
+        "S" => AttributeValue::S(string(inner, "S")?),
+        "N" => AttributeValue::N(number(inner)?),
+        "B" => AttributeValue::B(binary(inner)?),
+        "BOOL" => AttributeValue::Bool(
+            inner
+                .as_bool()
+                .ok_or_else(|| type_error("BOOL", inner, "a boolean"))?,
+        ),
+        "NULL" => match inner.as_bool() {
+            Some(true) => AttributeValue::Null,
+            Some(false) => {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: Null attribute value types must have the value of true",
+                ));
+            }
+            None => return Err(type_error("NULL", inner, "a boolean")),
+        },
+        "SS" => {
+            let items = array(inner, "SS")?
+                .iter()
+                .map(|e| string(e, "SS"))
+                .collect::<ApiResult<Vec<_>>>()?;
+            if items.is_empty() {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: An string set  may not be empty",
+                ));
+            }
+            check_duplicates(&items, |s| s.clone(), |s| s.clone())?;
+            AttributeValue::Ss(items)
+        }
+        "NS" => {
+            let items = array(inner, "NS")?
+                .iter()
+                .map(number)
+                .collect::<ApiResult<Vec<_>>>()?;
+            if items.is_empty() {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: An number set  may not be empty",
+                ));
+            }
+            check_duplicates(&items, |n| n.clone(), |n| n.to_string())?;
+            AttributeValue::Ns(items)
+        }
+        "BS" => {
+            let items = array(inner, "BS")?
+                .iter()
+                .map(binary)
+                .collect::<ApiResult<Vec<_>>>()?;
+            if items.is_empty() {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: Binary sets should not be empty",
+                ));
+            }
+            check_duplicates(&items, |b| b.clone(), |b| B64.encode(b))?;
+            AttributeValue::Bs(items)
+        }
+        "L" => AttributeValue::L(
+            array(inner, "L")?
+                .iter()
+                .map(|e| parse_value_at(e, depth + 1))
+                .collect::<ApiResult<Vec<_>>>()?,
+        ),
+        "M" => {
+            let Value::Object(m) = inner else {
+                return Err(type_error("M", inner, "an object"));
+            };
+            let mut out = BTreeMap::new();
+            for (k, e) in m {
+                out.insert(k.clone(), parse_value_at(e, depth + 1)?);
+            }
+            AttributeValue::M(out)
+        }
+        _ => return Err(ApiError::validation(EMPTY)),
+    })
+}
+
+fn check_duplicates<T, K: std::hash::Hash + Eq>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+    show: impl Fn(&T) -> String,
+) -> ApiResult<()> {
+    let mut seen = HashSet::with_capacity(items.len());
+    if items.iter().all(|e| seen.insert(key(e))) {
+        return Ok(());
+    }
+    let shown: Vec<String> = items.iter().map(show).collect();
+    Err(ApiError::validation(format!(
+        "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
+        shown.join(", ")
+    )))
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn type_error(field: &str, v: &Value, expected: &str) -> ApiError {
+    ApiError::serialization(format!(
+        "Unexpected value type in payload: {field} must be {expected}, got {}",
+        json_kind(v)
+    ))
+}
+
+fn string(v: &Value, field: &str) -> ApiResult<String> {
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| type_error(field, v, "a string"))
+}
+
+fn array<'a>(v: &'a Value, field: &str) -> ApiResult<&'a Vec<Value>> {
+    v.as_array().ok_or_else(|| type_error(field, v, "an array"))
+}
+
+fn number(v: &Value) -> ApiResult<Number> {
+    let s = v.as_str().ok_or_else(|| type_error("N", v, "a string"))?;
+    Ok(Number::parse(s)?)
+}
+
+fn binary(v: &Value) -> ApiResult<Vec<u8>> {
+    let s = v.as_str().ok_or_else(|| type_error("B", v, "a string"))?;
+    B64.decode(s.as_bytes()).map_err(|e| {
+        ApiError::serialization(format!("Base64 encoded value could not be decoded: {e}"))
+    })
+}
+
+/// An item (`{"attr": {"S": ...}, ...}`).
+pub fn parse_item(v: &Value) -> ApiResult<Item> {
+    let Value::Object(m) = v else {
+        return Err(type_error("Item", v, "an object"));
+    };
+    parse_item_map(m)
+}
+
+pub fn parse_item_map(m: &Map<String, Value>) -> ApiResult<Item> {
+    let mut out = Item::new();
+    for (k, e) in m {
+        out.insert(k.clone(), parse_value(e)?);
+    }
+    Ok(out)
+}
+
+/// `ExpressionAttributeValues`.
+pub fn parse_value_map(v: &Value) -> ApiResult<HashMap<String, AttributeValue>> {
+    let Value::Object(m) = v else {
+        return Err(type_error("ExpressionAttributeValues", v, "an object"));
+    };
+    let mut out = HashMap::with_capacity(m.len());
+    for (k, e) in m {
+        out.insert(k.clone(), parse_value(e)?);
+    }
+    Ok(out)
+}
+
+pub fn value_to_json(v: &AttributeValue) -> Value {
+    let mut m = Map::with_capacity(1);
+    let (tag, inner) = match v {
+        AttributeValue::S(s) => ("S", Value::String(s.clone())),
+        AttributeValue::N(n) => ("N", Value::String(n.to_string())),
+        AttributeValue::B(b) => ("B", Value::String(B64.encode(b))),
+        AttributeValue::Bool(b) => ("BOOL", Value::Bool(*b)),
+        AttributeValue::Null => ("NULL", Value::Bool(true)),
+        AttributeValue::Ss(v) => (
+            "SS",
+            Value::Array(v.iter().map(|s| Value::String(s.clone())).collect()),
+        ),
+        AttributeValue::Ns(v) => (
+            "NS",
+            Value::Array(v.iter().map(|n| Value::String(n.to_string())).collect()),
+        ),
+        AttributeValue::Bs(v) => (
+            "BS",
+            Value::Array(v.iter().map(|b| Value::String(B64.encode(b))).collect()),
+        ),
+        AttributeValue::L(v) => ("L", Value::Array(v.iter().map(value_to_json).collect())),
+        AttributeValue::M(m) => ("M", item_to_json(m)),
+    };
+    m.insert(tag.to_string(), inner);
+    Value::Object(m)
+}
+
+pub fn item_to_json(item: &BTreeMap<String, AttributeValue>) -> Value {
+    Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_round_trip_through_json() {
+        let v = json!({"M": {"a": {"L": [{"N": "1.50"}, {"SS": ["x", "y"]}, {"B": "AAE="}, {"NULL": true}, {"BOOL": false}]}}});
+        let parsed = parse_value(&v).unwrap();
+        assert_eq!(
+            value_to_json(&parsed),
+            json!({"M": {"a": {"L": [{"N": "1.5"}, {"SS": ["x", "y"]}, {"B": "AAE="}, {"NULL": true}, {"BOOL": false}]}}})
+        );
+    }
+
+    #[test]
+    fn invalid_values_get_dynamodb_messages() {
+        let msg = |v: Value| parse_value(&v).unwrap_err().message;
+        assert_eq!(msg(json!({})), EMPTY);
+        assert_eq!(msg(json!({"S": "a", "N": "1"})), MULTIPLE);
+        assert!(msg(json!({"SS": []})).contains("may not be empty"));
+        assert!(msg(json!({"NS": ["1", "1.0"]})).contains("contains duplicates"));
+        assert!(msg(json!({"NULL": false})).contains("must have the value of true"));
+        assert_eq!(
+            msg(json!({"N": "abc"})),
+            "A value provided cannot be converted into a number"
+        );
+        let mut deep = json!({"S": "x"});
+        for _ in 0..40 {
+            deep = json!({"L": [deep]});
+        }
+        assert_eq!(msg(deep), "Nesting Levels have exceeded supported limits");
+    }
+}

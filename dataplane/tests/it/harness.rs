@@ -1,0 +1,102 @@
+//! Starting servers and clients for tests.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use tabula_dataplane::{Config, Server};
+
+/// A server on a loopback port with its own temp dir; the dir lives as long as this.
+pub struct TestServer {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = Server::start(Config::local(dir.path())).await.expect("server starts");
+        TestServer { server, dir }
+    }
+
+    pub async fn start_with(config: impl FnOnce(&mut Config), dir: tempfile::TempDir) -> TestServer {
+        let mut c = Config::local(dir.path());
+        config(&mut c);
+        let server = Server::start(c).await.expect("server starts");
+        TestServer { server, dir }
+    }
+
+    pub fn client(&self) -> Client {
+        client_for(&self.server.endpoint(), "AKIDTEST", "secret")
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.server.endpoint()
+    }
+}
+
+pub fn client_for(endpoint: &str, key: &str, secret: &str) -> Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(key, secret, None, None, "tabula-tests"))
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(conf)
+}
+
+/// Creates an on-demand table with a string hash key `pk` and, if given, a range key `sk` of
+/// the given type.
+pub async fn create_table(client: &Client, name: &str, sort: Option<ScalarAttributeType>) {
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        );
+    if let Some(t) = sort {
+        req = req
+            .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
+            .attribute_definitions(
+                AttributeDefinition::builder().attribute_name("sk").attribute_type(t).build().unwrap(),
+            );
+    }
+    req.send().await.expect("create table");
+}
+
+pub fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// The service error code of an SDK error (e.g. "ValidationException").
+pub fn code<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("not a service error: {e:?}"))
+}
+
+pub fn message<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.message())
+        .map(str::to_string)
+        .unwrap_or_default()
+}

@@ -1,0 +1,10 @@
+//! Data-plane integration tests: the real server on a loopback port with a temp dir, driven by
+//! the official AWS SDK for Rust. One binary (modules below) keeps link time down.
+
+mod harness;
+
+mod crash;
+mod encryption;
+mod items;
+mod queries;
+mod tables;

@@ -1,0 +1,1122 @@
+#!/usr/bin/env python3
+"""Differential test: replay raw DynamoDB JSON API requests against two endpoints and diff them.
+
+    e2e/differential.py OTHER_ENDPOINT [--oracle ENDPOINT] [--only REGEX] [-v]
+
+OTHER_ENDPOINT is the server under test (e.g. Tabula on http://127.0.0.1:8000). The oracle
+is DynamoDB Local: given with --oracle, or (by default) started here from the copy that
+e2e/tools.sh installs, on a free loopback port, and stopped at the end.
+
+Each case is a short sequence of requests (an operation name plus a JSON body, or raw bytes
+for protocol-level cases). Every case runs on both endpoints with its own table names
+(`${T}`, `${T2}`, ... become names unique to the run, the endpoint and the case). Each step's
+answers are compared on:
+
+  * the HTTP status;
+  * for errors: the `__type` suffix (after '#'), the message text (`message` or `Message`),
+    and any further fields of the error body (e.g. `Item` for ReturnValuesOnConditionCheckFailure);
+  * for successes: the whole JSON body, normalised (timestamps, ARNs, table ids, sizes and
+    counts that DynamoDB refreshes lazily are dropped; sets, and the items of a Scan or
+    BatchGetItem whose order is unspecified, are sorted; the run's table names are mapped
+    back to their placeholders).
+
+Where DynamoDB Local disagrees with the AWS documentation, a step carries `expect=...` with
+the documented answer (and `why` naming the document); the endpoint under test is then
+checked against that instead of against the oracle. `--ignore-expect` turns those overrides
+off, which is how to check the harness itself: DynamoDB Local against a second DynamoDB Local
+must then pass every case.
+
+The last line is `differential: N passed, M failed`; the exit code is 1 when any case failed
+(2 for a usage or set-up error). Only loopback endpoints are accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+try:  # botocore provides SigV4; fall back to the virtualenv tools.sh installs
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+except ImportError:  # pragma: no cover - re-exec path
+    if os.environ.get("_TABULA_DIFF_REEXEC"):
+        sys.exit("differential: botocore is not importable even in the tools virtualenv")
+    out = subprocess.run([str(HERE / "tools.sh")], check=True, stdout=subprocess.PIPE, text=True).stdout
+    env = dict(os.environ, _TABULA_DIFF_REEXEC="1")
+    for line in out.splitlines():
+        m = re.match(r"export (\w+)=(.*)$", line)
+        if m:
+            env[m.group(1)] = subprocess.run(["bash", "-c", f"printf %s {m.group(2)}"],
+                                             stdout=subprocess.PIPE, text=True).stdout
+    py = env["TABULA_PY"]
+    os.execve(py, [py, str(Path(__file__).resolve()), *sys.argv[1:]], env)
+
+TARGET_PREFIX = "DynamoDB_20120810."
+CREDS = Credentials("AKIDTEST", "secret")
+REGION = "us-east-1"
+
+# ---------------------------------------------------------------------------------------------
+# Case DSL
+# ---------------------------------------------------------------------------------------------
+
+CASES: list[dict] = []
+
+
+def case(name: str, *steps: dict) -> None:
+    assert not any(c["name"] == name for c in CASES), f"duplicate case name {name}"
+    CASES.append({"name": name, "steps": list(steps)})
+
+
+STEP_OPTIONS = ("expect", "why", "ignore_message", "ordered")
+
+
+def op(target: str, body: dict, **opts) -> dict:
+    """A signed JSON request. Options:
+    expect=dict(status=, type=, message=, body=)  documented answer (overrides the oracle)
+    why="..."                                   where that is documented
+    ignore_message=True                         don't compare error message text
+    ordered=True                                keep Items order even for Scan
+    """
+    leaked = [k for k in STEP_OPTIONS if k in body]
+    assert not leaked, f"step options {leaked} ended up in a {target} request body"
+    return {"kind": "op", "target": target, "body": body, **opts}
+
+
+def raw(data: bytes, target: str | None = "ListTables", sign: bool = True,
+        content_type: str = "application/x-amz-json-1.0", **opts) -> dict:
+    """A request with raw body bytes; target None leaves X-Amz-Target out."""
+    return {"kind": "raw", "target": target, "data": data, "sign": sign,
+            "content_type": content_type, **opts}
+
+
+def prev(path: str) -> dict:
+    """In a body: the value at `path` in this endpoint's previous response (dropped if absent)."""
+    return {"$prev": path}
+
+
+def S(v):
+    return {"S": v}
+
+
+def N(v):
+    return {"N": str(v)}
+
+
+HASH_ONLY = {
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+}
+HASH_RANGE = {
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                             {"AttributeName": "sk", "AttributeType": "N"}],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                  {"AttributeName": "sk", "KeyType": "RANGE"}],
+}
+HASH_RANGE_S = {
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                             {"AttributeName": "sk", "AttributeType": "S"}],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                  {"AttributeName": "sk", "KeyType": "RANGE"}],
+}
+
+
+def create(t: str = "${T}", schema: dict = HASH_RANGE, **extra) -> dict:
+    body = {"TableName": t, **copy.deepcopy(schema), "BillingMode": "PAY_PER_REQUEST"}
+    body.update(extra)
+    return op("CreateTable", body)
+
+
+def _req(target: str, body: dict, extra: dict) -> dict:
+    """Build a step: keyword arguments named in STEP_OPTIONS steer the harness, the rest are
+    request fields."""
+    opts = {k: extra.pop(k) for k in STEP_OPTIONS if k in extra}
+    return op(target, {**body, **extra}, **opts)
+
+
+def ct(**body) -> dict:
+    """CreateTable with exactly the given body (TableName defaults to ${T})."""
+    body.setdefault("TableName", "${T}")
+    return _req("CreateTable", {}, body)
+
+
+def put(item: dict, t: str = "${T}", **extra) -> dict:
+    return _req("PutItem", {"TableName": t, "Item": item}, extra)
+
+
+def get(key: dict, t: str = "${T}", **extra) -> dict:
+    return _req("GetItem", {"TableName": t, "Key": key, "ConsistentRead": True}, extra)
+
+
+def upd(key: dict, t: str = "${T}", **extra) -> dict:
+    return _req("UpdateItem", {"TableName": t, "Key": key}, extra)
+
+
+def dele(key: dict, t: str = "${T}", **extra) -> dict:
+    return _req("DeleteItem", {"TableName": t, "Key": key}, extra)
+
+
+def query(t: str = "${T}", **extra) -> dict:
+    return _req("Query", {"TableName": t}, extra)
+
+
+def scan(t: str = "${T}", **extra) -> dict:
+    return _req("Scan", {"TableName": t}, extra)
+
+
+def hr(pk: str, sk, **attrs) -> dict:
+    item = {"pk": S(pk), "sk": N(sk)}
+    item.update(attrs)
+    return item
+
+
+def seed_hr(n: int = 5, pk: str = "p1", t: str = "${T}") -> list[dict]:
+    """create a hash+range table and put n items pk=p1, sk=1..n"""
+    return [create(t)] + [put(hr(pk, i, val=N(i * 10), name=S(f"n{i}")), t=t) for i in range(1, n + 1)]
+
+
+def seed_mixed(t: str = "${T}") -> list[dict]:
+    """a hash+range table with two partitions p1 (sk 1..4) and p2 (sk 1..3)"""
+    steps = [create(t)]
+    for i in range(1, 5):
+        steps.append(put(hr("p1", i, val=N(i), kind=S("odd" if i % 2 else "even")), t=t))
+    for i in range(1, 4):
+        steps.append(put(hr("p2", i, val=N(100 + i), kind=S("odd" if i % 2 else "even")), t=t))
+    return steps
+
+
+KEY1 = {"pk": S("p1"), "sk": N(1)}
+
+# Documented answers that DynamoDB Local gets wrong ------------------------------------------
+WHY_4XX = ("AWS docs, DynamoDB Developer Guide 'Error handling with DynamoDB': 400-class errors "
+           "are problems with the request, 5xx only server-side faults; a malformed request body is "
+           "rejected as a 400 SerializationException (DynamoDB Local answers 500 InternalFailure)")
+WHY_NO_TARGET = ("AWS docs, 'Error handling with DynamoDB' (request problems are 4xx); DynamoDB "
+                 "answers a request naming no operation with 400 UnknownOperationException "
+                 "(DynamoDB Local answers 500 InternalFailure)")
+WHY_RNF_TABLE = ("AWS docs, 'Error handling with DynamoDB', Error components: ResourceNotFoundException "
+                 "'Requested resource not found: Table: tablename not found' (DynamoDB Local says "
+                 "'Cannot do operations on a non-existent table')")
+WHY_RNF_ITEM = ("AWS API Reference: operations on a missing table fail with 400 "
+                "ResourceNotFoundException; DynamoDB Local's message text is its own, so only the "
+                "status and type are checked")
+WHY_BILLING_ENUM = ("AWS API Reference, CreateTable: BillingMode valid values PROVISIONED | PAY_PER_REQUEST; "
+                    "an invalid value is a 400 ValidationException (DynamoDB Local answers 500 InternalFailure)")
+WHY_PPR_THROUGHPUT = ("AWS API Reference, CreateTable, ProvisionedThroughput: 'If you set BillingMode as "
+                      "PAY_PER_REQUEST, you cannot specify this property' (DynamoDB Local accepts it)")
+WHY_SEGMENT_MIN = ("AWS API Reference, Scan: Segment has a minimum value of 0 (DynamoDB Local rejects -1 "
+                   "but with a message about the maximum)")
+WHY_TAGS = ("AWS API Reference, TagResource/UntagResource (HTTP 200, empty body) and ListTagsOfResource "
+            "(200, {Tags: [...]}); DynamoDB Local answers every tagging call with "
+            "UnknownOperationException 'Tagging is not currently supported in DynamoDB Local.'")
+WHY_TAGS_ARN = ("AWS API Reference, ListTagsOfResource: ResourceArn is required (length 1..1283), so a "
+                "request without it is a 400 ValidationException")
+WHY_TAGS_RNF = ("AWS API Reference, ListTagsOfResource: ResourceNotFoundException (400) for a table that "
+                "does not exist")
+SERIALIZATION = {"status": 400, "type": "SerializationException"}
+VALIDATION = {"status": 400, "type": "ValidationException"}
+
+# ---------------------------------------------------------------------------------------------
+# Cases
+# ---------------------------------------------------------------------------------------------
+
+# --- protocol level ----------------------------------------------------------------------------
+case("proto_malformed_json", raw(b'{"TableName": "x", bad json', expect=SERIALIZATION, why=WHY_4XX))
+case("proto_body_is_array", raw(b"[]", expect=SERIALIZATION, why=WHY_4XX))
+case("proto_body_is_string", raw(b'"hello"', expect=SERIALIZATION, why=WHY_4XX))
+case("proto_empty_body", raw(b"", expect=SERIALIZATION, why=WHY_4XX))
+case("proto_wrong_field_type", raw(b'{"Limit": "abc"}', expect=SERIALIZATION, why=WHY_4XX))
+case("proto_missing_target", raw(b"{}", target=None,
+                                 expect={"status": 400, "type": "UnknownOperationException"},
+                                 why=WHY_NO_TARGET))
+case("proto_unknown_operation", raw(b"{}", target=TARGET_PREFIX + "FrobnicateTable", ignore_message=True))
+case("proto_wrong_target_version", raw(b"{}", target="DynamoDB_20111205.ListTables", ignore_message=True))
+case("proto_list_tables_ok", op("ListTables", {"ExclusiveStartTableName": "${PREFIX}", "Limit": 1}))
+
+# --- CreateTable validation --------------------------------------------------------------------
+case("ct_missing_key_schema",
+     ct(AttributeDefinitions=HASH_ONLY["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST"))
+case("ct_missing_attribute_definitions",
+     ct(KeySchema=HASH_ONLY["KeySchema"], BillingMode="PAY_PER_REQUEST"))
+case("ct_empty_key_schema",
+     ct(AttributeDefinitions=HASH_ONLY["AttributeDefinitions"], KeySchema=[], BillingMode="PAY_PER_REQUEST"))
+case("ct_unused_attribute_definition",
+     ct(AttributeDefinitions=HASH_ONLY["AttributeDefinitions"] + [{"AttributeName": "x", "AttributeType": "S"}],
+        KeySchema=HASH_ONLY["KeySchema"], BillingMode="PAY_PER_REQUEST"))
+case("ct_key_not_defined",
+     ct(AttributeDefinitions=[{"AttributeName": "other", "AttributeType": "S"}],
+        KeySchema=HASH_ONLY["KeySchema"], BillingMode="PAY_PER_REQUEST"))
+case("ct_bad_attribute_type",
+     ct(AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "X"}],
+        KeySchema=HASH_ONLY["KeySchema"], BillingMode="PAY_PER_REQUEST"))
+case("ct_bool_key_type",
+     ct(AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "BOOL"}],
+        KeySchema=HASH_ONLY["KeySchema"], BillingMode="PAY_PER_REQUEST"))
+case("ct_bad_key_type",
+     ct(AttributeDefinitions=HASH_ONLY["AttributeDefinitions"],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "PRIMARY"}], BillingMode="PAY_PER_REQUEST"))
+case("ct_duplicate_attribute_names",
+     ct(AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "pk", "AttributeType": "N"}],
+        KeySchema=HASH_ONLY["KeySchema"], BillingMode="PAY_PER_REQUEST"))
+case("ct_two_hash_keys",
+     ct(AttributeDefinitions=HASH_RANGE["AttributeDefinitions"],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST"))
+case("ct_range_only",
+     ct(AttributeDefinitions=HASH_ONLY["AttributeDefinitions"],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "RANGE"}], BillingMode="PAY_PER_REQUEST"))
+case("ct_range_before_hash",
+     ct(AttributeDefinitions=HASH_RANGE["AttributeDefinitions"],
+        KeySchema=[{"AttributeName": "sk", "KeyType": "RANGE"}, {"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST"))
+case("ct_same_attribute_hash_and_range",
+     ct(AttributeDefinitions=HASH_ONLY["AttributeDefinitions"],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "pk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST"))
+case("ct_bad_billing_mode", ct(**HASH_ONLY, BillingMode="FREE", expect=VALIDATION, why=WHY_BILLING_ENUM))
+case("ct_provisioned_without_throughput", ct(**HASH_ONLY, BillingMode="PROVISIONED"))
+case("ct_default_billing_without_throughput", ct(**HASH_ONLY))
+case("ct_pay_per_request_with_throughput",
+     ct(**HASH_ONLY, BillingMode="PAY_PER_REQUEST",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+        expect=VALIDATION, why=WHY_PPR_THROUGHPUT))
+case("ct_zero_throughput",
+     ct(**HASH_ONLY, BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 0, "WriteCapacityUnits": 5}))
+case("ct_name_too_short", ct(TableName="ab", **HASH_ONLY, BillingMode="PAY_PER_REQUEST"))
+case("ct_name_bad_chars", ct(TableName="bad name!", **HASH_ONLY, BillingMode="PAY_PER_REQUEST"))
+case("ct_missing_table_name", op("CreateTable", {**HASH_ONLY, "BillingMode": "PAY_PER_REQUEST"}))
+case("ct_already_exists", create(), create())
+case("ct_provisioned_ok_and_describe",
+     ct(**HASH_RANGE, BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 7}),
+     op("DescribeTable", {"TableName": "${T}"}))
+case("ct_pay_per_request_ok_and_describe",
+     create(schema=HASH_RANGE_S), op("DescribeTable", {"TableName": "${T}"}))
+
+# --- DescribeTable / DeleteTable ---------------------------------------------------------------
+case("describe_missing_table",
+     op("DescribeTable", {"TableName": "${T}"},
+        expect={"status": 400, "type": "ResourceNotFoundException",
+                "message": "Requested resource not found: Table: ${T} not found"}, why=WHY_RNF_TABLE))
+case("delete_missing_table",
+     op("DeleteTable", {"TableName": "${T}"},
+        expect={"status": 400, "type": "ResourceNotFoundException",
+                "message": "Requested resource not found: Table: ${T} not found"}, why=WHY_RNF_TABLE))
+case("delete_then_describe",
+     create(), op("DeleteTable", {"TableName": "${T}"}),
+     op("DescribeTable", {"TableName": "${T}"},
+        expect={"status": 400, "type": "ResourceNotFoundException",
+                "message": "Requested resource not found: Table: ${T} not found"}, why=WHY_RNF_TABLE))
+case("describe_bad_name", op("DescribeTable", {"TableName": "a"}))
+case("describe_no_name", op("DescribeTable", {}))
+
+# --- PutItem / GetItem -------------------------------------------------------------------------
+ALL_TYPES = {
+    "pk": S("all"), "sk": N(1),
+    "s": S("text"), "n": N("-12.500"), "n2": N("1E+3"), "b": {"B": "aGVsbG8="},
+    "t": {"BOOL": True}, "f": {"BOOL": False}, "z": {"NULL": True},
+    "l": {"L": [S("a"), N(2), {"M": {"x": S("y")}}]},
+    "m": {"M": {"inner": {"L": []}, "e": {"M": {}}}},
+    "ss": {"SS": ["b", "a", "c"]}, "ns": {"NS": ["3", "1.50", "-2"]}, "bs": {"BS": ["AQ==", "Ag=="]},
+    "empty": S(""),
+}
+case("put_get_all_types", create(), put(ALL_TYPES), get({"pk": S("all"), "sk": N(1)}))
+case("get_missing_item", create(), get(KEY1))
+case("get_projection_expression",
+     create(), put(ALL_TYPES),
+     get({"pk": S("all"), "sk": N(1)}, ProjectionExpression="#s, l[2].x, m.#i, ss",
+         ExpressionAttributeNames={"#s": "s", "#i": "inner"}))
+case("get_projection_reserved_word", create(), get(KEY1, ProjectionExpression="pk, inner"))
+case("get_consumed_capacity", create(), put(hr("p1", 1, v=S("x"))),
+     get(KEY1, ReturnConsumedCapacity="TOTAL"))
+case("get_key_extra_attribute", create(), get({"pk": S("p1"), "sk": N(1), "x": S("y")}))
+case("get_key_missing_range", create(), get({"pk": S("p1")}))
+case("get_key_wrong_type", create(), get({"pk": S("p1"), "sk": S("1")}))
+case("get_missing_table", get(KEY1, expect={"status": 400, "type": "ResourceNotFoundException"},
+                              why=WHY_RNF_ITEM))
+case("get_projection_and_attributes_to_get", create(),
+     get(KEY1, ProjectionExpression="a", AttributesToGet=["a"]))
+case("put_missing_range_key", create(), put({"pk": S("p1"), "v": S("x")}))
+case("put_missing_hash_key", create(), put({"sk": N(1), "v": S("x")}))
+case("put_wrong_key_type", create(), put({"pk": N(1), "sk": N(1)}))
+case("put_empty_string_key", create(), put({"pk": S(""), "sk": N(1)}))
+case("put_empty_string_non_key_ok", create(), put(hr("p1", 1, e=S(""), eb={"B": ""})), get(KEY1))
+case("put_empty_string_set", create(), put(hr("p1", 1, s={"SS": []})))
+case("put_empty_number_set", create(), put(hr("p1", 1, s={"NS": []})))
+case("put_duplicate_string_set", create(), put(hr("p1", 1, s={"SS": ["a", "b", "a"]})))
+case("put_duplicate_number_set", create(), put(hr("p1", 1, s={"NS": ["1", "1.0"]})))
+case("put_number_not_a_number", create(), put(hr("p1", 1, n=N("abc"))))
+case("put_number_39_digits", create(), put(hr("p1", 1, n=N("1" * 39))))
+case("put_number_38_digits_ok", create(), put(hr("p1", 1, n=N("9" * 38))), get(KEY1))
+case("put_number_overflow", create(), put(hr("p1", 1, n=N("1E+126"))))
+case("put_number_underflow", create(), put(hr("p1", 1, n=N("1E-131"))))
+case("put_key_number_normalised", create(), put({"pk": S("p1"), "sk": N("0001.500")}),
+     get({"pk": S("p1"), "sk": N("1.5")}))
+case("put_item_too_large", create(), put(hr("p1", 1, big=S("x" * (400 * 1024 + 1)))))
+case("put_two_types_in_value", create(), put(hr("p1", 1, v={"S": "a", "N": "1"})))
+case("put_null_false", create(), put(hr("p1", 1, v={"NULL": False})))
+case("put_missing_table", put(hr("p1", 1), expect={"status": 400, "type": "ResourceNotFoundException"},
+                              why=WHY_RNF_ITEM))
+case("put_return_values_all_old", create(), put(hr("p1", 1, v=S("old"))),
+     put(hr("p1", 1, v=S("new")), ReturnValues="ALL_OLD"),
+     put(hr("p1", 2, v=S("first")), ReturnValues="ALL_OLD"))
+case("put_return_values_all_new_invalid", create(), put(hr("p1", 1), ReturnValues="ALL_NEW"))
+case("put_condition_fails", create(), put(hr("p1", 1, v=S("a"))),
+     put(hr("p1", 1, v=S("b")), ConditionExpression="attribute_not_exists(pk)"),
+     get(KEY1))
+case("put_condition_fails_return_all_old", create(), put(hr("p1", 1, v=S("a"))),
+     put(hr("p1", 1, v=S("b")), ConditionExpression="v = :x",
+         ExpressionAttributeValues={":x": S("zzz")}, ReturnValuesOnConditionCheckFailure="ALL_OLD"))
+case("put_condition_passes", create(), put(hr("p1", 1, v=N(5))),
+     put(hr("p1", 1, v=N(6)), ConditionExpression="v < :x AND attribute_type(v, :t)",
+         ExpressionAttributeValues={":x": N(10), ":t": S("N")}, ReturnValues="ALL_OLD"))
+case("put_condition_unused_value", create(),
+     put(hr("p1", 1), ConditionExpression="attribute_not_exists(pk)",
+         ExpressionAttributeValues={":unused": S("x")}))
+case("put_condition_undefined_value", create(),
+     put(hr("p1", 1), ConditionExpression="v = :nope"))
+case("put_condition_undefined_name", create(),
+     put(hr("p1", 1), ConditionExpression="attribute_not_exists(#nope)"))
+case("put_condition_unused_name", create(),
+     put(hr("p1", 1), ConditionExpression="attribute_not_exists(pk)",
+         ExpressionAttributeNames={"#unused": "x"}))
+case("put_condition_syntax_error", create(), put(hr("p1", 1), ConditionExpression="v = = :x",
+                                                 ExpressionAttributeValues={":x": S("a")}))
+case("put_condition_reserved_word", create(),
+     put(hr("p1", 1), ConditionExpression="attribute_not_exists(name)"))
+case("put_values_without_expression", create(),
+     put(hr("p1", 1), ExpressionAttributeValues={":x": S("a")}))
+case("put_expected_legacy", create(), put(hr("p1", 1, v=S("a"))),
+     put(hr("p1", 1, v=S("b")), Expected={"v": {"Value": S("zzz")}}),
+     put(hr("p1", 1, v=S("c")), Expected={"v": {"ComparisonOperator": "EQ", "AttributeValueList": [S("a")]}},
+         ReturnValues="ALL_OLD"))
+case("put_expected_and_condition_mixed", create(),
+     put(hr("p1", 1), Expected={"v": {"Exists": False}}, ConditionExpression="attribute_not_exists(v)"))
+
+# --- UpdateItem --------------------------------------------------------------------------------
+case("update_set_add_remove_all_new", create(),
+     put(hr("p1", 1, a=N(1), gone=S("x"), tags={"SS": ["a"]})),
+     upd(KEY1, UpdateExpression="SET #n = :n, a = a + :one ADD tags :t, cnt :one REMOVE gone",
+         ExpressionAttributeNames={"#n": "name"},
+         ExpressionAttributeValues={":n": S("new"), ":one": N(1), ":t": {"SS": ["b", "c"]}},
+         ReturnValues="ALL_NEW"))
+case("update_return_values_variants", create(), put(hr("p1", 1, a=N(1), b=S("x"))),
+     upd(KEY1, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": N(2)}, ReturnValues="UPDATED_OLD"),
+     upd(KEY1, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": N(3)}, ReturnValues="UPDATED_NEW"),
+     upd(KEY1, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": N(4)}, ReturnValues="ALL_OLD"),
+     upd(KEY1, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": N(5)}, ReturnValues="NONE"),
+     upd(KEY1, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": N(6)}, ReturnValues="BOGUS"))
+case("update_creates_item", create(),
+     upd({"pk": S("new"), "sk": N(9)}, UpdateExpression="SET v = :v",
+         ExpressionAttributeValues={":v": S("x")}, ReturnValues="ALL_NEW"))
+case("update_overlapping_paths", create(),
+     upd(KEY1, UpdateExpression="SET a = :v, a.b = :w",
+         ExpressionAttributeValues={":v": {"M": {}}, ":w": S("x")}))
+case("update_same_path_twice", create(),
+     upd(KEY1, UpdateExpression="SET a = :v REMOVE a", ExpressionAttributeValues={":v": S("x")}))
+case("update_key_attribute", create(), put(hr("p1", 1)),
+     upd(KEY1, UpdateExpression="SET pk = :v", ExpressionAttributeValues={":v": S("p2")}))
+case("update_syntax_error", create(),
+     upd(KEY1, UpdateExpression="SET a := :v", ExpressionAttributeValues={":v": S("x")}))
+case("update_reserved_word", create(),
+     upd(KEY1, UpdateExpression="SET status = :v", ExpressionAttributeValues={":v": S("x")}))
+case("update_unused_value", create(),
+     upd(KEY1, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": S("x"), ":w": S("y")}))
+case("update_add_to_string", create(), put(hr("p1", 1, a=S("text"))),
+     upd(KEY1, UpdateExpression="ADD a :one", ExpressionAttributeValues={":one": N(1)}))
+case("update_arith_on_missing_attribute", create(), put(hr("p1", 1)),
+     upd(KEY1, UpdateExpression="SET a = nope + :one", ExpressionAttributeValues={":one": N(1)}))
+case("update_list_append_if_not_exists", create(), put(hr("p1", 1, l={"L": [N(1)]})),
+     upd(KEY1, UpdateExpression="SET l = list_append(l, :more), c = if_not_exists(c, :zero)",
+         ExpressionAttributeValues={":more": {"L": [N(2), N(3)]}, ":zero": N(0)}, ReturnValues="ALL_NEW"))
+case("update_delete_from_set_and_list_index", create(),
+     put(hr("p1", 1, s={"SS": ["a", "b", "c"]}, l={"L": [S("x"), S("y"), S("z")]})),
+     upd(KEY1, UpdateExpression="DELETE s :d REMOVE l[1]", ExpressionAttributeValues={":d": {"SS": ["b"]}},
+         ReturnValues="UPDATED_NEW"))
+case("update_condition_fails_return_all_old", create(), put(hr("p1", 1, v=N(1))),
+     upd(KEY1, UpdateExpression="SET v = :n", ConditionExpression="v > :n",
+         ExpressionAttributeValues={":n": N(5)}, ReturnValuesOnConditionCheckFailure="ALL_OLD"),
+     get(KEY1))
+case("update_empty_expression", create(), upd(KEY1, UpdateExpression=""))
+case("update_attribute_updates_legacy", create(), put(hr("p1", 1, a=N(1), s={"SS": ["x", "y"]}, g=S("z"))),
+     upd(KEY1, AttributeUpdates={"a": {"Action": "ADD", "Value": N(4)},
+                                 "s": {"Action": "DELETE", "Value": {"SS": ["x"]}},
+                                 "g": {"Action": "DELETE"},
+                                 "h": {"Action": "PUT", "Value": S("new")}},
+         ReturnValues="ALL_NEW"))
+case("update_legacy_and_expression_mixed", create(),
+     upd(KEY1, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": S("x")},
+         AttributeUpdates={"b": {"Action": "PUT", "Value": S("y")}}))
+case("update_nested_map_path", create(), put(hr("p1", 1, m={"M": {"a": {"M": {"b": N(1)}}}})),
+     upd(KEY1, UpdateExpression="SET m.a.b = m.a.b + :one, m.a.c = :s",
+         ExpressionAttributeValues={":one": N(1), ":s": S("new")}, ReturnValues="UPDATED_NEW"))
+case("update_nested_path_missing_parent", create(), put(hr("p1", 1)),
+     upd(KEY1, UpdateExpression="SET m.a = :v", ExpressionAttributeValues={":v": S("x")}))
+
+# --- DeleteItem --------------------------------------------------------------------------------
+case("delete_return_all_old", create(), put(hr("p1", 1, v=S("x"))),
+     dele(KEY1, ReturnValues="ALL_OLD"), get(KEY1))
+case("delete_missing_item", create(), dele(KEY1, ReturnValues="ALL_OLD"))
+case("delete_condition_fails", create(), put(hr("p1", 1, v=S("x"))),
+     dele(KEY1, ConditionExpression="v = :y", ExpressionAttributeValues={":y": S("y")}), get(KEY1))
+case("delete_return_values_updated_new_invalid", create(), dele(KEY1, ReturnValues="UPDATED_NEW"))
+case("delete_expected_legacy", create(), put(hr("p1", 1, v=S("x"))),
+     dele(KEY1, Expected={"v": {"Value": S("x")}}, ReturnValues="ALL_OLD"))
+case("delete_expected_and_condition_mixed", create(),
+     dele(KEY1, Expected={"v": {"Exists": False}}, ConditionExpression="attribute_not_exists(v)"))
+
+# --- Query -------------------------------------------------------------------------------------
+PK1 = {":pk": S("p1")}
+case("query_hash_only", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1))
+case("query_descending", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, ScanIndexForward=False))
+case("query_between", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk AND sk BETWEEN :a AND :b",
+           ExpressionAttributeValues={**PK1, ":a": N(2), ":b": N(3)}))
+case("query_range_comparisons", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk AND sk < :a", ExpressionAttributeValues={**PK1, ":a": N(3)}),
+     query(KeyConditionExpression="pk = :pk AND sk >= :a", ExpressionAttributeValues={**PK1, ":a": N(3)}),
+     query(KeyConditionExpression="#k = :pk AND #r > :a", ExpressionAttributeNames={"#k": "pk", "#r": "sk"},
+           ExpressionAttributeValues={**PK1, ":a": N(1)}))
+case("query_begins_with", create(schema=HASH_RANGE_S),
+     *[put({"pk": S("p"), "sk": S(s)}) for s in ("a#1", "a#2", "b#1", "ab")],
+     query(KeyConditionExpression="pk = :p AND begins_with(sk, :pre)",
+           ExpressionAttributeValues={":p": S("p"), ":pre": S("a#")}))
+case("query_limit_pagination", *seed_hr(5),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, Limit=2),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, Limit=2,
+           ExclusiveStartKey=prev("LastEvaluatedKey")),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, Limit=2,
+           ExclusiveStartKey=prev("LastEvaluatedKey")))
+case("query_limit_exact_boundary", *seed_hr(4),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, Limit=4))
+case("query_select_count", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, Select="COUNT"))
+case("query_filter_expression", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", FilterExpression="kind = :k",
+           ExpressionAttributeValues={**PK1, ":k": S("odd")}))
+case("query_projection", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", ProjectionExpression="sk, kind", ExpressionAttributeValues=PK1))
+case("query_missing_hash_condition", *seed_mixed(),
+     query(KeyConditionExpression="sk = :s", ExpressionAttributeValues={":s": N(1)}))
+case("query_non_key_in_key_condition", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk AND kind = :k", ExpressionAttributeValues={**PK1, ":k": S("odd")}))
+case("query_or_in_key_condition", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk OR sk = :s", ExpressionAttributeValues={**PK1, ":s": N(1)}))
+case("query_not_equal_in_key_condition", *seed_mixed(),
+     query(KeyConditionExpression="pk <> :pk", ExpressionAttributeValues=PK1))
+case("query_filter_on_key_attribute", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", FilterExpression="sk > :s",
+           ExpressionAttributeValues={**PK1, ":s": N(1)}))
+case("query_key_conditions_legacy", *seed_mixed(),
+     query(KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("p1")]},
+                          "sk": {"ComparisonOperator": "GT", "AttributeValueList": [N(2)]}}))
+case("query_legacy_query_filter_attributes_to_get", *seed_mixed(),
+     query(KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("p1")]}},
+           QueryFilter={"kind": {"ComparisonOperator": "EQ", "AttributeValueList": [S("even")]}},
+           AttributesToGet=["sk", "kind"]))
+case("query_legacy_and_expression_mixed", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1,
+           KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("p1")]}}))
+case("query_limit_zero", create(),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, Limit=0))
+case("query_select_specific_without_projection", create(),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, Select="SPECIFIC_ATTRIBUTES"))
+case("query_no_key_condition", create(), query())
+case("query_missing_table",
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1,
+           expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_RNF_ITEM))
+
+# --- Scan --------------------------------------------------------------------------------------
+case("scan_all", *seed_mixed(), scan())
+case("scan_filter", *seed_mixed(),
+     scan(FilterExpression="val > :v AND kind = :k", ExpressionAttributeValues={":v": N(2), ":k": S("even")}))
+case("scan_limit_pagination", *seed_hr(5),
+     scan(Limit=2, ordered=True), scan(Limit=2, ExclusiveStartKey=prev("LastEvaluatedKey"), ordered=True),
+     scan(Limit=2, ExclusiveStartKey=prev("LastEvaluatedKey"), ordered=True))
+case("scan_select_count", *seed_mixed(), scan(Select="COUNT"))
+case("scan_single_segment", *seed_mixed(), scan(Segment=0, TotalSegments=1))
+case("scan_segment_without_total", create(), scan(Segment=0))
+case("scan_total_without_segment", create(), scan(TotalSegments=2))
+case("scan_segment_not_below_total", create(), scan(Segment=2, TotalSegments=2))
+case("scan_total_segments_too_large", create(), scan(Segment=0, TotalSegments=1000001))
+case("scan_negative_segment", create(), scan(Segment=-1, TotalSegments=2, expect=VALIDATION, why=WHY_SEGMENT_MIN))
+case("scan_legacy_scan_filter", *seed_mixed(),
+     scan(ScanFilter={"val": {"ComparisonOperator": "GE", "AttributeValueList": [N(3)]}},
+          AttributesToGet=["pk", "val"]))
+case("scan_attributes_to_get_and_projection_mixed", create(),
+     scan(AttributesToGet=["a"], ProjectionExpression="a"))
+case("scan_missing_table", scan(expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_RNF_ITEM))
+
+# --- BatchGetItem ------------------------------------------------------------------------------
+case("batch_get_basic", *seed_mixed(), create("${T2}", HASH_ONLY), put({"pk": S("only")}, t="${T2}"),
+     op("BatchGetItem", {"RequestItems": {
+         "${T}": {"Keys": [KEY1, {"pk": S("p2"), "sk": N(3)}, {"pk": S("nope"), "sk": N(1)}],
+                  "ProjectionExpression": "pk, sk, val"},
+         "${T2}": {"Keys": [{"pk": S("only")}], "ConsistentRead": True}}}))
+case("batch_get_over_100_keys", create(),
+     op("BatchGetItem", {"RequestItems": {"${T}": {"Keys": [{"pk": S("p"), "sk": N(i)} for i in range(101)]}}}))
+case("batch_get_duplicate_keys", create(),
+     op("BatchGetItem", {"RequestItems": {"${T}": {"Keys": [KEY1, KEY1]}}}))
+case("batch_get_empty_request", op("BatchGetItem", {"RequestItems": {}}))
+case("batch_get_empty_keys", create(), op("BatchGetItem", {"RequestItems": {"${T}": {"Keys": []}}}))
+case("batch_get_bad_key", create(),
+     op("BatchGetItem", {"RequestItems": {"${T}": {"Keys": [{"pk": S("p1")}]}}}))
+case("batch_get_missing_table",
+     op("BatchGetItem", {"RequestItems": {"${T}": {"Keys": [KEY1]}}},
+        expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_RNF_ITEM))
+
+# --- BatchWriteItem ----------------------------------------------------------------------------
+case("batch_write_basic", create(), put(hr("p1", 9)),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [
+         {"PutRequest": {"Item": hr("p1", 1, v=S("a"))}},
+         {"PutRequest": {"Item": hr("p1", 2, v=S("b"))}},
+         {"DeleteRequest": {"Key": {"pk": S("p1"), "sk": N(9)}}}]}}),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1))
+case("batch_write_over_25", create(),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p", i)}} for i in range(26)]}}))
+case("batch_write_duplicate_puts", create(),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1)}},
+                                                     {"PutRequest": {"Item": hr("p1", 1, v=S("x"))}}]}}))
+case("batch_write_put_and_delete_same_key", create(),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1)}},
+                                                     {"DeleteRequest": {"Key": KEY1}}]}}))
+case("batch_write_empty_list", create(), op("BatchWriteItem", {"RequestItems": {"${T}": []}}))
+case("batch_write_missing_key", create(),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": {"pk": S("p1")}}}]}}))
+case("batch_write_both_put_and_delete_in_one_request", create(),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [
+         {"PutRequest": {"Item": hr("p1", 1)}, "DeleteRequest": {"Key": KEY1}}]}}))
+case("batch_write_missing_table",
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1)}}]}},
+        expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_RNF_ITEM))
+
+# --- ListTables --------------------------------------------------------------------------------
+case("list_tables_pagination",
+     create("${T1}", HASH_ONLY), create("${T2}", HASH_ONLY), create("${T3}", HASH_ONLY),
+     op("ListTables", {"ExclusiveStartTableName": "${PREFIX}", "Limit": 2}),
+     op("ListTables", {"ExclusiveStartTableName": prev("LastEvaluatedTableName"), "Limit": 1}))
+case("list_tables_limit_zero", op("ListTables", {"Limit": 0}))
+case("list_tables_limit_101", op("ListTables", {"Limit": 101}))
+
+# --- Tags (DynamoDB Local has no tagging: checked against the API Reference) -------------------
+def tag_op(target: str, body: dict, answer: dict) -> dict:
+    return op(target, body, expect={"status": 200, "body": answer}, why=WHY_TAGS)
+
+
+case("tags_basic", create(),
+     tag_op("TagResource", {"ResourceArn": "${ARN:T}", "Tags": [{"Key": "team", "Value": "db"},
+                                                                 {"Key": "env", "Value": "test"}]}, {}),
+     tag_op("ListTagsOfResource", {"ResourceArn": "${ARN:T}"},
+            {"Tags": [{"Key": "env", "Value": "test"}, {"Key": "team", "Value": "db"}]}),
+     tag_op("UntagResource", {"ResourceArn": "${ARN:T}", "TagKeys": ["team"]}, {}),
+     tag_op("ListTagsOfResource", {"ResourceArn": "${ARN:T}"}, {"Tags": [{"Key": "env", "Value": "test"}]}))
+case("tags_overwrite_value", create(),
+     tag_op("TagResource", {"ResourceArn": "${ARN:T}", "Tags": [{"Key": "k", "Value": "1"}]}, {}),
+     tag_op("TagResource", {"ResourceArn": "${ARN:T}", "Tags": [{"Key": "k", "Value": "2"}]}, {}),
+     tag_op("ListTagsOfResource", {"ResourceArn": "${ARN:T}"}, {"Tags": [{"Key": "k", "Value": "2"}]}))
+case("tags_missing_arn", op("ListTagsOfResource", {}, expect=VALIDATION, why=WHY_TAGS_ARN))
+case("tags_of_deleted_table", create(), op("DeleteTable", {"TableName": "${T}"}),
+     op("ListTagsOfResource", {"ResourceArn": "${ARN:T}"},
+        expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_TAGS_RNF))
+
+
+# ---------------------------------------------------------------------------------------------
+# Transport
+# ---------------------------------------------------------------------------------------------
+
+def check_loopback(url: str) -> None:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addrs = {ai[4][0] for ai in socket.getaddrinfo(host, None)}
+    except socket.gaierror:
+        sys.exit(f"differential: cannot resolve {host!r}")
+    bad = [a for a in addrs if not (a.startswith("127.") or a == "::1")]
+    if bad:
+        sys.exit(f"differential: refusing non-loopback endpoint {url} ({', '.join(sorted(bad))})")
+
+
+class Endpoint:
+    def __init__(self, url: str, label: str):
+        self.url = url.rstrip("/")
+        self.label = label
+        u = urllib.parse.urlsplit(self.url)
+        self.host, self.port = u.hostname, u.port or 80
+
+    def send(self, target: str | None, data: bytes, sign: bool = True,
+             content_type: str = "application/x-amz-json-1.0") -> tuple[int, bytes]:
+        headers = {"Content-Type": content_type}
+        if target is not None:
+            headers["X-Amz-Target"] = target
+        req = AWSRequest(method="POST", url=self.url + "/", data=data, headers=headers)
+        if sign:
+            SigV4Auth(CREDS, "dynamodb", REGION).add_auth(req)
+        hdrs = dict(req.prepare().headers)
+        last_err = None
+        for _ in range(3):
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            try:
+                conn.request("POST", "/", body=data, headers=hdrs)
+                resp = conn.getresponse()
+                return resp.status, resp.read()
+            except (ConnectionError, http.client.HTTPException, socket.timeout) as e:
+                last_err = e
+                time.sleep(0.3)
+            finally:
+                conn.close()
+        raise RuntimeError(f"{self.label} ({self.url}): request failed: {last_err}")
+
+    def call(self, operation: str, body: dict) -> tuple[int, dict]:
+        status, data = self.send(TARGET_PREFIX + operation, json.dumps(body).encode())
+        try:
+            return status, json.loads(data or b"{}")
+        except ValueError:
+            return status, {"__raw__": data.decode("utf-8", "replace")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a case on one endpoint
+# ---------------------------------------------------------------------------------------------
+
+PLACEHOLDER = re.compile(r"\$\{(ARN:)?([A-Z][A-Z0-9]*)\}")
+
+
+class Run:
+    """One case on one endpoint: table-name mapping, captured ARNs, previous response."""
+
+    def __init__(self, ep: Endpoint, prefix: str):
+        self.ep = ep
+        self.prefix = prefix          # e.g. dt1a2b3c_o_042_
+        self.names: dict[str, str] = {}
+        self.arns: dict[str, str] = {}
+        self.prev: dict = {}
+
+    def table(self, ph: str) -> str:
+        if ph == "PREFIX":
+            return self.prefix
+        return self.names.setdefault(ph, self.prefix + ph)
+
+    def subst_str(self, s: str) -> str:
+        def rep(m):
+            if m.group(1):  # ${ARN:T}
+                name = self.table(m.group(2))
+                return self.arns.get(name, f"arn:aws:dynamodb:{REGION}:000000000000:table/{name}")
+            return self.table(m.group(2))
+        return PLACEHOLDER.sub(rep, s)
+
+    def subst(self, v):
+        if isinstance(v, str):
+            return self.subst_str(v)
+        if isinstance(v, list):
+            return [self.subst(x) for x in v]
+        if isinstance(v, dict):
+            if set(v) == {"$prev"}:
+                return lookup(self.prev, v["$prev"])
+            out = {}
+            for k, x in v.items():
+                x = self.subst(x)
+                if x is not _MISSING:
+                    out[self.subst_str(k)] = x
+            return out
+        return v
+
+    def execute(self, step: dict) -> tuple[int, dict]:
+        if step["kind"] == "raw":
+            status, data = self.ep.send(
+                None if step["target"] is None else (step["target"] if "." in step["target"]
+                                                     else TARGET_PREFIX + step["target"]),
+                step["data"], step["sign"], step["content_type"])
+            try:
+                resp = json.loads(data) if data else {}
+            except ValueError:
+                resp = {"__raw__": data.decode("utf-8", "replace")}
+            if not isinstance(resp, dict):
+                resp = {"__raw__": resp}
+        else:
+            body = self.subst(step["body"])
+            status, resp = self.ep.call(step["target"], body)
+            if status == 200 and step["target"] == "CreateTable":
+                self.after_create(body.get("TableName"), resp)
+        self.prev = resp
+        return status, resp
+
+    def after_create(self, name: str | None, resp: dict) -> None:
+        desc = resp.get("TableDescription", {})
+        if name and desc.get("TableArn"):
+            self.arns[name] = desc["TableArn"]
+        # real DynamoDB answers CREATING first: wait (uncompared) until the table is ACTIVE
+        deadline = time.time() + 60
+        status = desc.get("TableStatus")
+        while name and status != "ACTIVE" and time.time() < deadline:
+            time.sleep(0.2)
+            st, d = self.ep.call("DescribeTable", {"TableName": name})
+            if st != 200:
+                break
+            status = d.get("Table", {}).get("TableStatus")
+
+    def cleanup(self) -> None:
+        for name in list(self.names.values()):
+            try:
+                self.ep.call("DeleteTable", {"TableName": name})
+            except RuntimeError:
+                pass
+
+
+_MISSING = object()
+
+
+def lookup(obj, path: str):
+    for part in path.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return _MISSING
+        obj = obj[part]
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation and comparison
+# ---------------------------------------------------------------------------------------------
+
+# Fields that legitimately differ between two correct servers (ids, clocks, lazily refreshed
+# statistics) or that only one side may report.
+DROP_KEYS = {
+    "TableArn", "TableId", "CreationDateTime", "LatestStreamArn", "LatestStreamLabel",
+    "TableSizeBytes", "ItemCount", "IndexSizeBytes", "IndexArn",
+    "LastUpdateToPayPerRequestDateTime", "LastIncreaseDateTime", "LastDecreaseDateTime",
+}
+# Table-description fields real DynamoDB returns and DynamoDB Local may not: allowed as extras
+# on the endpoint under test.
+OPTIONAL_DESC_KEYS = {
+    "TableClassSummary", "WarmThroughput", "DeletionProtectionEnabled", "SSEDescription",
+    "OnDemandThroughput", "StreamSpecification", "TableThroughputModeSummary", "BillingModeSummary",
+    "MultiRegionConsistency", "Replicas",
+}
+SET_TYPES = ("SS", "NS", "BS")
+
+
+def canon(v) -> str:
+    return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def unmap_names(v, run: Run):
+    """Replace this run's real table names and ARNs with their placeholders."""
+    pairs = sorted(((real, "${%s}" % ph) for ph, real in run.names.items()), key=lambda p: -len(p[0]))
+    arns = {arn: "${ARN:%s}" % ph for ph, real in run.names.items()
+            for name, arn in run.arns.items() if name == real}
+
+    def fix(s: str) -> str:
+        for arn, ph in arns.items():
+            s = s.replace(arn, ph)
+        for real, ph in pairs:
+            s = s.replace(real, ph)
+        return s.replace(run.prefix, "${PREFIX}")
+
+    def walk(x):
+        if isinstance(x, str):
+            return fix(x)
+        if isinstance(x, list):
+            return [walk(y) for y in x]
+        if isinstance(x, dict):
+            return {fix(k): walk(y) for k, y in x.items()}
+        return x
+
+    return walk(v)
+
+
+def normalise(v, unordered: bool):
+    """Drop volatile keys, sort sets; with `unordered`, sort every list of items too."""
+    if isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            if k in DROP_KEYS:
+                continue
+            if k in SET_TYPES and isinstance(x, list) and len(v) == 1:
+                out[k] = sorted(x)
+                continue
+            x = normalise(x, unordered)
+            if k in ("Items", "Keys") and unordered and isinstance(x, list):
+                x = sorted(x, key=canon)
+            elif k in ("AttributeDefinitions",) and isinstance(x, list):
+                x = sorted(x, key=canon)
+            elif k == "Tags" and isinstance(x, list):
+                x = sorted(x, key=canon)
+            out[k] = x
+        return out
+    if isinstance(v, list):
+        return [normalise(x, unordered) for x in v]
+    return v
+
+
+def shape(step: dict, run: Run, status: int, resp: dict) -> dict:
+    """Reduce one answer to what is compared."""
+    resp = unmap_names(resp, run)
+    if status != 200:
+        typ = str(resp.get("__type", ""))
+        rest = {k: v for k, v in resp.items() if k not in ("__type", "message", "Message")}
+        return {"status": status, "type": typ.rsplit("#", 1)[-1],
+                "message": resp.get("message", resp.get("Message")),
+                "extra": normalise(rest, True)}
+    target = step.get("target") or ""
+    unordered = (target.endswith("Scan") and not step.get("ordered")) or target.endswith("BatchGetItem") \
+        or target.endswith("BatchWriteItem")
+    body = normalise(resp, unordered)
+    if target in ("CreateTable", "DeleteTable"):  # CREATING/DELETING vs ACTIVE are both right
+        for key in ("TableDescription",):
+            if isinstance(body.get(key), dict) and "TableStatus" in body[key]:
+                body[key]["TableStatus"] = "<status>"
+    return {"status": status, "body": body}
+
+
+def diff(a, b, path: str = "") -> list[str]:
+    """Human-readable differences between two normalised JSON values (a = reference)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            p = f"{path}.{k}" if path else k
+            if k not in b:
+                out.append(f"{p}: missing (expected {canon(a[k])[:200]})")
+            elif k not in a:
+                if k in OPTIONAL_DESC_KEYS:
+                    continue
+                out.append(f"{p}: unexpected {canon(b[k])[:200]}")
+            else:
+                out += diff(a[k], b[k], p)
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        out = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += diff(x, y, f"{path}[{i}]")
+        return out
+    if a != b:
+        return [f"{path or '<body>'}: expected {canon(a)[:300]}, got {canon(b)[:300]}"]
+    return []
+
+
+def compare(ref: dict, got: dict, ignore_message: bool) -> list[str]:
+    problems = []
+    if ref["status"] != got["status"]:
+        problems.append(f"HTTP status: expected {ref['status']}, got {got['status']}")
+    if "body" in ref or "body" in got:
+        if "body" in ref and "body" in got:
+            problems += diff(ref["body"], got["body"])
+        else:
+            problems.append(f"expected {summary(ref)}, got {summary(got)}")
+        return problems
+    if ref["type"] != got["type"]:
+        problems.append(f"error type: expected {ref['type']!r}, got {got['type']!r}")
+    if not ignore_message and ref["message"] != got["message"]:
+        problems.append(f"error message: expected {ref['message']!r}, got {got['message']!r}")
+    problems += diff(ref["extra"], got["extra"], "error")
+    return problems
+
+
+def check_expect(expect: dict, got: dict, run: Run) -> list[str]:
+    problems = []
+    if got["status"] != expect["status"]:
+        problems.append(f"HTTP status: documented {expect['status']}, got {got['status']}")
+    if "type" in expect and got.get("type") != expect["type"]:
+        problems.append(f"error type: documented {expect['type']!r}, got {got.get('type')!r}")
+    if "message" in expect and got.get("message") != expect["message"]:
+        problems.append(f"error message: documented {expect['message']!r}, got {got.get('message')!r}")
+    if "body" in expect:
+        problems += diff(normalise(expect["body"], True), got.get("body"))
+    return problems
+
+
+def summary(s: dict) -> str:
+    if "body" in s:
+        return f"{s['status']} {canon(s['body'])[:300]}"
+    return f"{s['status']} {s['type']}: {s['message']!r}"
+
+
+def describe_step(step: dict) -> str:
+    if step["kind"] == "raw":
+        return f"raw {step['target'] or '<no X-Amz-Target>'} {step['data'][:60]!r}"
+    return f"{step['target']} {canon(step['body'])[:160]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# DynamoDB Local management
+# ---------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tools_env() -> dict:
+    out = subprocess.run([str(HERE / "tools.sh")], check=True, stdout=subprocess.PIPE, text=True).stdout
+    env = {}
+    for line in out.splitlines():
+        m = re.match(r"export (\w+)=(.*)$", line)
+        if m:
+            env[m.group(1)] = subprocess.run(["bash", "-c", f"printf %s {m.group(2)}"],
+                                             stdout=subprocess.PIPE, text=True, check=True).stdout
+    return env
+
+
+class DynamoDBLocal:
+    def __init__(self):
+        self.proc = None
+        self.url = None
+
+    def start(self) -> str:
+        ddb_dir = os.environ.get("TABULA_DDBLOCAL_DIR") or tools_env()["TABULA_DDBLOCAL_DIR"]
+        port = free_port()
+        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ddblocal-{port}.log"), "wb")
+        self.proc = subprocess.Popen(
+            ["java", "-Djava.library.path=./DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
+             "-port", str(port), "-inMemory", "-sharedDb", "-disableTelemetry"],
+            cwd=ddb_dir, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+        ep = Endpoint(self.url, "oracle")
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"DynamoDB Local exited early (code {self.proc.returncode}); see {self.log.name}")
+            try:
+                status, _ = ep.call("ListTables", {"Limit": 1})
+                if status == 200:
+                    return self.url
+            except (RuntimeError, OSError):
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"DynamoDB Local did not answer on {self.url} within 90 s; see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+def run_cases(oracle: Endpoint, other: Endpoint, args) -> tuple[int, int, list[str]]:
+    run_id = "dt" + uuid.uuid4().hex[:6]
+    passed = failed = 0
+    oracle_deviations = []
+    selected = [c for c in CASES if not args.only or re.search(args.only, c["name"])]
+    for idx, c in enumerate(selected):
+        runs = {side: Run(ep, f"{run_id}_{side}_{idx:03d}_")
+                for side, ep in (("o", oracle), ("x", other))}
+        problems = []
+        try:
+            for n, step in enumerate(c["steps"], 1):
+                answers = {}
+                for side, run in runs.items():
+                    status, resp = run.execute(step)
+                    answers[side] = shape(step, run, status, resp)
+                    if args.verbose:
+                        print(f"    [{c['name']} #{n} {run.ep.label}] {status} {canon(resp)[:400]}")
+                expect = None if args.ignore_expect else step.get("expect")
+                if expect:
+                    exp = expect  # placeholders in it match the unmapped answers
+                    step_problems = check_expect(exp, answers["x"], runs["x"])
+                    if not check_expect(exp, answers["o"], runs["o"]):
+                        oracle_deviations.append(f"{c['name']} #{n}: oracle now matches the documented answer")
+                    else:
+                        oracle_deviations.append(f"{c['name']} #{n}: oracle answers {summary(answers['o'])}; "
+                                                 f"documented {exp.get('status')} {exp.get('type', '')}")
+                else:
+                    step_problems = compare(answers["o"], answers["x"], step.get("ignore_message", False))
+                if step_problems:
+                    problems.append(f"  step {n}: {describe_step(step)}")
+                    if expect and step.get("why"):
+                        problems.append(f"    (documented behaviour: {step['why']})")
+                    problems += [f"    - {p}" for p in step_problems]
+        except RuntimeError as e:
+            problems.append(f"  transport error: {e}")
+        finally:
+            for run in runs.values():
+                run.cleanup()
+        if problems:
+            failed += 1
+            print(f"FAIL {c['name']}")
+            print("\n".join(problems))
+        else:
+            passed += 1
+            if args.verbose:
+                print(f"ok   {c['name']}")
+    return passed, failed, oracle_deviations
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("other", nargs="?", help="endpoint under test, e.g. http://127.0.0.1:8000")
+    ap.add_argument("--oracle", help="DynamoDB Local endpoint (default: start one here)")
+    ap.add_argument("--only", help="run only cases whose name matches this regex")
+    ap.add_argument("--ignore-expect", action="store_true",
+                    help="compare with the oracle even where the docs override it (harness self-check)")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every answer")
+    args = ap.parse_args()
+
+    if args.list:
+        for c in CASES:
+            flags = " [documented override]" if any(s.get("expect") for s in c["steps"]) else ""
+            print(f"{c['name']} ({len(c['steps'])} steps){flags}")
+        print(f"{len(CASES)} cases")
+        return 0
+    if not args.other:
+        ap.print_usage(sys.stderr)
+        return 2
+
+    check_loopback(args.other)
+    local = None
+    try:
+        if args.oracle:
+            check_loopback(args.oracle)
+            oracle_url = args.oracle
+        else:
+            local = DynamoDBLocal()
+            oracle_url = local.start()
+            print(f"differential: started DynamoDB Local on {oracle_url}")
+        oracle, other = Endpoint(oracle_url, "oracle"), Endpoint(args.other, "other")
+        for ep in (oracle, other):
+            try:
+                ep.call("ListTables", {"Limit": 1})
+            except RuntimeError as e:
+                print(f"differential: {ep.label} endpoint unreachable: {e}", file=sys.stderr)
+                return 2
+        passed, failed, deviations = run_cases(oracle, other, args)
+    finally:
+        if local:
+            local.stop()
+    if deviations:
+        print(f"differential: {len(deviations)} steps checked against the documented answer "
+              f"instead of the oracle (-v lists them)")
+    if deviations and args.verbose:
+        print("where the oracle departs from the documented answer (checked against the docs instead):")
+        for d in deviations:
+            print(f"  {d}")
+    print(f"differential: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

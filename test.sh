@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The one command that runs Tabula's tests on a fresh machine. It installs what the tests need
+# (the C toolchain bits RocksDB's bindings want, cargo-nextest, the AWS CLI in a virtualenv),
+# then runs: formatting and lint checks, every Rust test (unit, integration with the official
+# AWS SDK, crash tests with SIGKILL), and the AWS CLI smoke script against a real server.
+#
+#   ./test.sh            # everything
+#   ./test.sh --quick    # Rust tests only
+set -euo pipefail
+cd "$(dirname "$0")"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/tabula/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+say() { printf '\n== %s\n' "$*"; }
+
+# --- tools -------------------------------------------------------------------------------
+if ! { [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1; }; then
+  say "installing libclang-dev (bindgen for RocksDB)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libclang-dev >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq libclang-dev >/dev/null; fi
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  say "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+# --- static checks -------------------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# --- Rust tests ----------------------------------------------------------------------------
+say "cargo nextest (unit + integration with the AWS SDK for Rust)"
+cargo nextest run --workspace --no-fail-fast
+
+[ "$quick" = 1 ] && exit 0
+
+# --- AWS CLI smoke against the real binary -------------------------------------------------
+if [ -x e2e/cli_smoke.sh ] && [ -f e2e/tools.sh ]; then
+  say "AWS CLI smoke test"
+  eval "$(bash e2e/tools.sh)"
+  cargo build --quiet -p tabula-dataplane --bin tabula-dataplane
+  data=$(mktemp -d)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$CARGO_TARGET_DIR/debug/tabula-dataplane" --listen "127.0.0.1:$port" --data-dir "$data" --log warn &
+  server=$!
+  trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  bash e2e/cli_smoke.sh "http://127.0.0.1:$port"
+fi
