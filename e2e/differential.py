@@ -244,7 +244,8 @@ case("proto_missing_target", raw(b"{}", target=None,
                                  why=WHY_NO_TARGET))
 case("proto_unknown_operation", raw(b"{}", target=TARGET_PREFIX + "FrobnicateTable", ignore_message=True))
 case("proto_wrong_target_version", raw(b"{}", target="DynamoDB_20111205.ListTables", ignore_message=True))
-case("proto_list_tables_ok", op("ListTables", {"ExclusiveStartTableName": "${PREFIX}", "Limit": 1}))
+case("proto_list_tables_ok", create(schema=HASH_ONLY),
+     op("ListTables", {"ExclusiveStartTableName": "${PREFIX}", "Limit": 1}))
 
 # --- CreateTable validation --------------------------------------------------------------------
 case("ct_missing_key_schema",
@@ -480,6 +481,57 @@ case("delete_expected_legacy", create(), put(hr("p1", 1, v=S("x"))),
 case("delete_expected_and_condition_mixed", create(),
      dele(KEY1, Expected={"v": {"Exists": False}}, ConditionExpression="attribute_not_exists(v)"))
 
+# --- condition / filter functions --------------------------------------------------------------
+COND_ITEM = hr("p1", 1, name=S("alpha-1"), tags={"SS": ["x", "y"]}, l={"L": [N(1), N(2), N(3)]},
+               m={"M": {"k": S("v")}}, n=N(7), flag={"BOOL": True})
+
+
+def cond_put(expr: str, values: dict | None = None, names: dict | None = None) -> dict:
+    extra = {"ConditionExpression": expr}
+    if values:
+        extra["ExpressionAttributeValues"] = values
+    if names:
+        extra["ExpressionAttributeNames"] = names
+    return put(COND_ITEM, **extra)
+
+
+case("condition_functions", create(), put(COND_ITEM),
+     cond_put("attribute_exists(tags) AND contains(tags, :x)", {":x": S("x")}),
+     cond_put("contains(tags, :z)", {":z": S("z")}),
+     cond_put("size(l) = :three AND size(#n) > :five", {":three": N(3), ":five": N(5)}, {"#n": "name"}),
+     cond_put("begins_with(#n, :pre)", {":pre": S("beta")}, {"#n": "name"}),
+     cond_put("n IN (:a, :b, :c)", {":a": N(1), ":b": N(7), ":c": N(9)}),
+     cond_put("NOT (n BETWEEN :lo AND :hi)", {":lo": N(5), ":hi": N(10)}),
+     cond_put("m.k = :v AND l[0] = :one AND flag = :t", {":v": S("v"), ":one": N(1), ":t": {"BOOL": True}}),
+     cond_put("attribute_type(n, :typ)", {":typ": S("S")}),
+     cond_put("attribute_not_exists(#gone) OR n < :zero", {":zero": N(0)}, {"#gone": "gone"}))
+case("condition_bad_function", create(),
+     put(COND_ITEM, ConditionExpression="no_such_fn(n)"))
+case("condition_attribute_type_bad_type", create(), put(COND_ITEM),
+     put(COND_ITEM, ConditionExpression="attribute_type(n, :t)", ExpressionAttributeValues={":t": S("XX")}))
+case("condition_size_on_key_comparison_type_mismatch", create(), put(COND_ITEM),
+     put(COND_ITEM, ConditionExpression="n > :s", ExpressionAttributeValues={":s": S("text")}))
+case("update_condition_passes_updated_old", create(), put(hr("p1", 1, v=N(1), w=S("keep"))),
+     upd(KEY1, UpdateExpression="SET v = v + :one", ConditionExpression="attribute_exists(v)",
+         ExpressionAttributeValues={":one": N(1)}, ReturnValues="UPDATED_OLD"))
+case("update_add_and_delete_number_set", create(), put(hr("p1", 1, ns={"NS": ["1", "2"]})),
+     upd(KEY1, UpdateExpression="ADD ns :a", ExpressionAttributeValues={":a": {"NS": ["3", "1"]}},
+         ReturnValues="UPDATED_NEW"),
+     upd(KEY1, UpdateExpression="DELETE ns :d", ExpressionAttributeValues={":d": {"NS": ["1", "2", "3"]}},
+         ReturnValues="ALL_NEW"))
+case("update_remove_missing_attribute", create(), put(hr("p1", 1, v=N(1))),
+     upd(KEY1, UpdateExpression="REMOVE nope, v", ReturnValues="ALL_NEW"))
+case("update_unused_name", create(),
+     upd(KEY1, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": S("x")},
+         ExpressionAttributeNames={"#x": "x"}))
+case("put_return_consumed_capacity", create(),
+     put(hr("p1", 1, v=S("x")), ReturnConsumedCapacity="TOTAL"),
+     put(hr("p1", 1, v=S("y")), ReturnConsumedCapacity="INDEXES", ReturnValues="ALL_OLD"))
+case("get_attributes_to_get_legacy", create(), put(hr("p1", 1, a=S("1"), b=S("2"))),
+     get(KEY1, AttributesToGet=["a", "sk"]))
+case("get_projection_missing_attributes", create(), put(hr("p1", 1, a=S("1"))),
+     get(KEY1, ProjectionExpression="nope, a"))
+
 # --- Query -------------------------------------------------------------------------------------
 PK1 = {":pk": S("p1")}
 case("query_hash_only", *seed_mixed(),
@@ -543,6 +595,17 @@ case("query_missing_table",
      query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1,
            expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_RNF_ITEM))
 
+case("query_unused_name", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, ExpressionAttributeNames={"#u": "u"}))
+case("query_bad_exclusive_start_key", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=PK1, ExclusiveStartKey={"pk": S("p1")}))
+case("query_count_with_filter", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", FilterExpression="val > :v", Select="COUNT",
+           ExpressionAttributeValues={**PK1, ":v": N(2)}))
+case("query_limit_with_filter", *seed_mixed(),
+     query(KeyConditionExpression="pk = :pk", FilterExpression="kind = :k", Limit=3,
+           ExpressionAttributeValues={**PK1, ":k": S("even")}))
+
 # --- Scan --------------------------------------------------------------------------------------
 case("scan_all", *seed_mixed(), scan())
 case("scan_filter", *seed_mixed(),
@@ -563,6 +626,16 @@ case("scan_legacy_scan_filter", *seed_mixed(),
 case("scan_attributes_to_get_and_projection_mixed", create(),
      scan(AttributesToGet=["a"], ProjectionExpression="a"))
 case("scan_missing_table", scan(expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_RNF_ITEM))
+
+case("scan_limit_with_filter", *seed_hr(5),
+     scan(Limit=3, FilterExpression="val >= :v", ExpressionAttributeValues={":v": N(30)}, ordered=True),
+     scan(Limit=3, FilterExpression="val >= :v", ExpressionAttributeValues={":v": N(30)}, ordered=True,
+          ExclusiveStartKey=prev("LastEvaluatedKey")))
+case("scan_filter_functions", *seed_mixed(),
+     scan(FilterExpression="(begins_with(kind, :o) OR val > :big) AND NOT attribute_exists(nope)",
+          ExpressionAttributeValues={":o": S("od"), ":big": N(102)}))
+case("scan_projection_with_names", *seed_mixed(),
+     scan(ProjectionExpression="#k, sk", ExpressionAttributeNames={"#k": "kind"}))
 
 # --- BatchGetItem ------------------------------------------------------------------------------
 case("batch_get_basic", *seed_mixed(), create("${T2}", HASH_ONLY), put({"pk": S("only")}, t="${T2}"),
@@ -998,10 +1071,10 @@ class DynamoDBLocal:
             except (RuntimeError, OSError):
                 pass
             time.sleep(0.5)
-        self.stop()
+        self.stop(keep_log=True)
         raise RuntimeError(f"DynamoDB Local did not answer on {self.url} within 90 s; see {self.log.name}")
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -1009,6 +1082,9 @@ class DynamoDBLocal:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            self.log.close()
+            if not keep_log:
+                os.unlink(self.log.name)  # a clean run leaves nothing behind; a failed start keeps its log
         self.proc = None
 
 
@@ -1052,8 +1128,14 @@ def run_cases(oracle: Endpoint, other: Endpoint, args) -> tuple[int, int, list[s
         except RuntimeError as e:
             problems.append(f"  transport error: {e}")
         finally:
+            pending = None  # a SIGTERM/Ctrl-C during one cleanup must not skip the other
             for run in runs.values():
-                run.cleanup()
+                try:
+                    run.cleanup()
+                except BaseException as e:  # noqa: B036 - re-raised below
+                    pending = pending or e
+            if pending:
+                raise pending
         if problems:
             failed += 1
             print(f"FAIL {c['name']}")
@@ -1066,6 +1148,13 @@ def run_cases(oracle: Endpoint, other: Endpoint, args) -> tuple[int, int, list[s
 
 
 def main() -> int:
+    import signal
+
+    def on_term(*_):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the cleanup below finish
+        sys.exit(143)  # unwinds through the finally blocks that drop tables and stop DynamoDB Local
+
+    signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("other", nargs="?", help="endpoint under test, e.g. http://127.0.0.1:8000")
     ap.add_argument("--oracle", help="DynamoDB Local endpoint (default: start one here)")

@@ -97,9 +97,9 @@ impl Server {
                 ..EngineConfig::default()
             },
         )
-        .map_err(|e| StartError::DataDir {
+        .map_err(|message| StartError::DataDir {
             dir: config.data_dir.clone(),
-            message: e.to_string(),
+            message,
         })?;
         let engine = Arc::new(engine);
         let tls = match &config.tls {

@@ -3,6 +3,7 @@
 //! and the data plane build on these types.
 
 pub mod codec;
+pub mod expr;
 pub mod keyenc;
 pub mod number;
 pub mod value;

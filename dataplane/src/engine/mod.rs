@@ -56,7 +56,9 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Store, config: EngineConfig) -> ApiResult<Engine> {
+    /// Opens the engine over a store, loading the table catalog. Fails when the catalog cannot
+    /// be read, e.g. because the master key does not unwrap the tables' data keys.
+    pub fn new(store: Store, config: EngineConfig) -> Result<Engine, String> {
         let engine = Engine {
             store,
             config,
@@ -71,11 +73,15 @@ impl Engine {
         &self.store
     }
 
-    fn load_catalog(&self) -> ApiResult<()> {
+    fn load_catalog(&self) -> Result<(), String> {
         let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
-        for record in self.store.list_tables()? {
-            let def = TableDef::decode(&record.definition, record.table_id)?;
-            let handle = self.store.handle(&record)?;
+        for record in self.store.list_tables().map_err(|e| e.to_string())? {
+            let def = TableDef::decode(&record.definition, record.table_id)
+                .map_err(|e| format!("table {}: {}", record.name, e.message))?;
+            let handle = self
+                .store
+                .handle(&record)
+                .map_err(|e| format!("table {}: {e}", record.name))?;
             tables.insert(record.name.clone(), Arc::new(Table { def, handle }));
         }
         Ok(())

@@ -68,5 +68,5 @@ async fn a_wrong_master_key_cannot_open_the_data() {
     server.shutdown().await;
     config.master_key_file = Some(key_b);
     let err = tabula_dataplane::Server::start(config).await.err().expect("wrong key refused");
-    assert!(err.to_string().contains("master key"), "{err}");
+    assert!(err.to_string().contains("wrong master key"), "{err}");
 }

@@ -83,7 +83,8 @@ pub fn n(v: impl ToString) -> AttributeValue {
 /// The service error code of an SDK error (e.g. "ValidationException").
 pub fn code<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
 where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
 {
     e.as_service_error()
         .and_then(|s| s.code())

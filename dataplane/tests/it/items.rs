@@ -89,16 +89,16 @@ async fn conditional_put_fails_when_item_exists() {
 async fn put_and_delete_return_old_values() {
     let t = TestServer::start().await;
     let c = t.client();
-    create_table(&c, "rv", None).await;
-    let first = c.put_item().table_name("rv").item("pk", s("a")).item("v", n(1)).return_values(ReturnValue::AllOld).send().await.unwrap();
+    create_table(&c, "retvals", None).await;
+    let first = c.put_item().table_name("retvals").item("pk", s("a")).item("v", n(1)).return_values(ReturnValue::AllOld).send().await.unwrap();
     assert!(first.attributes.is_none());
-    let second = c.put_item().table_name("rv").item("pk", s("a")).item("v", n(2)).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let second = c.put_item().table_name("retvals").item("pk", s("a")).item("v", n(2)).return_values(ReturnValue::AllOld).send().await.unwrap();
     assert_eq!(second.attributes.unwrap()["v"], n(1));
-    let err = c.put_item().table_name("rv").item("pk", s("a")).return_values(ReturnValue::AllNew).send().await.unwrap_err();
+    let err = c.put_item().table_name("retvals").item("pk", s("a")).return_values(ReturnValue::AllNew).send().await.unwrap_err();
     assert_eq!(code(&err), "ValidationException");
-    let del = c.delete_item().table_name("rv").key("pk", s("a")).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let del = c.delete_item().table_name("retvals").key("pk", s("a")).return_values(ReturnValue::AllOld).send().await.unwrap();
     assert_eq!(del.attributes.unwrap()["v"], n(2));
-    let gone = c.get_item().table_name("rv").key("pk", s("a")).send().await.unwrap();
+    let gone = c.get_item().table_name("retvals").key("pk", s("a")).send().await.unwrap();
     assert!(gone.item.is_none());
 }
 

@@ -36,10 +36,10 @@ fn sks(items: &[std::collections::HashMap<String, AttributeValue>]) -> Vec<i64> 
 async fn query_returns_partition_in_numeric_sort_order() {
     let t = TestServer::start().await;
     let c = t.client();
-    seed(&c, "q1").await;
+    seed(&c, "query1").await;
     let q = |expr: &'static str| {
         c.query()
-            .table_name("q1")
+            .table_name("query1")
             .key_condition_expression(expr)
             .expression_attribute_values(":p", s("a"))
     };
@@ -67,14 +67,14 @@ async fn query_returns_partition_in_numeric_sort_order() {
 async fn query_pages_with_limit_and_exclusive_start_key() {
     let t = TestServer::start().await;
     let c = t.client();
-    seed(&c, "q2").await;
+    seed(&c, "query2").await;
     let mut seen = Vec::new();
     let mut start = None;
     let mut pages = 0;
     loop {
         let out = c
             .query()
-            .table_name("q2")
+            .table_name("query2")
             .key_condition_expression("pk = :p")
             .expression_attribute_values(":p", s("b"))
             .limit(3)
@@ -98,10 +98,10 @@ async fn query_pages_with_limit_and_exclusive_start_key() {
 async fn query_filter_applies_after_limit_and_select_count_counts() {
     let t = TestServer::start().await;
     let c = t.client();
-    seed(&c, "q3").await;
+    seed(&c, "query3").await;
     let out = c
         .query()
-        .table_name("q3")
+        .table_name("query3")
         .key_condition_expression("pk = :p")
         .filter_expression("even = :t")
         .expression_attribute_values(":p", s("a"))
@@ -116,7 +116,7 @@ async fn query_filter_applies_after_limit_and_select_count_counts() {
     assert!(out.last_evaluated_key.is_some());
     let count = c
         .query()
-        .table_name("q3")
+        .table_name("query3")
         .key_condition_expression("pk = :p")
         .expression_attribute_values(":p", s("a"))
         .select(Select::Count)
@@ -131,14 +131,14 @@ async fn query_filter_applies_after_limit_and_select_count_counts() {
 async fn query_pages_stop_at_one_megabyte() {
     let t = TestServer::start().await;
     let c = t.client();
-    create_table(&c, "q4", Some(ScalarAttributeType::N)).await;
+    create_table(&c, "query4", Some(ScalarAttributeType::N)).await;
     let blob = "x".repeat(100 * 1024);
     for i in 0..15 {
-        c.put_item().table_name("q4").item("pk", s("p")).item("sk", n(i)).item("blob", s(&blob)).send().await.unwrap();
+        c.put_item().table_name("query4").item("pk", s("p")).item("sk", n(i)).item("blob", s(&blob)).send().await.unwrap();
     }
     let out = c
         .query()
-        .table_name("q4")
+        .table_name("query4")
         .key_condition_expression("pk = :p")
         .expression_attribute_values(":p", s("p"))
         .send()
@@ -153,10 +153,10 @@ async fn query_pages_stop_at_one_megabyte() {
 async fn query_key_condition_errors_are_validation_errors() {
     let t = TestServer::start().await;
     let c = t.client();
-    seed(&c, "q5").await;
+    seed(&c, "query5").await;
     let err = c
         .query()
-        .table_name("q5")
+        .table_name("query5")
         .key_condition_expression("sk = :v")
         .expression_attribute_values(":v", n(1))
         .send()
@@ -165,7 +165,7 @@ async fn query_key_condition_errors_are_validation_errors() {
     assert_eq!(code(&err), "ValidationException");
     let err = c
         .query()
-        .table_name("q5")
+        .table_name("query5")
         .key_condition_expression("pk = :p")
         .expression_attribute_values(":p", s("a"))
         .expression_attribute_values(":unused", s("x"))

@@ -102,8 +102,9 @@ pub enum Condition {
     In(Operand, Vec<Operand>),
     AttributeExists(Path),
     AttributeNotExists(Path),
-    /// `attribute_type(path, :t)`; the type name is checked at parse time.
-    AttributeType(Path, Operand),
+    /// `attribute_type(operand, :t)`; the type name is checked at parse time. DynamoDB accepts
+    /// any operand first, not only a path.
+    AttributeType(Operand, Operand),
     BeginsWith(Operand, Operand),
     Contains(Operand, Operand),
     /// The legacy NOT_CONTAINS operator: true only when the attribute exists and does not
@@ -153,6 +154,8 @@ impl UpdateAction {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct UpdateExpr {
     pub actions: Vec<UpdateAction>,
+    /// Built from legacy AttributeUpdates, which words type errors differently.
+    pub(crate) legacy: bool,
 }
 
 /// A parsed ProjectionExpression (or legacy AttributesToGet).
