@@ -80,9 +80,12 @@ struct AuthHeader<'a> {
 
 fn parse_auth_header(value: &str) -> Result<AuthHeader<'_>, ApiError> {
     let incomplete = |m: &str| ApiError::new(ErrorKind::IncompleteSignature, m);
-    let rest = value
-        .strip_prefix(ALGORITHM)
-        .ok_or_else(|| incomplete(&format!("Unsupported AWS 'algorithm': '{}'", value.split_whitespace().next().unwrap_or(""))))?;
+    let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| {
+        incomplete(&format!(
+            "Unsupported AWS 'algorithm': '{}'",
+            value.split_whitespace().next().unwrap_or("")
+        ))
+    })?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
         let part = part.trim();
@@ -184,7 +187,11 @@ pub fn verify(
             ErrorKind::InvalidSignature,
             format!(
                 "Signature expired: {amz_date} is now {} than {} ({limit})",
-                if request_time < now_secs { "earlier" } else { "later" },
+                if request_time < now_secs {
+                    "earlier"
+                } else {
+                    "later"
+                },
                 format_amz_date(if request_time < now_secs {
                     now_secs - MAX_SKEW_SECS
                 } else {
@@ -300,7 +307,10 @@ fn collapse_spaces(v: &str) -> String {
 fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -435,7 +445,15 @@ mod tests {
 
     fn sign(secret: &str, amz_date: &str, body: &[u8]) -> HeaderMap {
         let target = "DynamoDB_20120810.ListTables";
-        let auth = sign_request("AKID", secret, "us-east-1", amz_date, "localhost:8000", target, body);
+        let auth = sign_request(
+            "AKID",
+            secret,
+            "us-east-1",
+            amz_date,
+            "localhost:8000",
+            target,
+            body,
+        );
         let mut h = HeaderMap::new();
         h.insert("host", HeaderValue::from_static("localhost:8000"));
         h.insert("x-amz-date", HeaderValue::from_str(amz_date).unwrap());
@@ -461,7 +479,9 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::InvalidSignature);
         let wrong = sign("other", "20261125T120000Z", b"{}");
         assert_eq!(
-            verify(Some(&creds), "POST", "/", "", &wrong, b"{}", now).unwrap_err().kind,
+            verify(Some(&creds), "POST", "/", "", &wrong, b"{}", now)
+                .unwrap_err()
+                .kind,
             ErrorKind::InvalidSignature
         );
     }
@@ -472,15 +492,32 @@ mod tests {
         let h = sign("secret123", "20261125T120000Z", b"{}");
         let now = at("20261125T120000Z");
         assert_eq!(
-            verify(Some(&creds), "POST", "/", "", &h, b"{}", now).unwrap_err().kind,
+            verify(Some(&creds), "POST", "/", "", &h, b"{}", now)
+                .unwrap_err()
+                .kind,
             ErrorKind::UnrecognizedClient
         );
         let creds = Credentials::parse("AKID secret123").unwrap();
-        let err = verify(Some(&creds), "POST", "/", "", &h, b"{}", at("20261125T123000Z")).unwrap_err();
+        let err = verify(
+            Some(&creds),
+            "POST",
+            "/",
+            "",
+            &h,
+            b"{}",
+            at("20261125T123000Z"),
+        )
+        .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidSignature);
-        assert!(err.message.starts_with("Signature expired"), "{}", err.message);
+        assert!(
+            err.message.starts_with("Signature expired"),
+            "{}",
+            err.message
+        );
         assert_eq!(
-            verify(None, "POST", "/", "", &HeaderMap::new(), b"", now).unwrap_err().kind,
+            verify(None, "POST", "/", "", &HeaderMap::new(), b"", now)
+                .unwrap_err()
+                .kind,
             ErrorKind::MissingAuthenticationToken
         );
         // Local mode: any key, any signature.

@@ -39,7 +39,9 @@ impl ErrorKind {
             ErrorKind::ConditionalCheckFailed => "ConditionalCheckFailedException",
             ErrorKind::ProvisionedThroughputExceeded => "ProvisionedThroughputExceededException",
             ErrorKind::RequestLimitExceeded => "RequestLimitExceeded",
-            ErrorKind::ItemCollectionSizeLimitExceeded => "ItemCollectionSizeLimitExceededException",
+            ErrorKind::ItemCollectionSizeLimitExceeded => {
+                "ItemCollectionSizeLimitExceededException"
+            }
             ErrorKind::TransactionConflict => "TransactionConflictException",
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::InternalServer => "InternalServerError",

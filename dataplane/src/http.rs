@@ -85,10 +85,8 @@ pub async fn serve(
 }
 
 /// Runs one connection, switching it to graceful shutdown when asked.
-async fn drive<I, S>(
-    conn: http1::Connection<I, S>,
-    shutdown: &mut watch::Receiver<bool>,
-) where
+async fn drive<I, S>(conn: http1::Connection<I, S>, shutdown: &mut watch::Receiver<bool>)
+where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
     S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -122,12 +120,21 @@ fn request_id() -> String {
         .collect()
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
     let id = request_id();
     let (parts, body) = req.into_parts();
     if parts.method == Method::GET {
         // DynamoDB answers a plain GET with a health line; load balancers and probes use it.
-        return respond(StatusCode::OK, "text/plain", Bytes::from_static(b"healthy: tabula"), &id);
+        return respond(
+            StatusCode::OK,
+            "text/plain",
+            Bytes::from_static(b"healthy: tabula"),
+            &id,
+        );
     }
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(b) => b.to_bytes(),
@@ -168,7 +175,12 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -
     match result {
         Ok(Ok(value)) => {
             let body = serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());
-            respond(StatusCode::OK, "application/x-amz-json-1.0", Bytes::from(body), &id)
+            respond(
+                StatusCode::OK,
+                "application/x-amz-json-1.0",
+                Bytes::from(body),
+                &id,
+            )
         }
         Ok(Err(e)) => {
             if e.kind == ErrorKind::InternalServer {
@@ -176,7 +188,10 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: SocketAddr) -
             }
             error_response(&e, &id)
         }
-        Err(join) => error_response(&ApiError::internal(format!("request task failed: {join}")), &id),
+        Err(join) => error_response(
+            &ApiError::internal(format!("request task failed: {join}")),
+            &id,
+        ),
     }
 }
 

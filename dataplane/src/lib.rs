@@ -84,12 +84,11 @@ impl Server {
             message: e.to_string(),
         })?;
         let master = load_master_key(&config)?;
-        let store = Store::open(&config.data_dir.join("db"), master).map_err(|e| {
-            StartError::DataDir {
+        let store =
+            Store::open(&config.data_dir.join("db"), master).map_err(|e| StartError::DataDir {
                 dir: config.data_dir.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let engine = Engine::new(
             store,
             EngineConfig {
@@ -106,12 +105,13 @@ impl Server {
             Some((cert, key)) => Some(tls_acceptor(cert, key)?),
             None => None,
         };
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .map_err(|source| StartError::Listen {
-                addr: config.listen.clone(),
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen.clone(),
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: config.listen.clone(),
             source,
@@ -225,7 +225,10 @@ fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, StartError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| StartError::Tls(format!("bad certificate PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(StartError::Tls(format!("no certificate in {}", cert.display())));
+        return Err(StartError::Tls(format!(
+            "no certificate in {}",
+            cert.display()
+        )));
     }
     let key = rustls_pemfile::private_key(&mut read(key)?.as_slice())
         .map_err(|e| StartError::Tls(format!("bad key PEM: {e}")))?

@@ -90,7 +90,8 @@ async fn main() {
         }
     };
     tracing::info!(endpoint = %server.endpoint(), data_dir = %args.data_dir.display(), "serving the DynamoDB API");
-    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let mut sigterm = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
         Ok(s) => s,
         Err(e) => {
             eprintln!("tabula-dataplane: cannot install SIGTERM handler: {e}");

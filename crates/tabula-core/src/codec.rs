@@ -29,9 +29,7 @@ pub fn encode_item(item: &Item) -> Vec<u8> {
 }
 
 pub fn decode_item(input: &[u8]) -> Result<Item, CodecError> {
-    let (&version, rest) = input
-        .split_first()
-        .ok_or(CodecError::Corrupt("empty"))?;
+    let (&version, rest) = input.split_first().ok_or(CodecError::Corrupt("empty"))?;
     if version != ITEM_FORMAT_VERSION {
         return Err(CodecError::UnknownVersion(version));
     }
@@ -233,14 +231,23 @@ mod tests {
         inner.insert("x".to_string(), AttributeValue::Null);
         let mut item = Item::new();
         item.insert("s".into(), AttributeValue::S("héllo".into()));
-        item.insert("n".into(), AttributeValue::N(Number::parse("-12.5e-3").unwrap()));
+        item.insert(
+            "n".into(),
+            AttributeValue::N(Number::parse("-12.5e-3").unwrap()),
+        );
         item.insert("b".into(), AttributeValue::B(vec![0, 1, 255]));
         item.insert("t".into(), AttributeValue::Bool(true));
         item.insert("f".into(), AttributeValue::Bool(false));
-        item.insert("ss".into(), AttributeValue::Ss(vec!["a".into(), "b".into()]));
+        item.insert(
+            "ss".into(),
+            AttributeValue::Ss(vec!["a".into(), "b".into()]),
+        );
         item.insert("ns".into(), AttributeValue::Ns(vec![Number::from_i64(3)]));
         item.insert("bs".into(), AttributeValue::Bs(vec![vec![1], vec![]]));
-        item.insert("l".into(), AttributeValue::L(vec![AttributeValue::M(inner.clone())]));
+        item.insert(
+            "l".into(),
+            AttributeValue::L(vec![AttributeValue::M(inner.clone())]),
+        );
         item.insert("m".into(), AttributeValue::M(inner));
         let enc = encode_item(&item);
         assert_eq!(decode_item(&enc).unwrap(), item);

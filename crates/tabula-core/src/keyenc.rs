@@ -180,7 +180,11 @@ fn decode_number(input: &[u8]) -> Result<(Number, &[u8]), KeyDecodeError> {
     let mut digits = Vec::new();
     let mut i = 2;
     loop {
-        let b = flip(*rest.get(i).ok_or(KeyDecodeError::Corrupt("unterminated number"))?);
+        let b = flip(
+            *rest
+                .get(i)
+                .ok_or(KeyDecodeError::Corrupt("unterminated number"))?,
+        );
         i += 1;
         if b == 0 {
             break;
@@ -277,7 +281,10 @@ mod tests {
 
     #[test]
     fn number_encoding_orders_numerically() {
-        let vals = ["-1e100", "-12.5", "-12", "-1.25", "-1", "-0.5", "0", "1e-130", "0.5", "1", "1.25", "12", "12.5", "99", "100", "1e100"];
+        let vals = [
+            "-1e100", "-12.5", "-12", "-1.25", "-1", "-0.5", "0", "1e-130", "0.5", "1", "1.25",
+            "12", "12.5", "99", "100", "1e100",
+        ];
         for w in vals.windows(2) {
             assert!(enc(&num(w[0])) < enc(&num(w[1])), "{} < {}", w[0], w[1]);
         }

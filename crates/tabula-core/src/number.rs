@@ -22,9 +22,13 @@ pub enum NumberError {
     NotANumber,
     #[error("Attempting to store more than 38 significant digits in a Number")]
     TooManyDigits,
-    #[error("Number overflow. Attempting to store a number with magnitude larger than supported range")]
+    #[error(
+        "Number overflow. Attempting to store a number with magnitude larger than supported range"
+    )]
     Overflow,
-    #[error("Number underflow. Attempting to store a number with magnitude smaller than supported range")]
+    #[error(
+        "Number underflow. Attempting to store a number with magnitude smaller than supported range"
+    )]
     Underflow,
 }
 
@@ -174,8 +178,7 @@ impl Number {
         if self.is_zero() {
             return Some(0);
         }
-        if self.exponent < 0 || self.exponent > 18 || self.digits.len() as i32 > self.exponent + 1
-        {
+        if self.exponent < 0 || self.exponent > 18 || self.digits.len() as i32 > self.exponent + 1 {
             return None;
         }
         let mut v: i64 = 0;
@@ -376,7 +379,10 @@ mod tests {
             (".5", "0.5"),
             ("5.", "5"),
             ("+7", "7"),
-            ("123456789012345678901234567890.12345678", "123456789012345678901234567890.12345678"),
+            (
+                "123456789012345678901234567890.12345678",
+                "123456789012345678901234567890.12345678",
+            ),
         ] {
             assert_eq!(n(input).to_string(), out, "{input}");
         }
@@ -384,7 +390,9 @@ mod tests {
 
     #[test]
     fn parse_rejects_what_dynamodb_rejects() {
-        for bad in ["", "-", ".", "e5", "1e", "1x", "1.2.3", "NaN", "Infinity", "0x10", "1e+"] {
+        for bad in [
+            "", "-", ".", "e5", "1e", "1x", "1.2.3", "NaN", "Infinity", "0x10", "1e+",
+        ] {
             assert_eq!(Number::parse(bad), Err(NumberError::NotANumber), "{bad:?}");
         }
         assert_eq!(
@@ -401,15 +409,27 @@ mod tests {
 
     #[test]
     fn ordering_is_numeric() {
-        let mut v: Vec<Number> = ["10", "-1", "0", "2", "-10.5", "0.001", "1e20", "-1e-20", "1.5"]
-            .iter()
-            .map(|s| n(s))
-            .collect();
+        let mut v: Vec<Number> = [
+            "10", "-1", "0", "2", "-10.5", "0.001", "1e20", "-1e-20", "1.5",
+        ]
+        .iter()
+        .map(|s| n(s))
+        .collect();
         v.sort();
         let s: Vec<String> = v.iter().map(|x| x.to_string()).collect();
         assert_eq!(
             s,
-            ["-10.5", "-1", "-0.00000000000000000001", "0", "0.001", "1.5", "2", "10", "100000000000000000000"]
+            [
+                "-10.5",
+                "-1",
+                "-0.00000000000000000001",
+                "0",
+                "0.001",
+                "1.5",
+                "2",
+                "10",
+                "100000000000000000000"
+            ]
         );
         assert_eq!(n("1.0"), n("1"));
     }
@@ -420,11 +440,11 @@ mod tests {
         assert_eq!(n("99").add(&n("1")).unwrap().to_string(), "100");
         assert_eq!(n("5").sub(&n("7")).unwrap().to_string(), "-2");
         assert_eq!(n("-5").add(&n("5")).unwrap().to_string(), "0");
-        assert_eq!(n("1e20").add(&n("1e-10")).unwrap().to_string(), "100000000000000000000.0000000001");
         assert_eq!(
-            n("1e30").add(&n("1e-10")),
-            Err(NumberError::TooManyDigits)
+            n("1e20").add(&n("1e-10")).unwrap().to_string(),
+            "100000000000000000000.0000000001"
         );
+        assert_eq!(n("1e30").add(&n("1e-10")), Err(NumberError::TooManyDigits));
         assert_eq!(
             n("9.9999999999999999999999999999999999999e125").add(&n("1e125")),
             Err(NumberError::Overflow)

@@ -91,10 +91,7 @@ impl AttributeValue {
             AttributeValue::Bs(v) => v.iter().map(Vec::len).sum(),
             AttributeValue::L(v) => 3 + v.iter().map(|e| e.size() + 1).sum::<usize>(),
             AttributeValue::M(m) => {
-                3 + m
-                    .iter()
-                    .map(|(k, v)| k.len() + v.size() + 1)
-                    .sum::<usize>()
+                3 + m.iter().map(|(k, v)| k.len() + v.size() + 1).sum::<usize>()
             }
         }
     }

@@ -53,8 +53,7 @@ impl MasterKey {
     pub(crate) fn unwrap(&self, wrapped: &[u8], table_id: u32) -> Result<DataKey> {
         let plain = open(&self.cipher, &table_id.to_be_bytes(), wrapped).map_err(|_| {
             StorageError::Crypto(
-                "cannot unwrap a table data key: wrong master key for this data directory?"
-                    .into(),
+                "cannot unwrap a table data key: wrong master key for this data directory?".into(),
             )
         })?;
         let bytes: [u8; 32] = plain

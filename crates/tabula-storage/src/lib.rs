@@ -176,9 +176,10 @@ impl Store {
     pub fn list_tables(&self) -> Result<Vec<TableRecord>> {
         let meta = self.cf(CF_META)?;
         let mut out = Vec::new();
-        let iter = self
-            .db
-            .iterator_cf(meta, IteratorMode::From(META_TABLE_PREFIX, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            meta,
+            IteratorMode::From(META_TABLE_PREFIX, Direction::Forward),
+        );
         for kv in iter {
             let (k, v) = kv?;
             let Some(name) = k.strip_prefix(META_TABLE_PREFIX) else {

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
@@ -83,8 +82,15 @@ impl Conn {
     async fn call(&mut self, op: &str, body: &[u8]) -> std::io::Result<u16> {
         let target = format!("DynamoDB_20120810.{op}");
         let date = auth::amz_date_now();
-        let authz =
-            auth::sign_request(ACCESS_KEY, SECRET, "us-east-1", &date, &self.host, &target, body);
+        let authz = auth::sign_request(
+            ACCESS_KEY,
+            SECRET,
+            "us-east-1",
+            &date,
+            &self.host,
+            &target,
+            body,
+        );
         self.buf.clear();
         self.buf.extend_from_slice(
             format!(
@@ -163,7 +169,8 @@ async fn run(addr: &str, workload: Workload, args: &Args) -> Result {
             let mut conn = Conn::open(&addr).await.expect("connect");
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0u64;
-            let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (c as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+            let mut rng =
+                0x9E37_79B9_7F4A_7C15u64 ^ (c as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
             while !stop.load(Ordering::Relaxed) {
                 let r = next(&mut rng) as usize;
                 let key = r % keys;
@@ -224,10 +231,17 @@ async fn start_echo() -> String {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(body)))
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -279,11 +293,23 @@ async fn main() {
 
     let mut admin = Conn::open(&addr).await.expect("connect");
     for (table, schema) in [
-        ("bench", r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}]"#),
-        ("benchq", r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"}]"#),
+        (
+            "bench",
+            r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}]"#,
+        ),
+        (
+            "benchq",
+            r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"}]"#,
+        ),
     ] {
         let body = format!(r#"{{"TableName":"{table}","BillingMode":"PAY_PER_REQUEST",{schema}}}"#);
-        assert_eq!(admin.call("CreateTable", body.as_bytes()).await.expect("create"), 200);
+        assert_eq!(
+            admin
+                .call("CreateTable", body.as_bytes())
+                .await
+                .expect("create"),
+            200
+        );
     }
     eprintln!("loading {} keys (+{} query items)...", args.keys, args.keys);
     let t = Instant::now();
@@ -294,7 +320,10 @@ async fn main() {
         "tabula-bench: {} in flight, {} keys, {}-byte values, {}s per workload, SigV4-signed, fsync'd writes",
         args.concurrency, args.keys, args.value_bytes, args.secs
     );
-    println!("{:<22} {:>10} {:>9} {:>9} {:>8} {:>7}", "workload", "ops/s", "p50 ms", "p99 ms", "ratio", "errors");
+    println!(
+        "{:<22} {:>10} {:>9} {:>9} {:>8} {:>7}",
+        "workload", "ops/s", "p50 ms", "p99 ms", "ratio", "errors"
+    );
     let echo_result = run(&echo, Workload::Echo, &args).await;
     let print = |name: &str, r: &Result| {
         println!(

@@ -103,10 +103,11 @@ fn check_condition(
 impl Engine {
     pub fn put_item(&self, input: PutItemInput) -> ApiResult<WriteOutcome> {
         let table = self.table(&input.table)?;
-        if !matches!(input.return_values, ReturnValues::None | ReturnValues::AllOld) {
-            return Err(ApiError::validation(
-                "Return values set to invalid value",
-            ));
+        if !matches!(
+            input.return_values,
+            ReturnValues::None | ReturnValues::AllOld
+        ) {
+            return Err(ApiError::validation("Return values set to invalid value"));
         }
         let key = table.key_from_item(&input.item)?;
         check_item_size(&input.item)?;
@@ -141,10 +142,11 @@ impl Engine {
 
     pub fn delete_item(&self, input: DeleteItemInput) -> ApiResult<WriteOutcome> {
         let table = self.table(&input.table)?;
-        if !matches!(input.return_values, ReturnValues::None | ReturnValues::AllOld) {
-            return Err(ApiError::validation(
-                "Return values set to invalid value",
-            ));
+        if !matches!(
+            input.return_values,
+            ReturnValues::None | ReturnValues::AllOld
+        ) {
+            return Err(ApiError::validation("Return values set to invalid value"));
         }
         let key = table.key_from_key_param(&input.key)?;
         let skey = table.storage_key(&key);
@@ -294,7 +296,11 @@ impl Engine {
     }
 
     /// Validates a key for `table` (BatchGetItem) and returns its storage key.
-    pub fn key_storage_bytes(&self, table: &str, key: &Item) -> ApiResult<(std::sync::Arc<Table>, PrimaryKey, Vec<u8>)> {
+    pub fn key_storage_bytes(
+        &self,
+        table: &str,
+        key: &Item,
+    ) -> ApiResult<(std::sync::Arc<Table>, PrimaryKey, Vec<u8>)> {
         let t = self.table(table)?;
         let k = t.key_from_key_param(key)?;
         let s = t.storage_key(&k);

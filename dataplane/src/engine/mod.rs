@@ -137,9 +137,9 @@ impl Table {
                 "The provided key element does not match the schema",
             ));
         }
-        let hash = key
-            .get(&ks.hash)
-            .ok_or_else(|| ApiError::validation("The provided key element does not match the schema"))?;
+        let hash = key.get(&ks.hash).ok_or_else(|| {
+            ApiError::validation("The provided key element does not match the schema")
+        })?;
         let range = match &ks.range {
             Some(r) => Some(key.get(r).ok_or_else(|| {
                 ApiError::validation("The provided key element does not match the schema")
@@ -210,7 +210,11 @@ impl Table {
         if len == 0 {
             return Err(ApiError::validation(format!(
                 "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {name}",
-                if matches!(v, AttributeValue::S(_)) { "string" } else { "binary" }
+                if matches!(v, AttributeValue::S(_)) {
+                    "string"
+                } else {
+                    "binary"
+                }
             )));
         }
         let limit = if is_hash {

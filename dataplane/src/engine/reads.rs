@@ -155,14 +155,21 @@ impl Engine {
                 end = end.min(k);
             }
         }
-        self.read_range(&table, start, end, input.forward, &ReadOptions {
-            filter: input.filter.as_ref(),
-            projection: input.projection.as_ref(),
-            limit: input.limit,
-            consistent: input.consistent,
-            select: input.select,
-            check: kc.sort.as_ref(),
-        }, &input.table)
+        self.read_range(
+            &table,
+            start,
+            end,
+            input.forward,
+            &ReadOptions {
+                filter: input.filter.as_ref(),
+                projection: input.projection.as_ref(),
+                limit: input.limit,
+                consistent: input.consistent,
+                select: input.select,
+                check: kc.sort.as_ref(),
+            },
+            &input.table,
+        )
     }
 
     pub fn scan(&self, input: ScanInput) -> ApiResult<ReadPage> {
@@ -201,14 +208,21 @@ impl Engine {
                 end = start.clone();
             }
         }
-        self.read_range(&table, start, end, true, &ReadOptions {
-            filter: input.filter.as_ref(),
-            projection: input.projection.as_ref(),
-            limit: input.limit,
-            consistent: input.consistent,
-            select: input.select,
-            check: None,
-        }, &input.table)
+        self.read_range(
+            &table,
+            start,
+            end,
+            true,
+            &ReadOptions {
+                filter: input.filter.as_ref(),
+                projection: input.projection.as_ref(),
+                limit: input.limit,
+                consistent: input.consistent,
+                select: input.select,
+                check: None,
+            },
+            &input.table,
+        )
     }
 
     fn read_range(
@@ -226,40 +240,41 @@ impl Engine {
         let mut stopped_early = false;
         let mut error = None;
         let range_name = table.def.key_schema.range.clone();
-        self.store.scan(&table.handle, &start, &end, forward, |_, item| {
-            if let (Some(check), Some(name)) = (opts.check, &range_name)
-                && !item.get(name).is_some_and(|v| check.matches(v))
-            {
-                return Ok(true);
-            }
-            if page.scanned_count >= opts.limit.unwrap_or(usize::MAX) || bytes >= PAGE_BYTES {
-                stopped_early = true;
-                return Ok(false);
-            }
-            bytes += tabula_core::value::item_size(&item);
-            page.scanned_count += 1;
-            let keep = match opts.filter {
-                Some(f) => match f.evaluate(&item) {
-                    Ok(k) => k,
-                    Err(e) => {
-                        error = Some(ApiError::validation(e.message));
-                        return Ok(false);
-                    }
-                },
-                None => true,
-            };
-            last_item = Some(table.key_attributes(&item));
-            if keep {
-                page.count += 1;
-                if opts.select != Select::Count {
-                    page.items.push(match opts.projection {
-                        Some(p) => p.apply(&item),
-                        None => item,
-                    });
+        self.store
+            .scan(&table.handle, &start, &end, forward, |_, item| {
+                if let (Some(check), Some(name)) = (opts.check, &range_name)
+                    && !item.get(name).is_some_and(|v| check.matches(v))
+                {
+                    return Ok(true);
                 }
-            }
-            Ok(true)
-        })?;
+                if page.scanned_count >= opts.limit.unwrap_or(usize::MAX) || bytes >= PAGE_BYTES {
+                    stopped_early = true;
+                    return Ok(false);
+                }
+                bytes += tabula_core::value::item_size(&item);
+                page.scanned_count += 1;
+                let keep = match opts.filter {
+                    Some(f) => match f.evaluate(&item) {
+                        Ok(k) => k,
+                        Err(e) => {
+                            error = Some(ApiError::validation(e.message));
+                            return Ok(false);
+                        }
+                    },
+                    None => true,
+                };
+                last_item = Some(table.key_attributes(&item));
+                if keep {
+                    page.count += 1;
+                    if opts.select != Select::Count {
+                        page.items.push(match opts.projection {
+                            Some(p) => p.apply(&item),
+                            None => item,
+                        });
+                    }
+                }
+                Ok(true)
+            })?;
         if let Some(e) = error {
             return Err(e);
         }

@@ -150,7 +150,14 @@ pub(crate) fn now_ms() -> u64 {
 fn random_uuid() -> String {
     let b: [u8; 16] = rand::random();
     let h = hex::encode(b);
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 impl Engine {
@@ -221,11 +228,12 @@ impl Engine {
     fn table_stats(&self, table: &Table) -> ApiResult<(u64, u64)> {
         let (start, end) = super::reads::table_range(table.handle.table_id);
         let (mut count, mut size) = (0u64, 0u64);
-        self.store.scan(&table.handle, &start, &end, true, |_, item| {
-            count += 1;
-            size += tabula_core::value::item_size(&item) as u64;
-            Ok(true)
-        })?;
+        self.store
+            .scan(&table.handle, &start, &end, true, |_, item| {
+                count += 1;
+                size += tabula_core::value::item_size(&item) as u64;
+                Ok(true)
+            })?;
         Ok((count, size))
     }
 
@@ -366,9 +374,13 @@ impl Engine {
         );
         let name = arn.strip_prefix(&prefix).ok_or_else(|| {
             if arn.starts_with("arn:") {
-                ApiError::not_found(format!("Requested resource not found: ResourcArn: {arn} not found"))
+                ApiError::not_found(format!(
+                    "Requested resource not found: ResourcArn: {arn} not found"
+                ))
             } else {
-                ApiError::validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"))
+                ApiError::validation(format!(
+                    "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+                ))
             }
         })?;
         self.table(name).map_err(|_| {
@@ -433,5 +445,7 @@ fn table_in_use(name: &str) -> ApiError {
 }
 
 fn describe_not_found(name: &str) -> ApiError {
-    ApiError::not_found(format!("Requested resource not found: Table: {name} not found"))
+    ApiError::not_found(format!(
+        "Requested resource not found: Table: {name} not found"
+    ))
 }

@@ -134,10 +134,7 @@ fn return_old_on_failure(req: Request<'_>) -> ApiResult<bool> {
 }
 
 /// The write condition: `ConditionExpression`, or the legacy `Expected` + `ConditionalOperator`.
-fn write_condition(
-    req: Request<'_>,
-    resolver: &mut Resolver<'_>,
-) -> ApiResult<Option<Condition>> {
+fn write_condition(req: Request<'_>, resolver: &mut Resolver<'_>) -> ApiResult<Option<Condition>> {
     if let Some(text) = req.str("ConditionExpression")? {
         return resolver
             .condition(ExprKind::Condition, text)
@@ -147,7 +144,9 @@ fn write_condition(
     if let Some(expected) = req.object("Expected")? {
         let parsed = legacy_expected(expected)?;
         let op = req.str("ConditionalOperator")?;
-        return expr::legacy::expected(&parsed, op).map(Some).map_err(expr_err);
+        return expr::legacy::expected(&parsed, op)
+            .map(Some)
+            .map_err(expr_err);
     }
     if req.has("ConditionalOperator") {
         return Err(ApiError::validation(
@@ -187,7 +186,9 @@ pub(super) fn value_list(v: Option<&Value>) -> ApiResult<Option<Vec<AttributeVal
             .map(super::values::parse_value)
             .collect::<ApiResult<Vec<_>>>()
             .map(Some),
-        Some(_) => Err(ApiError::serialization("AttributeValueList must be an array")),
+        Some(_) => Err(ApiError::serialization(
+            "AttributeValueList must be an array",
+        )),
     }
 }
 
@@ -332,7 +333,9 @@ pub(super) fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value>
         let mut updates = BTreeMap::new();
         for (name, v) in au {
             let Value::Object(u) = v else {
-                return Err(ApiError::serialization("AttributeUpdates entries must be objects"));
+                return Err(ApiError::serialization(
+                    "AttributeUpdates entries must be objects",
+                ));
             };
             let u = Request(u);
             updates.insert(
@@ -418,7 +421,9 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         c.table_name(Some(name), "requestItems.key");
         c.finish()?;
         let Value::Object(spec) = spec else {
-            return Err(ApiError::serialization("RequestItems values must be objects"));
+            return Err(ApiError::serialization(
+                "RequestItems values must be objects",
+            ));
         };
         let spec_req = Request(spec);
         let keys = spec_req.array("Keys")?.cloned().unwrap_or_default();
@@ -525,7 +530,9 @@ pub(super) fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiResult<V
         c.table_name(Some(name), "requestItems.key");
         c.finish()?;
         let Value::Array(list) = list else {
-            return Err(ApiError::serialization("RequestItems values must be arrays"));
+            return Err(ApiError::serialization(
+                "RequestItems values must be arrays",
+            ));
         };
         total += list.len();
         if total > BATCH_WRITE_MAX_REQUESTS {

@@ -118,8 +118,11 @@ impl Operation {
 /// Runs one request body against the engine. Synchronous: callers run it off the async
 /// runtime (it may fsync).
 pub fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<Value> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::serialization(format!("Start of structure or map found where not expected: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::serialization(format!(
+            "Start of structure or map found where not expected: {e}"
+        ))
+    })?;
     let Value::Object(req) = value else {
         return Err(ApiError::serialization(
             "Unexpected value type in payload: the request must be a JSON object",
@@ -228,11 +231,7 @@ impl<'a> Request<'a> {
             Some("INDEXES") => Ok(CapacityDetail::Indexes),
             Some(other) => {
                 let mut c = Constraints::default();
-                c.enum_value(
-                    other,
-                    "returnConsumedCapacity",
-                    "[INDEXES, TOTAL, NONE]",
-                );
+                c.enum_value(other, "returnConsumedCapacity", "[INDEXES, TOTAL, NONE]");
                 c.finish().map(|_| CapacityDetail::None)
             }
         }

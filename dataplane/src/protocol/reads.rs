@@ -85,8 +85,7 @@ fn legacy_conditions(
             name.clone(),
             expr::legacy::Condition {
                 comparison_operator: op.to_string(),
-                attribute_value_list: value_list(e.get("AttributeValueList"))?
-                    .unwrap_or_default(),
+                attribute_value_list: value_list(e.get("AttributeValueList"))?.unwrap_or_default(),
             },
         );
     }
@@ -141,8 +140,17 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let table_name = req.table_name()?;
     check_no_mixing(
         req,
-        &["KeyConditions", "QueryFilter", "AttributesToGet", "ConditionalOperator"],
-        &["KeyConditionExpression", "FilterExpression", "ProjectionExpression"],
+        &[
+            "KeyConditions",
+            "QueryFilter",
+            "AttributesToGet",
+            "ConditionalOperator",
+        ],
+        &[
+            "KeyConditionExpression",
+            "FilterExpression",
+            "ProjectionExpression",
+        ],
     )?;
     let detail = req.capacity_detail()?;
     let limit = limit(req)?;
@@ -154,8 +162,7 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
             || req.has("FilterExpression")
             || req.has("ProjectionExpression"),
     )?;
-    let table = engine
-        .describe_key_schema(&table_name)?;
+    let table = engine.describe_key_schema(&table_name)?;
     let mut resolver = params.resolver();
     let key_condition: KeyCondition = if let Some(text) = req.str("KeyConditionExpression")? {
         let cond = resolver
@@ -206,16 +213,32 @@ pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let mut c = Constraints::default();
     if let Some(t) = total {
         if t < 1 {
-            c.push(Some(&t.to_string()), "totalSegments", "Member must have value greater than or equal to 1");
+            c.push(
+                Some(&t.to_string()),
+                "totalSegments",
+                "Member must have value greater than or equal to 1",
+            );
         } else if t > 1_000_000 {
-            c.push(Some(&t.to_string()), "totalSegments", "Member must have value less than or equal to 1000000");
+            c.push(
+                Some(&t.to_string()),
+                "totalSegments",
+                "Member must have value less than or equal to 1000000",
+            );
         }
     }
     if let Some(s) = segment {
         if s < 0 {
-            c.push(Some(&s.to_string()), "segment", "Member must have value greater than or equal to 0");
+            c.push(
+                Some(&s.to_string()),
+                "segment",
+                "Member must have value greater than or equal to 0",
+            );
         } else if s > 999_999 {
-            c.push(Some(&s.to_string()), "segment", "Member must have value less than or equal to 999999");
+            c.push(
+                Some(&s.to_string()),
+                "segment",
+                "Member must have value less than or equal to 999999",
+            );
         }
     }
     c.finish()?;

@@ -113,7 +113,9 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
     let mut key_elems = Vec::new();
     for (i, e) in ks.into_iter().flatten().enumerate() {
         let Value::Object(e) = e else {
-            return Err(ApiError::serialization("KeySchema elements must be objects"));
+            return Err(ApiError::serialization(
+                "KeySchema elements must be objects",
+            ));
         };
         let e = Request(e);
         let an = e.str("AttributeName")?;
@@ -127,7 +129,10 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         {
             c.enum_value(kt, &format!("{path}.keyType"), "[HASH, RANGE]");
         }
-        key_elems.push((an.unwrap_or_default().to_string(), kt.unwrap_or_default().to_string()));
+        key_elems.push((
+            an.unwrap_or_default().to_string(),
+            kt.unwrap_or_default().to_string(),
+        ));
     }
     if let Some(ks) = ks
         && (ks.is_empty() || ks.len() > 2)
@@ -160,13 +165,17 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         {
             c.enum_value(at, &format!("{path}.attributeType"), "[B, N, S]");
         }
-        defs.push((an.unwrap_or_default().to_string(), at.unwrap_or_default().to_string()));
+        defs.push((
+            an.unwrap_or_default().to_string(),
+            at.unwrap_or_default().to_string(),
+        ));
     }
     let mode = billing_mode(req.str("BillingMode")?, &mut c);
     let tp = throughput(req, &mut c)?;
     c.finish()?;
 
-    let bad = |m: &str| ApiError::validation(format!("One or more parameter values were invalid: {m}"));
+    let bad =
+        |m: &str| ApiError::validation(format!("One or more parameter values were invalid: {m}"));
     let hash = match key_elems.first() {
         Some((n, t)) if t == "HASH" => n.clone(),
         _ => {
@@ -206,7 +215,10 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         let names: Vec<&str> = defs.iter().map(|(n, _)| n.as_str()).collect();
         return Err(bad(&format!(
             "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
-            keys.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            keys.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             names.join(", ")
         )));
     }
@@ -258,9 +270,17 @@ pub(super) fn list_tables(engine: &Engine, req: Request<'_>) -> ApiResult<Value>
     let limit = req.int("Limit")?;
     if let Some(l) = limit {
         if l < 1 {
-            c.push(Some(&l.to_string()), "limit", "Member must have value greater than or equal to 1");
+            c.push(
+                Some(&l.to_string()),
+                "limit",
+                "Member must have value greater than or equal to 1",
+            );
         } else if l > 100 {
-            c.push(Some(&l.to_string()), "limit", "Member must have value less than or equal to 100");
+            c.push(
+                Some(&l.to_string()),
+                "limit",
+                "Member must have value less than or equal to 100",
+            );
         }
     }
     let start = req.str("ExclusiveStartTableName")?;

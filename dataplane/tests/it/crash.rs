@@ -12,7 +12,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::harness::{client_for, create_table, s};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn(dir: &std::path::Path, port: u16) -> Child {
@@ -28,7 +32,10 @@ fn spawn(dir: &std::path::Path, port: u16) -> Child {
 
 async fn wait_ready(port: u16) {
     for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -41,7 +48,10 @@ fn body_for(key: &str) -> HashMap<String, AttributeValue> {
     let mut m = HashMap::new();
     m.insert("pk".to_string(), s(key));
     for a in 0..5 {
-        m.insert(format!("a{a}"), s(&format!("{key}-{a}-{}", "z".repeat(200))));
+        m.insert(
+            format!("a{a}"),
+            s(&format!("{key}-{a}-{}", "z".repeat(200))),
+        );
     }
     m
 }
@@ -65,7 +75,12 @@ async fn acknowledged_writes_survive_sigkill() {
             writers.push(tokio::spawn(async move {
                 for i in 0.. {
                     let key = format!("r{round}-w{w}-{i}");
-                    let res = c.put_item().table_name("crash").set_item(Some(body_for(&key))).send().await;
+                    let res = c
+                        .put_item()
+                        .table_name("crash")
+                        .set_item(Some(body_for(&key)))
+                        .send()
+                        .await;
                     match res {
                         Ok(_) => acked.lock().unwrap().push(key),
                         Err(_) => return,
@@ -81,7 +96,11 @@ async fn acknowledged_writes_survive_sigkill() {
         }
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 100, "the load wrote something ({} acks)", acked.len());
+    assert!(
+        acked.len() > 100,
+        "the load wrote something ({} acks)",
+        acked.len()
+    );
 
     let port = free_port();
     let mut child = spawn(dir.path(), port);
@@ -89,14 +108,31 @@ async fn acknowledged_writes_survive_sigkill() {
     let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
     // Every acknowledged write is there, whole.
     for key in &acked {
-        let got = c.get_item().table_name("crash").key("pk", s(key)).consistent_read(true).send().await.unwrap();
-        assert_eq!(got.item.as_ref(), Some(&body_for(key)), "acknowledged write {key} lost or torn");
+        let got = c
+            .get_item()
+            .table_name("crash")
+            .key("pk", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            got.item.as_ref(),
+            Some(&body_for(key)),
+            "acknowledged write {key} lost or torn"
+        );
     }
     // Every item present (acknowledged or not) is whole.
     let mut start = None;
     let mut total = 0;
     loop {
-        let out = c.scan().table_name("crash").set_exclusive_start_key(start.clone()).send().await.unwrap();
+        let out = c
+            .scan()
+            .table_name("crash")
+            .set_exclusive_start_key(start.clone())
+            .send()
+            .await
+            .unwrap();
         for item in out.items() {
             let key = item["pk"].as_s().unwrap();
             assert_eq!(item, &body_for(key), "partial item {key}");

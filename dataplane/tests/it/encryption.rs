@@ -30,9 +30,12 @@ async fn item_values_appear_in_no_file_under_the_data_dir() {
             .table_name("secret")
             .item("pk", s(&format!("VISIBLEKEY{i:04}")))
             .item("card", s(&format!("CARDNUMBER-4111-1111-{i:04}")))
-            .item("nested", aws_sdk_dynamodb::types::AttributeValue::M(
-                [("ssn".to_string(), s("SSN-078-05-1120"))].into(),
-            ))
+            .item(
+                "nested",
+                aws_sdk_dynamodb::types::AttributeValue::M(
+                    [("ssn".to_string(), s("SSN-078-05-1120"))].into(),
+                ),
+            )
             .send()
             .await
             .unwrap();
@@ -42,13 +45,28 @@ async fn item_values_appear_in_no_file_under_the_data_dir() {
     assert!(files_containing(&dir, b"CARDNUMBER-4111").is_empty());
     assert!(files_containing(&dir, b"SSN-078-05-1120").is_empty());
     t.server.engine().store().flush_and_compact().unwrap();
-    assert!(files_containing(&dir, b"CARDNUMBER-4111").is_empty(), "value leaked after compaction");
-    assert!(files_containing(&dir, b"SSN-078-05-1120").is_empty(), "nested value leaked");
+    assert!(
+        files_containing(&dir, b"CARDNUMBER-4111").is_empty(),
+        "value leaked after compaction"
+    );
+    assert!(
+        files_containing(&dir, b"SSN-078-05-1120").is_empty(),
+        "nested value leaked"
+    );
     // Control: key bytes are stored in the clear (they must sort), so the search does find
     // them — proving it really reads the files.
-    assert!(!files_containing(&dir, b"VISIBLEKEY0007").is_empty(), "positive control");
+    assert!(
+        !files_containing(&dir, b"VISIBLEKEY0007").is_empty(),
+        "positive control"
+    );
     // And the data is still readable through the API.
-    let got = c.get_item().table_name("secret").key("pk", s("VISIBLEKEY0007")).send().await.unwrap();
+    let got = c
+        .get_item()
+        .table_name("secret")
+        .key("pk", s("VISIBLEKEY0007"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.item.unwrap()["card"], s("CARDNUMBER-4111-1111-0007"));
 }
 
@@ -62,11 +80,16 @@ async fn a_wrong_master_key_cannot_open_the_data() {
     let data = dir.path().join("data");
     let mut config = tabula_dataplane::Config::local(&data);
     config.master_key_file = Some(key_a);
-    let server = tabula_dataplane::Server::start(config.clone()).await.unwrap();
+    let server = tabula_dataplane::Server::start(config.clone())
+        .await
+        .unwrap();
     let c = crate::harness::client_for(&server.endpoint(), "a", "b");
     create_table(&c, "locked", None).await;
     server.shutdown().await;
     config.master_key_file = Some(key_b);
-    let err = tabula_dataplane::Server::start(config).await.err().expect("wrong key refused");
+    let err = tabula_dataplane::Server::start(config)
+        .await
+        .err()
+        .expect("wrong key refused");
     assert!(err.to_string().contains("wrong master key"), "{err}");
 }

@@ -17,11 +17,16 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = Server::start(Config::local(dir.path())).await.expect("server starts");
+        let server = Server::start(Config::local(dir.path()))
+            .await
+            .expect("server starts");
         TestServer { server, dir }
     }
 
-    pub async fn start_with(config: impl FnOnce(&mut Config), dir: tempfile::TempDir) -> TestServer {
+    pub async fn start_with(
+        config: impl FnOnce(&mut Config),
+        dir: tempfile::TempDir,
+    ) -> TestServer {
         let mut c = Config::local(dir.path());
         config(&mut c);
         let server = Server::start(c).await.expect("server starts");
@@ -54,7 +59,13 @@ pub async fn create_table(client: &Client, name: &str, sort: Option<ScalarAttrib
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name("pk")
@@ -64,9 +75,19 @@ pub async fn create_table(client: &Client, name: &str, sort: Option<ScalarAttrib
         );
     if let Some(t) = sort {
         req = req
-            .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("sk")
+                    .key_type(KeyType::Range)
+                    .build()
+                    .unwrap(),
+            )
             .attribute_definitions(
-                AttributeDefinition::builder().attribute_name("sk").attribute_type(t).build().unwrap(),
+                AttributeDefinition::builder()
+                    .attribute_name("sk")
+                    .attribute_type(t)
+                    .build()
+                    .unwrap(),
             );
     }
     req.send().await.expect("create table");

@@ -52,7 +52,13 @@ async fn put_then_get_returns_every_attribute_type_exactly() {
     assert_eq!(item["list"], AttributeValue::L(vec![s("x"), n(1)]));
     assert_eq!(item.len(), 12);
     // A missing item is no Item at all.
-    let none = c.get_item().table_name("types").key("pk", s("absent")).send().await.unwrap();
+    let none = c
+        .get_item()
+        .table_name("types")
+        .key("pk", s("absent"))
+        .send()
+        .await
+        .unwrap();
     assert!(none.item.is_none());
 }
 
@@ -90,15 +96,51 @@ async fn put_and_delete_return_old_values() {
     let t = TestServer::start().await;
     let c = t.client();
     create_table(&c, "retvals", None).await;
-    let first = c.put_item().table_name("retvals").item("pk", s("a")).item("v", n(1)).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let first = c
+        .put_item()
+        .table_name("retvals")
+        .item("pk", s("a"))
+        .item("v", n(1))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
     assert!(first.attributes.is_none());
-    let second = c.put_item().table_name("retvals").item("pk", s("a")).item("v", n(2)).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let second = c
+        .put_item()
+        .table_name("retvals")
+        .item("pk", s("a"))
+        .item("v", n(2))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(second.attributes.unwrap()["v"], n(1));
-    let err = c.put_item().table_name("retvals").item("pk", s("a")).return_values(ReturnValue::AllNew).send().await.unwrap_err();
+    let err = c
+        .put_item()
+        .table_name("retvals")
+        .item("pk", s("a"))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
-    let del = c.delete_item().table_name("retvals").key("pk", s("a")).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let del = c
+        .delete_item()
+        .table_name("retvals")
+        .key("pk", s("a"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.attributes.unwrap()["v"], n(2));
-    let gone = c.get_item().table_name("retvals").key("pk", s("a")).send().await.unwrap();
+    let gone = c
+        .get_item()
+        .table_name("retvals")
+        .key("pk", s("a"))
+        .send()
+        .await
+        .unwrap();
     assert!(gone.item.is_none());
 }
 
@@ -160,7 +202,11 @@ async fn update_item_creates_increments_and_returns_values() {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
-    assert!(message(&err).contains("This attribute is part of the key"), "{}", message(&err));
+    assert!(
+        message(&err).contains("This attribute is part of the key"),
+        "{}",
+        message(&err)
+    );
 }
 
 #[tokio::test]
@@ -187,7 +233,16 @@ async fn concurrent_increments_lose_no_update() {
     for task in tasks {
         task.await.unwrap();
     }
-    let item = c.get_item().table_name("ctr").key("pk", s("hot")).consistent_read(true).send().await.unwrap().item.unwrap();
+    let item = c
+        .get_item()
+        .table_name("ctr")
+        .key("pk", s("hot"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
     assert_eq!(item["v"], n(400));
 }
 
@@ -197,15 +252,32 @@ async fn concurrent_conditional_increments_lose_no_update() {
     let t = TestServer::start().await;
     let c = t.client();
     create_table(&c, "occ", None).await;
-    c.put_item().table_name("occ").item("pk", s("k")).item("v", n(0)).send().await.unwrap();
+    c.put_item()
+        .table_name("occ")
+        .item("pk", s("k"))
+        .item("v", n(0))
+        .send()
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let c = c.clone();
         tasks.push(tokio::spawn(async move {
             let mut done = 0;
             while done < 10 {
-                let item = c.get_item().table_name("occ").key("pk", s("k")).consistent_read(true).send().await.unwrap().item.unwrap();
-                let AttributeValue::N(v) = &item["v"] else { panic!() };
+                let item = c
+                    .get_item()
+                    .table_name("occ")
+                    .key("pk", s("k"))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .unwrap()
+                    .item
+                    .unwrap();
+                let AttributeValue::N(v) = &item["v"] else {
+                    panic!()
+                };
                 let cur: i64 = v.parse().unwrap();
                 let res = c
                     .put_item()
@@ -226,7 +298,16 @@ async fn concurrent_conditional_increments_lose_no_update() {
     for task in tasks {
         task.await.unwrap();
     }
-    let item = c.get_item().table_name("occ").key("pk", s("k")).consistent_read(true).send().await.unwrap().item.unwrap();
+    let item = c
+        .get_item()
+        .table_name("occ")
+        .key("pk", s("k"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
     assert_eq!(item["v"], n(80));
 }
 
@@ -235,23 +316,99 @@ async fn invalid_items_are_rejected_with_dynamodb_messages() {
     let t = TestServer::start().await;
     let c = t.client();
     create_table(&c, "val", Some(ScalarAttributeType::N)).await;
-    let err = c.put_item().table_name("val").item("pk", s("a")).send().await.unwrap_err();
-    assert_eq!(message(&err), "One or more parameter values were invalid: Missing the key sk in the item");
-    let err = c.put_item().table_name("val").item("pk", s("a")).item("sk", s("x")).send().await.unwrap_err();
-    assert_eq!(message(&err), "One or more parameter values were invalid: Type mismatch for key sk expected: N actual: S");
-    let err = c.put_item().table_name("val").item("pk", s("")).item("sk", n(1)).send().await.unwrap_err();
+    let err = c
+        .put_item()
+        .table_name("val")
+        .item("pk", s("a"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "One or more parameter values were invalid: Missing the key sk in the item"
+    );
+    let err = c
+        .put_item()
+        .table_name("val")
+        .item("pk", s("a"))
+        .item("sk", s("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "One or more parameter values were invalid: Type mismatch for key sk expected: N actual: S"
+    );
+    let err = c
+        .put_item()
+        .table_name("val")
+        .item("pk", s(""))
+        .item("sk", n(1))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
     assert!(message(&err).contains("empty string"), "{}", message(&err));
-    let err = c.put_item().table_name("val").item("pk", s("a")).item("sk", n(1)).item("big", s(&"x".repeat(400 * 1024))).send().await.unwrap_err();
-    assert_eq!(message(&err), "Item size has exceeded the maximum allowed size");
-    let err = c.put_item().table_name("val").item("pk", s("a")).item("sk", n("1e126")).send().await.unwrap_err();
-    assert!(message(&err).starts_with("Number overflow"), "{}", message(&err));
-    let err = c.put_item().table_name("val").item("pk", s("a")).item("sk", n(1)).item("ss", AttributeValue::Ss(vec!["a".into(), "a".into()])).send().await.unwrap_err();
-    assert!(message(&err).contains("contains duplicates"), "{}", message(&err));
-    let err = c.get_item().table_name("val").key("pk", s("a")).send().await.unwrap_err();
-    assert_eq!(message(&err), "The provided key element does not match the schema");
+    let err = c
+        .put_item()
+        .table_name("val")
+        .item("pk", s("a"))
+        .item("sk", n(1))
+        .item("big", s(&"x".repeat(400 * 1024)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "Item size has exceeded the maximum allowed size"
+    );
+    let err = c
+        .put_item()
+        .table_name("val")
+        .item("pk", s("a"))
+        .item("sk", n("1e126"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        message(&err).starts_with("Number overflow"),
+        "{}",
+        message(&err)
+    );
+    let err = c
+        .put_item()
+        .table_name("val")
+        .item("pk", s("a"))
+        .item("sk", n(1))
+        .item("ss", AttributeValue::Ss(vec!["a".into(), "a".into()]))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        message(&err).contains("contains duplicates"),
+        "{}",
+        message(&err)
+    );
+    let err = c
+        .get_item()
+        .table_name("val")
+        .key("pk", s("a"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "The provided key element does not match the schema"
+    );
     // Just under the limit is fine.
-    c.put_item().table_name("val").item("pk", s("a")).item("sk", n(1)).item("big", s(&"x".repeat(400 * 1024 - 10))).send().await.unwrap();
+    c.put_item()
+        .table_name("val")
+        .item("pk", s("a"))
+        .item("sk", n(1))
+        .item("big", s(&"x".repeat(400 * 1024 - 10)))
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -259,11 +416,34 @@ async fn consumed_capacity_follows_dynamodb_units() {
     let t = TestServer::start().await;
     let c = t.client();
     create_table(&c, "cap", None).await;
-    let out = c.put_item().table_name("cap").item("pk", s("a")).item("v", s(&"x".repeat(1500))).return_consumed_capacity(ReturnConsumedCapacity::Total).send().await.unwrap();
+    let out = c
+        .put_item()
+        .table_name("cap")
+        .item("pk", s("a"))
+        .item("v", s(&"x".repeat(1500)))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.consumed_capacity.unwrap().capacity_units, Some(2.0));
-    let out = c.get_item().table_name("cap").key("pk", s("a")).return_consumed_capacity(ReturnConsumedCapacity::Total).send().await.unwrap();
+    let out = c
+        .get_item()
+        .table_name("cap")
+        .key("pk", s("a"))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.consumed_capacity.unwrap().capacity_units, Some(0.5));
-    let out = c.get_item().table_name("cap").key("pk", s("a")).consistent_read(true).return_consumed_capacity(ReturnConsumedCapacity::Total).send().await.unwrap();
+    let out = c
+        .get_item()
+        .table_name("cap")
+        .key("pk", s("a"))
+        .consistent_read(true)
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
     let cc = out.consumed_capacity.unwrap();
     assert_eq!(cc.capacity_units, Some(1.0));
     assert_eq!(cc.table_name.as_deref(), Some("cap"));
@@ -277,29 +457,65 @@ async fn batch_write_and_batch_get_round_trip_with_limits() {
     let puts: Vec<WriteRequest> = (0..25)
         .map(|i| {
             WriteRequest::builder()
-                .put_request(PutRequest::builder().item("pk", s(&format!("k{i}"))).item("v", n(i)).build().unwrap())
+                .put_request(
+                    PutRequest::builder()
+                        .item("pk", s(&format!("k{i}")))
+                        .item("v", n(i))
+                        .build()
+                        .unwrap(),
+                )
                 .build()
         })
         .collect();
-    let out = c.batch_write_item().request_items("batch", puts.clone()).send().await.unwrap();
+    let out = c
+        .batch_write_item()
+        .request_items("batch", puts.clone())
+        .send()
+        .await
+        .unwrap();
     assert!(out.unprocessed_items.unwrap_or_default().is_empty());
     let mut too_many = puts.clone();
-    too_many.push(WriteRequest::builder().delete_request(DeleteRequest::builder().key("pk", s("k0")).build().unwrap()).build());
-    let err = c.batch_write_item().request_items("batch", too_many).send().await.unwrap_err();
+    too_many.push(
+        WriteRequest::builder()
+            .delete_request(DeleteRequest::builder().key("pk", s("k0")).build().unwrap())
+            .build(),
+    );
+    let err = c
+        .batch_write_item()
+        .request_items("batch", too_many)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
     let dup = vec![puts[0].clone(), puts[0].clone()];
-    let err = c.batch_write_item().request_items("batch", dup).send().await.unwrap_err();
-    assert_eq!(message(&err), "Provided list of item keys contains duplicates");
+    let err = c
+        .batch_write_item()
+        .request_items("batch", dup)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "Provided list of item keys contains duplicates"
+    );
 
     let mut keys = KeysAndAttributes::builder();
     for i in (0..25).step_by(5) {
         keys = keys.keys(HashMap::from([("pk".to_string(), s(&format!("k{i}")))]));
     }
     keys = keys.keys(HashMap::from([("pk".to_string(), s("missing"))]));
-    let out = c.batch_get_item().request_items("batch", keys.build().unwrap()).send().await.unwrap();
+    let out = c
+        .batch_get_item()
+        .request_items("batch", keys.build().unwrap())
+        .send()
+        .await
+        .unwrap();
     let mut got: Vec<String> = out.responses.unwrap()["batch"]
         .iter()
-        .map(|i| match &i["v"] { AttributeValue::N(v) => v.clone(), _ => panic!() })
+        .map(|i| match &i["v"] {
+            AttributeValue::N(v) => v.clone(),
+            _ => panic!(),
+        })
         .collect();
     got.sort();
     assert_eq!(got, ["0", "10", "15", "20", "5"]);
@@ -308,7 +524,12 @@ async fn batch_write_and_batch_get_round_trip_with_limits() {
     for i in 0..101 {
         keys = keys.keys(HashMap::from([("pk".to_string(), s(&format!("k{i}")))]));
     }
-    let err = c.batch_get_item().request_items("batch", keys.build().unwrap()).send().await.unwrap_err();
+    let err = c
+        .batch_get_item()
+        .request_items("batch", keys.build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
 }
 
@@ -316,7 +537,10 @@ async fn batch_write_and_batch_get_round_trip_with_limits() {
 fn raw(endpoint: &str, target: Option<&str>, auth: bool, body: &[u8]) -> (u16, serde_json::Value) {
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    let mut head = format!("POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     if let Some(t) = target {
         head.push_str(&format!("X-Amz-Target: {t}\r\n"));
     }
@@ -331,9 +555,18 @@ fn raw(endpoint: &str, target: Option<&str>, auth: bool, body: &[u8]) -> (u16, s
     let text = String::from_utf8_lossy(&resp).to_string();
     let status: u16 = text[9..12].parse().unwrap();
     let body_start = text.find("\r\n\r\n").unwrap() + 4;
-    assert!(text.to_ascii_lowercase().contains("x-amz-crc32:"), "crc header present");
-    assert!(text.to_ascii_lowercase().contains("x-amzn-requestid:"), "request id present");
-    (status, serde_json::from_str(&text[body_start..]).unwrap_or(serde_json::Value::Null))
+    assert!(
+        text.to_ascii_lowercase().contains("x-amz-crc32:"),
+        "crc header present"
+    );
+    assert!(
+        text.to_ascii_lowercase().contains("x-amzn-requestid:"),
+        "request id present"
+    );
+    (
+        status,
+        serde_json::from_str(&text[body_start..]).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -341,17 +574,51 @@ async fn protocol_errors_have_dynamodb_shapes() {
     let t = TestServer::start().await;
     let ep = t.endpoint();
     tokio::task::spawn_blocking(move || {
-        let (st, body) = raw(&ep, Some("DynamoDB_20120810.ListTables"), true, b"{not json");
+        let (st, body) = raw(
+            &ep,
+            Some("DynamoDB_20120810.ListTables"),
+            true,
+            b"{not json",
+        );
         assert_eq!(st, 400);
-        assert!(body["__type"].as_str().unwrap().ends_with("#SerializationException"), "{body}");
+        assert!(
+            body["__type"]
+                .as_str()
+                .unwrap()
+                .ends_with("#SerializationException"),
+            "{body}"
+        );
         let (st, body) = raw(&ep, Some("DynamoDB_20120810.NoSuchThing"), true, b"{}");
         assert_eq!(st, 400);
-        assert!(body["__type"].as_str().unwrap().ends_with("#UnknownOperationException"), "{body}");
-        let (_, body) = raw(&ep, Some("DynamoDB_20120810.TransactWriteItems"), true, b"{}");
-        assert!(body["message"].as_str().unwrap().contains("TransactWriteItems"), "{body}");
+        assert!(
+            body["__type"]
+                .as_str()
+                .unwrap()
+                .ends_with("#UnknownOperationException"),
+            "{body}"
+        );
+        let (_, body) = raw(
+            &ep,
+            Some("DynamoDB_20120810.TransactWriteItems"),
+            true,
+            b"{}",
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("TransactWriteItems"),
+            "{body}"
+        );
         let (st, body) = raw(&ep, Some("DynamoDB_20120810.ListTables"), false, b"{}");
         assert_eq!(st, 400);
-        assert!(body["__type"].as_str().unwrap().ends_with("#MissingAuthenticationTokenException"), "{body}");
+        assert!(
+            body["__type"]
+                .as_str()
+                .unwrap()
+                .ends_with("#MissingAuthenticationTokenException"),
+            "{body}"
+        );
         let (st, body) = raw(&ep, Some("DynamoDB_20120810.ListTables"), true, b"{}");
         assert_eq!(st, 200);
         assert_eq!(body["TableNames"], serde_json::json!([]));

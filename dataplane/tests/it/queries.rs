@@ -48,9 +48,17 @@ async fn query_returns_partition_in_numeric_sort_order() {
     assert_eq!(all.count, 8);
     let rev = q("pk = :p").scan_index_forward(false).send().await.unwrap();
     assert_eq!(sks(rev.items()), [100, 20, 10, 3, 2, 1, 0, -5]);
-    let gt = q("pk = :p AND sk > :v").expression_attribute_values(":v", n(2)).send().await.unwrap();
+    let gt = q("pk = :p AND sk > :v")
+        .expression_attribute_values(":v", n(2))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sks(gt.items()), [3, 10, 20, 100]);
-    let le = q("pk = :p AND sk <= :v").expression_attribute_values(":v", n(2)).send().await.unwrap();
+    let le = q("pk = :p AND sk <= :v")
+        .expression_attribute_values(":v", n(2))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sks(le.items()), [-5, 0, 1, 2]);
     let between = q("pk = :p AND sk BETWEEN :lo AND :hi")
         .expression_attribute_values(":lo", n(1))
@@ -59,7 +67,11 @@ async fn query_returns_partition_in_numeric_sort_order() {
         .await
         .unwrap();
     assert_eq!(sks(between.items()), [1, 2, 3, 10]);
-    let eq = q("pk = :p AND sk = :v").expression_attribute_values(":v", n(20)).send().await.unwrap();
+    let eq = q("pk = :p AND sk = :v")
+        .expression_attribute_values(":v", n(20))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sks(eq.items()), [20]);
 }
 
@@ -134,7 +146,14 @@ async fn query_pages_stop_at_one_megabyte() {
     create_table(&c, "query4", Some(ScalarAttributeType::N)).await;
     let blob = "x".repeat(100 * 1024);
     for i in 0..15 {
-        c.put_item().table_name("query4").item("pk", s("p")).item("sk", n(i)).item("blob", s(&blob)).send().await.unwrap();
+        c.put_item()
+            .table_name("query4")
+            .item("pk", s("p"))
+            .item("sk", n(i))
+            .item("blob", s(&blob))
+            .send()
+            .await
+            .unwrap();
     }
     let out = c
         .query()
@@ -145,7 +164,10 @@ async fn query_pages_stop_at_one_megabyte() {
         .await
         .unwrap();
     let got = out.items().len();
-    assert!((10..15).contains(&got), "a 1 MB page holds about ten 100 KB items, got {got}");
+    assert!(
+        (10..15).contains(&got),
+        "a 1 MB page holds about ten 100 KB items, got {got}"
+    );
     assert!(out.last_evaluated_key.is_some());
 }
 
@@ -181,7 +203,13 @@ async fn parallel_scan_segments_cover_every_item_exactly_once() {
     let c = t.client();
     create_table(&c, "scan", None).await;
     for i in 0..200 {
-        c.put_item().table_name("scan").item("pk", s(&format!("item-{i}"))).item("i", n(i)).send().await.unwrap();
+        c.put_item()
+            .table_name("scan")
+            .item("pk", s(&format!("item-{i}")))
+            .item("i", n(i))
+            .send()
+            .await
+            .unwrap();
     }
     let total = 4;
     let mut seen = Vec::new();
@@ -209,7 +237,14 @@ async fn parallel_scan_segments_cover_every_item_exactly_once() {
     }
     assert_eq!(seen.len(), 200);
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 200);
-    let err = c.scan().table_name("scan").segment(4).total_segments(4).send().await.unwrap_err();
+    let err = c
+        .scan()
+        .table_name("scan")
+        .segment(4)
+        .total_segments(4)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
     let filtered = c
         .scan()

@@ -17,8 +17,20 @@ async fn create_table_returns_creating_and_waiter_sees_active() {
         .create_table()
         .table_name("orders")
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(aws_sdk_dynamodb::types::KeySchemaElement::builder().attribute_name("pk").key_type(aws_sdk_dynamodb::types::KeyType::Hash).build().unwrap())
-        .attribute_definitions(aws_sdk_dynamodb::types::AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -31,7 +43,12 @@ async fn create_table_returns_creating_and_waiter_sees_active() {
         .wait(Duration::from_secs(10))
         .await
         .expect("waiter sees the table ACTIVE");
-    let d = c.describe_table().table_name("orders").send().await.unwrap();
+    let d = c
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .unwrap();
     let table = d.table.unwrap();
     assert_eq!(table.table_status, Some(TableStatus::Active));
     assert_eq!(
@@ -45,10 +62,25 @@ async fn creating_an_existing_table_is_resource_in_use() {
     let t = TestServer::start().await;
     let c = t.client();
     create_table(&c, "dup", None).await;
-    let mut req = c.create_table().table_name("dup").billing_mode(BillingMode::PayPerRequest);
+    let mut req = c
+        .create_table()
+        .table_name("dup")
+        .billing_mode(BillingMode::PayPerRequest);
     req = req
-        .key_schema(aws_sdk_dynamodb::types::KeySchemaElement::builder().attribute_name("pk").key_type(aws_sdk_dynamodb::types::KeyType::Hash).build().unwrap())
-        .attribute_definitions(aws_sdk_dynamodb::types::AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap());
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        );
     let err = req.send().await.unwrap_err();
     assert_eq!(code(&err), "ResourceInUseException");
     assert_eq!(message(&err), "Table already exists: dup");
@@ -58,9 +90,19 @@ async fn creating_an_existing_table_is_resource_in_use() {
 async fn missing_tables_are_resource_not_found() {
     let t = TestServer::start().await;
     let c = t.client();
-    let err = c.describe_table().table_name("nope").send().await.unwrap_err();
+    let err = c
+        .describe_table()
+        .table_name("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ResourceNotFoundException");
-    let err = c.delete_table().table_name("nope").send().await.unwrap_err();
+    let err = c
+        .delete_table()
+        .table_name("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ResourceNotFoundException");
     let err = c
         .get_item()
@@ -81,23 +123,56 @@ async fn invalid_table_definitions_are_validation_errors() {
         .create_table()
         .table_name("bad")
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(aws_sdk_dynamodb::types::KeySchemaElement::builder().attribute_name("pk").key_type(aws_sdk_dynamodb::types::KeyType::Hash).build().unwrap())
-        .attribute_definitions(aws_sdk_dynamodb::types::AttributeDefinition::builder().attribute_name("other").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("other")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
-    assert!(message(&err).contains("Some index key attributes are not defined"), "{}", message(&err));
+    assert!(
+        message(&err).contains("Some index key attributes are not defined"),
+        "{}",
+        message(&err)
+    );
     // Name too short.
-    let err = c.describe_table().table_name("ab").send().await.unwrap_err();
+    let err = c
+        .describe_table()
+        .table_name("ab")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
     assert!(message(&err).contains("Member must have length greater than or equal to 3"));
     // Provisioned mode without throughput.
     let err = c
         .create_table()
         .table_name("bad2")
-        .key_schema(aws_sdk_dynamodb::types::KeySchemaElement::builder().attribute_name("pk").key_type(aws_sdk_dynamodb::types::KeyType::Hash).build().unwrap())
-        .attribute_definitions(aws_sdk_dynamodb::types::AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_err();
@@ -147,7 +222,12 @@ async fn delete_table_returns_deleting_and_honours_deletion_protection() {
         .send()
         .await
         .unwrap();
-    let err = c.delete_table().table_name("prot").send().await.unwrap_err();
+    let err = c
+        .delete_table()
+        .table_name("prot")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
     assert!(message(&err).contains("protected against deletion"));
     c.update_table()
@@ -157,7 +237,10 @@ async fn delete_table_returns_deleting_and_honours_deletion_protection() {
         .await
         .unwrap();
     let out = c.delete_table().table_name("prot").send().await.unwrap();
-    assert_eq!(out.table_description.unwrap().table_status, Some(TableStatus::Deleting));
+    assert_eq!(
+        out.table_description.unwrap().table_status,
+        Some(TableStatus::Deleting)
+    );
     c.wait_until_table_not_exists()
         .table_name("prot")
         .wait(Duration::from_secs(10))
@@ -173,18 +256,40 @@ async fn update_table_switches_billing_mode_and_throughput() {
     c.update_table()
         .table_name("bill")
         .billing_mode(BillingMode::Provisioned)
-        .provisioned_throughput(ProvisionedThroughput::builder().read_capacity_units(5).write_capacity_units(7).build().unwrap())
+        .provisioned_throughput(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(5)
+                .write_capacity_units(7)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    let d = c.describe_table().table_name("bill").send().await.unwrap().table.unwrap();
+    let d = c
+        .describe_table()
+        .table_name("bill")
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
     let pt = d.provisioned_throughput.unwrap();
-    assert_eq!((pt.read_capacity_units, pt.write_capacity_units), (Some(5), Some(7)));
+    assert_eq!(
+        (pt.read_capacity_units, pt.write_capacity_units),
+        (Some(5), Some(7))
+    );
     // Setting the same throughput again is refused, as DynamoDB does.
     let err = c
         .update_table()
         .table_name("bill")
-        .provisioned_throughput(ProvisionedThroughput::builder().read_capacity_units(5).write_capacity_units(7).build().unwrap())
+        .provisioned_throughput(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(5)
+                .write_capacity_units(7)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap_err();
@@ -196,7 +301,16 @@ async fn tags_are_added_listed_and_removed() {
     let t = TestServer::start().await;
     let c = t.client();
     create_table(&c, "tagged", None).await;
-    let arn = c.describe_table().table_name("tagged").send().await.unwrap().table.unwrap().table_arn.unwrap();
+    let arn = c
+        .describe_table()
+        .table_name("tagged")
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .table_arn
+        .unwrap();
     c.tag_resource()
         .resource_arn(&arn)
         .tags(Tag::builder().key("team").value("shop").build().unwrap())
@@ -204,12 +318,34 @@ async fn tags_are_added_listed_and_removed() {
         .send()
         .await
         .unwrap();
-    let tags = c.list_tags_of_resource().resource_arn(&arn).send().await.unwrap();
-    let mut kv: Vec<(String, String)> = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+    let tags = c
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let mut kv: Vec<(String, String)> = tags
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
     kv.sort();
-    assert_eq!(kv, [("env".into(), "dev".into()), ("team".into(), "shop".into())]);
-    c.untag_resource().resource_arn(&arn).tag_keys("env").send().await.unwrap();
-    let tags = c.list_tags_of_resource().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(
+        kv,
+        [("env".into(), "dev".into()), ("team".into(), "shop".into())]
+    );
+    c.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("env")
+        .send()
+        .await
+        .unwrap();
+    let tags = c
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tags.tags().len(), 1);
     let err = c
         .list_tags_of_resource()
@@ -225,7 +361,9 @@ async fn tables_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     {
-        let server = tabula_dataplane::Server::start(tabula_dataplane::Config::local(&path)).await.unwrap();
+        let server = tabula_dataplane::Server::start(tabula_dataplane::Config::local(&path))
+            .await
+            .unwrap();
         let c = crate::harness::client_for(&server.endpoint(), "a", "b");
         create_table(&c, "durable", Some(ScalarAttributeType::N)).await;
         c.put_item()
@@ -238,7 +376,9 @@ async fn tables_survive_a_restart() {
             .unwrap();
         server.shutdown().await;
     }
-    let server = tabula_dataplane::Server::start(tabula_dataplane::Config::local(&path)).await.unwrap();
+    let server = tabula_dataplane::Server::start(tabula_dataplane::Config::local(&path))
+        .await
+        .unwrap();
     let c = crate::harness::client_for(&server.endpoint(), "a", "b");
     let got = c
         .get_item()
