@@ -6,7 +6,7 @@
 # Runs a table's whole life cycle through `aws dynamodb ...` with dummy
 # credentials and checks every answer. Stops at the first failed step with
 # a message naming it (exit 1); on success the last line is
-#   cli smoke: N passed, 0 failed
+#   cli_smoke: N passed, 0 failed
 # The aws binary is $TABULA_AWS if set, else the one e2e/tools.sh installs.
 set -euo pipefail
 
@@ -21,7 +21,7 @@ if [[ -z "${TABULA_AWS:-}" ]]; then
     eval "$("$HERE/tools.sh")"
 fi
 AWS_BIN="$TABULA_AWS"
-[[ -x "$AWS_BIN" ]] || { echo "cli smoke: aws CLI not found at $AWS_BIN" >&2; exit 1; }
+[[ -x "$AWS_BIN" ]] || { echo "cli_smoke: aws CLI not found at $AWS_BIN" >&2; exit 1; }
 
 # Dummy credentials; ignore any config of the user running this, and never
 # touch the EC2 metadata service.
@@ -57,12 +57,12 @@ cleanup() {
 trap cleanup EXIT
 
 fail() {
-    echo "cli smoke: FAILED step '$CURRENT': $*" >&2
+    echo "cli_smoke: FAILED step '$CURRENT': $*" >&2
     if [[ -s "$ERR_FILE" ]]; then
         echo "--- aws stderr ---" >&2
         sed 's/^/    /' "$ERR_FILE" >&2
     fi
-    echo "cli smoke: $PASSED passed, 1 failed"
+    echo "cli_smoke: $PASSED passed, 1 failed"
     exit 1
 }
 
@@ -236,4 +236,4 @@ set -e
 grep -q 'ResourceNotFoundException' "$ERR_FILE" || fail "error text lacks ResourceNotFoundException"
 ok
 
-echo "cli smoke: $PASSED passed, 0 failed"
+echo "cli_smoke: $PASSED passed, 0 failed"

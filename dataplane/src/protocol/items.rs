@@ -60,15 +60,24 @@ impl ExpressionParams {
         Resolver::new(self.names.as_ref(), self.values.as_ref())
     }
 
-    /// DynamoDB refuses names/values when the request has no expression at all.
-    pub fn check_used_without_expressions(&self, any_expression: bool) -> ApiResult<()> {
+    /// DynamoDB refuses names/values when the request has no expression at all; the values
+    /// message names the absent expressions that could have used them (`null_note`, e.g.
+    /// "ConditionExpression is null"). `None` means values are ignored (GetItem has no
+    /// expression that takes values, and DynamoDB does not complain there).
+    pub fn check_used_without_expressions(
+        &self,
+        any_expression: bool,
+        null_note: Option<&str>,
+    ) -> ApiResult<()> {
         if any_expression {
             return Ok(());
         }
-        if self.values.is_some() {
-            return Err(ApiError::validation(
-                "ExpressionAttributeValues can only be specified when using expressions",
-            ));
+        if self.values.is_some()
+            && let Some(note) = null_note
+        {
+            return Err(ApiError::validation(format!(
+                "ExpressionAttributeValues can only be specified when using expressions: {note}"
+            )));
         }
         if self.names.is_some() {
             return Err(ApiError::validation(
@@ -271,7 +280,10 @@ pub(super) fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let rv = return_values(req)?;
     let rv_fail = return_old_on_failure(req)?;
     let params = ExpressionParams::parse(req)?;
-    params.check_used_without_expressions(req.has("ConditionExpression"))?;
+    params.check_used_without_expressions(
+        req.has("ConditionExpression"),
+        Some("ConditionExpression is null"),
+    )?;
     let mut resolver = params.resolver();
     let condition = write_condition(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
@@ -297,7 +309,10 @@ pub(super) fn delete_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value>
     let rv = return_values(req)?;
     let rv_fail = return_old_on_failure(req)?;
     let params = ExpressionParams::parse(req)?;
-    params.check_used_without_expressions(req.has("ConditionExpression"))?;
+    params.check_used_without_expressions(
+        req.has("ConditionExpression"),
+        Some("ConditionExpression is null"),
+    )?;
     let mut resolver = params.resolver();
     let condition = write_condition(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
@@ -325,6 +340,7 @@ pub(super) fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value>
     let params = ExpressionParams::parse(req)?;
     params.check_used_without_expressions(
         req.has("ConditionExpression") || req.has("UpdateExpression"),
+        Some("UpdateExpression and ConditionExpression are null"),
     )?;
     let mut resolver = params.resolver();
     let update: Option<UpdateExpr> = if let Some(text) = req.str("UpdateExpression")? {
@@ -369,7 +385,7 @@ pub(super) fn get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     check_no_mixing(req, &["AttributesToGet"], &["ProjectionExpression"])?;
     let detail = req.capacity_detail()?;
     let params = ExpressionParams::parse(req)?;
-    params.check_used_without_expressions(req.has("ProjectionExpression"))?;
+    params.check_used_without_expressions(req.has("ProjectionExpression"), None)?;
     let mut resolver = params.resolver();
     let projection = projection(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
@@ -429,13 +445,13 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         let keys = spec_req.array("Keys")?.cloned().unwrap_or_default();
         if keys.is_empty() {
             return Err(ApiError::validation(
-                "1 validation error detected: Value null at 'requestItems.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
+                "1 validation error detected: Value '[]' at 'requestItems.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
             ));
         }
         total += keys.len();
         check_no_mixing(spec_req, &["AttributesToGet"], &["ProjectionExpression"])?;
         let params = ExpressionParams::parse(spec_req)?;
-        params.check_used_without_expressions(spec_req.has("ProjectionExpression"))?;
+        params.check_used_without_expressions(spec_req.has("ProjectionExpression"), None)?;
         let mut resolver = params.resolver();
         let projection = projection(spec_req, &mut resolver)?;
         resolver.finish().map_err(expr_err)?;
@@ -535,6 +551,11 @@ pub(super) fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiResult<V
             ));
         };
         total += list.len();
+        if list.is_empty() {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{{{name}=[]}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"
+            )));
+        }
         if total > BATCH_WRITE_MAX_REQUESTS {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{{{name}=[...]}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"

@@ -332,11 +332,5 @@ pub(crate) fn consumed_json(detail: CapacityDetail, c: &ConsumedCapacity) -> Opt
             v["Table"] = serde_json::json!({ "CapacityUnits": units });
         }
     }
-    if c.read_units > 0.0 {
-        v["ReadCapacityUnits"] = c.read_units.into();
-    }
-    if c.write_units > 0.0 {
-        v["WriteCapacityUnits"] = c.write_units.into();
-    }
     Some(v)
 }

@@ -39,6 +39,11 @@ fn select(req: Request<'_>, has_projection: bool) -> ApiResult<Select> {
             Select::AllAttributes
         }
     };
+    if !has_projection && s == Select::SpecificAttributes {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
+        ));
+    }
     if has_projection && s != Select::SpecificAttributes {
         return Err(ApiError::validation(format!(
             "One or more parameter values were invalid: Cannot specify the AttributesToGet or ProjectionExpression when choosing to get {}",
@@ -161,6 +166,7 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
         req.has("KeyConditionExpression")
             || req.has("FilterExpression")
             || req.has("ProjectionExpression"),
+        Some("FilterExpression and KeyConditionExpression are null"),
     )?;
     let table = engine.describe_key_schema(&table_name)?;
     let mut resolver = params.resolver();
@@ -179,6 +185,18 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
         ));
     };
     let filter = filter(req, "QueryFilter", &mut resolver)?;
+    if let Some(f) = &filter {
+        let keys = [Some(&table.hash), table.range.as_ref()];
+        if let Some(k) = f
+            .top_level_attrs()
+            .into_iter()
+            .find(|a| keys.contains(&Some(a)))
+        {
+            return Err(ApiError::validation(format!(
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {k}"
+            )));
+        }
+    }
     let projection = projection(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
     refuse_index(req)?;
@@ -266,6 +284,7 @@ pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let params = ExpressionParams::parse(req)?;
     params.check_used_without_expressions(
         req.has("FilterExpression") || req.has("ProjectionExpression"),
+        Some("FilterExpression is null"),
     )?;
     let mut resolver = params.resolver();
     let filter = filter(req, "ScanFilter", &mut resolver)?;

@@ -74,7 +74,7 @@ fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
                     "One or more parameter values were invalid: An string set  may not be empty",
                 ));
             }
-            check_duplicates(&items, |s| s.clone(), |s| s.clone())?;
+            check_string_duplicates(&items)?;
             AttributeValue::Ss(items)
         }
         "NS" => {
@@ -87,7 +87,12 @@ fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
                     "One or more parameter values were invalid: An number set  may not be empty",
                 ));
             }
-            check_duplicates(&items, |n| n.clone(), |n| n.to_string())?;
+            // Numbers are compared by value ("1" and "1.0" are duplicates); DynamoDB words this
+            // case without the list.
+            let mut seen = HashSet::with_capacity(items.len());
+            if !items.iter().all(|n| seen.insert(n.clone())) {
+                return Err(ApiError::validation("Input collection contains duplicates"));
+            }
             AttributeValue::Ns(items)
         }
         "BS" => {
@@ -100,7 +105,12 @@ fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
                     "One or more parameter values were invalid: Binary sets should not be empty",
                 ));
             }
-            check_duplicates(&items, |b| b.clone(), |b| B64.encode(b))?;
+            let mut seen = HashSet::with_capacity(items.len());
+            if !items.iter().all(|b| seen.insert(b.clone())) {
+                return Err(ApiError::validation(
+                    "One or more parameter values were invalid: Input collection of type BS contains duplicates.",
+                ));
+            }
             AttributeValue::Bs(items)
         }
         "L" => AttributeValue::L(
@@ -123,18 +133,14 @@ fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
     })
 }
 
-fn check_duplicates<T, K: std::hash::Hash + Eq>(
-    items: &[T],
-    key: impl Fn(&T) -> K,
-    show: impl Fn(&T) -> String,
-) -> ApiResult<()> {
+fn check_string_duplicates(items: &[String]) -> ApiResult<()> {
     let mut seen = HashSet::with_capacity(items.len());
-    if items.iter().all(|e| seen.insert(key(e))) {
+    if items.iter().all(|e| seen.insert(e)) {
         return Ok(());
     }
-    let shown: Vec<String> = items.iter().map(show).collect();
+    let shown: Vec<&str> = items.iter().map(String::as_str).collect();
     Err(ApiError::validation(format!(
-        "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
+        "One or more parameter values were invalid: Input collection [{}] contains duplicates",
         shown.join(", ")
     )))
 }

@@ -163,3 +163,64 @@ pub struct UpdateExpr {
 pub struct Projection {
     pub(crate) paths: Vec<Path>,
 }
+
+impl Operand {
+    fn collect_attrs(&self, out: &mut Vec<String>) {
+        match self {
+            Operand::Path(p) => {
+                if let Some(a) = p.top_level() {
+                    out.push(a.to_string());
+                }
+            }
+            Operand::Value(_) => {}
+            Operand::Size(inner) => inner.collect_attrs(out),
+        }
+    }
+}
+
+impl Condition {
+    /// The top-level attributes the condition reads, in first-use order, without duplicates
+    /// (Query refuses filters on key attributes).
+    pub fn top_level_attrs(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_attrs(&mut out);
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|a| seen.insert(a.clone()));
+        out
+    }
+
+    fn collect_attrs(&self, out: &mut Vec<String>) {
+        match self {
+            Condition::Compare(a, _, b)
+            | Condition::AttributeType(a, b)
+            | Condition::BeginsWith(a, b)
+            | Condition::Contains(a, b)
+            | Condition::NotContains(a, b) => {
+                a.collect_attrs(out);
+                b.collect_attrs(out);
+            }
+            Condition::Between(a, b, c) => {
+                a.collect_attrs(out);
+                b.collect_attrs(out);
+                c.collect_attrs(out);
+            }
+            Condition::In(a, list) => {
+                a.collect_attrs(out);
+                for o in list {
+                    o.collect_attrs(out);
+                }
+            }
+            Condition::AttributeExists(p) | Condition::AttributeNotExists(p) => {
+                if let Some(a) = p.top_level() {
+                    out.push(a.to_string());
+                }
+            }
+            Condition::And(a, b) | Condition::Or(a, b) => {
+                a.collect_attrs(out);
+                b.collect_attrs(out);
+            }
+            Condition::Not(a) => a.collect_attrs(out),
+            Condition::True => {}
+        }
+    }
+}
