@@ -210,19 +210,15 @@ impl Engine {
             }],
         )?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&new));
-        let touched = || {
+        // UPDATED_OLD/UPDATED_NEW return exactly the document paths the update touched.
+        let touched = Projection::of_paths(
             input
                 .update
                 .as_ref()
-                .map(UpdateExpr::top_level_attrs)
-                .unwrap_or_default()
-        };
-        let pick = |item: &Item| -> Item {
-            touched()
-                .into_iter()
-                .filter_map(|a| item.get(&a).map(|v| (a, v.clone())))
-                .collect()
-        };
+                .map(|u| u.actions.iter().map(|a| a.path().clone()).collect())
+                .unwrap_or_default(),
+        );
+        let pick = |item: &Item| -> Item { touched.apply(item) };
         let attributes = match input.return_values {
             ReturnValues::None => None,
             ReturnValues::AllOld => old.clone(),
@@ -288,6 +284,15 @@ impl Engine {
         let key = match request {
             WriteRequest::Put(item) => {
                 check_item_size(item)?;
+                // BatchWriteItem words a missing or mistyped key element like a bad Key.
+                let ks = &t.def.key_schema;
+                for name in std::iter::once(&ks.hash).chain(ks.range.iter()) {
+                    if item.get(name).and_then(|v| v.scalar_type()) != t.def.attribute_type(name) {
+                        return Err(ApiError::validation(
+                            "The provided key element does not match the schema",
+                        ));
+                    }
+                }
                 t.key_from_item(item)?
             }
             WriteRequest::Delete(key) => t.key_from_key_param(key)?,

@@ -138,13 +138,10 @@ impl Engine {
         let prefix = keyenc::partition_prefix(table.handle.table_id, &kc.partition_value);
         let (mut start, mut end) = sort_range(&prefix, kc.sort.as_ref());
         if let Some(esk) = &input.exclusive_start_key {
-            let key = table.key_from_key_param(esk).map_err(|_| {
-                ApiError::validation("The provided starting key is invalid: The provided key element does not match the schema")
-            })?;
+            let invalid = || ApiError::validation("The provided starting key is invalid");
+            let key = table.key_from_key_param(esk).map_err(|_| invalid())?;
             if key.hash != kc.partition_value {
-                return Err(ApiError::validation(
-                    "The provided starting key is invalid: The provided key element does not match the schema",
-                ));
+                return Err(invalid());
             }
             let k = table.storage_key(&key);
             if input.forward {

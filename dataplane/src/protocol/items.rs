@@ -419,7 +419,7 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
     let request_items = request_items.cloned().unwrap_or_default();
     if request_items.is_empty() {
         return Err(ApiError::validation(
-            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            "The requestItems parameter is required for BatchGetItem",
         ));
     }
     // Validate everything first: a bad key anywhere fails the whole request.
@@ -444,9 +444,9 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         let spec_req = Request(spec);
         let keys = spec_req.array("Keys")?.cloned().unwrap_or_default();
         if keys.is_empty() {
-            return Err(ApiError::validation(
-                "1 validation error detected: Value '[]' at 'requestItems.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1",
-            ));
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '[]' at 'requestItems.{name}.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1"
+            )));
         }
         total += keys.len();
         check_no_mixing(spec_req, &["AttributesToGet"], &["ProjectionExpression"])?;

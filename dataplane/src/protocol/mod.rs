@@ -81,6 +81,21 @@ const NOT_YET: &[&str] = &[
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 
 impl Operation {
+    /// Operations that never write (and so never wait for an fsync).
+    pub fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            Operation::GetItem
+                | Operation::Query
+                | Operation::Scan
+                | Operation::BatchGetItem
+                | Operation::ListTables
+                | Operation::ListTagsOfResource
+                | Operation::DescribeEndpoints
+                | Operation::DescribeLimits
+        )
+    }
+
     /// Resolves an `X-Amz-Target` header value.
     pub fn from_target(target: &str) -> ApiResult<Operation> {
         let unknown = || ApiError::new(ErrorKind::UnknownOperation, "");

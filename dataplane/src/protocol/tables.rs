@@ -105,6 +105,11 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
     refuse_unsupported(req)?;
     let mut c = Constraints::default();
     let name = req.str("TableName")?;
+    if name.is_none() {
+        return Err(ApiError::validation(
+            "The parameter 'TableName' is required but was not present in the request",
+        ));
+    }
     c.table_name(name, "tableName");
     let ks = req.array("KeySchema")?;
     let ads = req.array("AttributeDefinitions")?;
@@ -189,7 +194,7 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         Some((n, t)) if t == "RANGE" => {
             if *n == hash {
                 return Err(ApiError::validation(
-                    "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+                    "Invalid KeySchema: Some index key attribute have no definition",
                 ));
             }
             Some(n.clone())
@@ -203,7 +208,7 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
     let mut seen = std::collections::HashSet::new();
     for (n, _) in &defs {
         if !seen.insert(n.as_str()) {
-            return Err(bad("Cannot have two attributes with the same name"));
+            return Err(bad(&format!("Attribute Name is duplicated: {n}")));
         }
     }
     let keys: Vec<&String> = std::iter::once(&hash).chain(range.iter()).collect();

@@ -140,7 +140,7 @@ fn check_string_duplicates(items: &[String]) -> ApiResult<()> {
     }
     let shown: Vec<&str> = items.iter().map(String::as_str).collect();
     Err(ApiError::validation(format!(
-        "One or more parameter values were invalid: Input collection [{}] contains duplicates",
+        "One or more parameter values were invalid: Input collection [{}] contains duplicates.",
         shown.join(", ")
     )))
 }

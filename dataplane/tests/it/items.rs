@@ -648,3 +648,37 @@ async fn signatures_are_verified_when_credentials_are_configured() {
     let err = unknown.list_tables().send().await.unwrap_err();
     assert_eq!(code(&err), "UnrecognizedClientException");
 }
+
+#[tokio::test]
+async fn updated_values_cover_exactly_the_touched_paths() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_table(&c, "nested", None).await;
+    let mut m = HashMap::new();
+    m.insert("b".to_string(), n(1));
+    m.insert("c".to_string(), n(2));
+    c.put_item()
+        .table_name("nested")
+        .item("pk", s("k"))
+        .item("a", AttributeValue::M(m))
+        .item("other", s("x"))
+        .send()
+        .await
+        .unwrap();
+    let out = c
+        .update_item()
+        .table_name("nested")
+        .key("pk", s("k"))
+        .update_expression("SET a.b = :v")
+        .expression_attribute_values(":v", n(5))
+        .return_values(ReturnValue::UpdatedNew)
+        .send()
+        .await
+        .unwrap();
+    let attrs = out.attributes.unwrap();
+    assert_eq!(attrs.len(), 1);
+    assert_eq!(
+        attrs["a"],
+        AttributeValue::M(HashMap::from([("b".to_string(), n(5))]))
+    );
+}

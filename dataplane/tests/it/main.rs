@@ -7,6 +7,8 @@ mod harness;
 
 mod crash;
 mod encryption;
+mod fuzz;
 mod items;
 mod queries;
 mod tables;
+mod tls;

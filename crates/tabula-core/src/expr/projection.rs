@@ -72,6 +72,12 @@ impl Projection {
         }
     }
 
+    /// A projection of arbitrary document paths (the paths an update touched, for
+    /// `ReturnValues: UPDATED_OLD / UPDATED_NEW`).
+    pub fn of_paths(paths: Vec<Path>) -> Projection {
+        Projection { paths }
+    }
+
     pub fn paths(&self) -> &[Path] {
         &self.paths
     }
