@@ -3,7 +3,7 @@
 //! conditional write or an update is atomic against concurrent writers of the same item.
 
 use tabula_core::Item;
-use tabula_core::expr::{Condition, Projection, UpdateExpr};
+use tabula_core::expr::{Condition, Path, PathElem, Projection, UpdateExpr};
 use tabula_storage::Mutation;
 
 use super::{
@@ -210,12 +210,25 @@ impl Engine {
             }],
         )?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&new));
-        // UPDATED_OLD/UPDATED_NEW return exactly the document paths the update touched.
+        // UPDATED_OLD/UPDATED_NEW return the document paths the update touched; a path into a
+        // list returns the whole list (DynamoDB does the same: `REMOVE l[1]` returns `l`).
         let touched = Projection::of_paths(
             input
                 .update
                 .as_ref()
-                .map(|u| u.actions.iter().map(|a| a.path().clone()).collect())
+                .map(|u| {
+                    u.actions
+                        .iter()
+                        .map(|a| {
+                            let elems = &a.path().0;
+                            let end = elems
+                                .iter()
+                                .position(|e| matches!(e, PathElem::Index(_)))
+                                .unwrap_or(elems.len());
+                            Path(elems[..end].to_vec())
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
         );
         let pick = |item: &Item| -> Item { touched.apply(item) };

@@ -553,7 +553,7 @@ pub(super) fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiResult<V
         total += list.len();
         if list.is_empty() {
             return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{{{name}=[]}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"
+                "The batch write request list for a table cannot be null or empty: {name}"
             )));
         }
         if total > BATCH_WRITE_MAX_REQUESTS {

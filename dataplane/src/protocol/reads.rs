@@ -41,7 +41,7 @@ fn select(req: Request<'_>, has_projection: bool) -> ApiResult<Select> {
     };
     if !has_projection && s == Select::SpecificAttributes {
         return Err(ApiError::validation(
-            "One or more parameter values were invalid: Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
         ));
     }
     if has_projection && s != Select::SpecificAttributes {
