@@ -170,15 +170,11 @@ async fn handle(
         Ok(op) => op,
         Err(e) => return error_response(&e, &id),
     };
-    // Reads run inline: they touch only memory and the block cache, and a page is bounded at
-    // 1 MB. Writes fsync, so they run on the blocking pool where RocksDB groups concurrent
-    // writers into one WAL sync.
-    let result = if op.is_read_only() {
-        Ok(protocol::dispatch(&shared.engine, op, &body))
-    } else {
-        let engine = shared.engine.clone();
-        tokio::task::spawn_blocking(move || protocol::dispatch(&engine, op, &body)).await
-    };
+    // Every operation runs on the async workers: reads touch memory and the block cache (a
+    // page is bounded at 1 MB), and item writes wait for the group commit without holding a
+    // thread.
+    let result: Result<_, std::convert::Infallible> =
+        Ok(protocol::dispatch(&shared.engine, op, &body).await);
     match result {
         Ok(Ok(value)) => {
             let body = serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());

@@ -107,10 +107,10 @@ pub struct TableHandle {
     key: DataKey,
 }
 
-/// One change inside an atomic write.
-pub enum Mutation<'a> {
-    Put { key: &'a [u8], item: &'a Item },
-    Delete { key: &'a [u8] },
+/// An item write ready to commit: the storage key and the sealed body (`None` deletes).
+pub struct SealedWrite {
+    pub key: Vec<u8>,
+    value: Option<Vec<u8>>,
 }
 
 pub struct Store {
@@ -301,18 +301,30 @@ impl Store {
         }
     }
 
-    /// Applies mutations atomically and durably (synced WAL).
-    pub fn write(&self, table: &TableHandle, mutations: &[Mutation<'_>]) -> Result<()> {
+    /// Prepares one item write outside any lock: encodes and seals the item so that the commit
+    /// itself only copies bytes.
+    pub fn prepare(
+        &self,
+        table: &TableHandle,
+        key: Vec<u8>,
+        item: Option<&Item>,
+    ) -> Result<SealedWrite> {
+        let value = match item {
+            Some(item) => Some(table.key.seal(&key, &codec::encode_item(item))?),
+            None => None,
+        };
+        Ok(SealedWrite { key, value })
+    }
+
+    /// Commits many prepared writes (possibly from many requests) as one atomic, synced batch:
+    /// the engine's committer calls this once per group of concurrent writes.
+    pub fn commit(&self, writes: &[&SealedWrite]) -> Result<()> {
         let items = self.cf(CF_ITEMS)?;
         let mut b = WriteBatch::default();
-        for m in mutations {
-            match m {
-                Mutation::Put { key, item } => {
-                    let plain = codec::encode_item(item);
-                    let sealed = table.key.seal(key, &plain)?;
-                    b.put_cf(items, key, sealed);
-                }
-                Mutation::Delete { key } => b.delete_cf(items, key),
+        for w in writes {
+            match &w.value {
+                Some(v) => b.put_cf(items, &w.key, v),
+                None => b.delete_cf(items, &w.key),
             }
         }
         self.sync_write(b)

@@ -4,7 +4,6 @@
 
 use tabula_core::Item;
 use tabula_core::expr::{Condition, Path, PathElem, Projection, UpdateExpr};
-use tabula_storage::Mutation;
 
 use super::{
     ConsumedCapacity, Engine, PrimaryKey, Table, check_item_size, read_units, write_units,
@@ -101,7 +100,7 @@ fn check_condition(
 }
 
 impl Engine {
-    pub fn put_item(&self, input: PutItemInput) -> ApiResult<WriteOutcome> {
+    pub async fn put_item(&self, input: PutItemInput) -> ApiResult<WriteOutcome> {
         let table = self.table(&input.table)?;
         if !matches!(
             input.return_values,
@@ -112,20 +111,15 @@ impl Engine {
         let key = table.key_from_item(&input.item)?;
         check_item_size(&input.item)?;
         let skey = table.storage_key(&key);
-        let _guard = self.lock_item(&skey);
+        let _guard = self.lock_item(&skey).await;
         let old = self.store.get(&table.handle, &skey)?;
         check_condition(
             input.condition.as_ref(),
             old.as_ref(),
             input.return_old_on_failure,
         )?;
-        self.store.write(
-            &table.handle,
-            &[Mutation::Put {
-                key: &skey,
-                item: &input.item,
-            }],
-        )?;
+        let write = self.store.prepare(&table.handle, skey, Some(&input.item))?;
+        self.committer.commit(vec![write]).await?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&input.item));
         Ok(WriteOutcome {
             attributes: match input.return_values {
@@ -140,7 +134,7 @@ impl Engine {
         })
     }
 
-    pub fn delete_item(&self, input: DeleteItemInput) -> ApiResult<WriteOutcome> {
+    pub async fn delete_item(&self, input: DeleteItemInput) -> ApiResult<WriteOutcome> {
         let table = self.table(&input.table)?;
         if !matches!(
             input.return_values,
@@ -150,7 +144,7 @@ impl Engine {
         }
         let key = table.key_from_key_param(&input.key)?;
         let skey = table.storage_key(&key);
-        let _guard = self.lock_item(&skey);
+        let _guard = self.lock_item(&skey).await;
         let old = self.store.get(&table.handle, &skey)?;
         check_condition(
             input.condition.as_ref(),
@@ -158,8 +152,8 @@ impl Engine {
             input.return_old_on_failure,
         )?;
         if old.is_some() {
-            self.store
-                .write(&table.handle, &[Mutation::Delete { key: &skey }])?;
+            let write = self.store.prepare(&table.handle, skey, None)?;
+            self.committer.commit(vec![write]).await?;
         }
         let size = item_size_opt(old.as_ref());
         Ok(WriteOutcome {
@@ -175,7 +169,7 @@ impl Engine {
         })
     }
 
-    pub fn update_item(&self, input: UpdateItemInput) -> ApiResult<WriteOutcome> {
+    pub async fn update_item(&self, input: UpdateItemInput) -> ApiResult<WriteOutcome> {
         let table = self.table(&input.table)?;
         let key = table.key_from_key_param(&input.key)?;
         if let Some(u) = &input.update {
@@ -189,7 +183,7 @@ impl Engine {
             }
         }
         let skey = table.storage_key(&key);
-        let _guard = self.lock_item(&skey);
+        let _guard = self.lock_item(&skey).await;
         let old = self.store.get(&table.handle, &skey)?;
         check_condition(
             input.condition.as_ref(),
@@ -202,13 +196,8 @@ impl Engine {
                 .map_err(|e| ApiError::validation(e.message))?;
         }
         check_item_size(&new)?;
-        self.store.write(
-            &table.handle,
-            &[Mutation::Put {
-                key: &skey,
-                item: &new,
-            }],
-        )?;
+        let write = self.store.prepare(&table.handle, skey, Some(&new))?;
+        self.committer.commit(vec![write]).await?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&new));
         // UPDATED_OLD/UPDATED_NEW return the document paths the update touched; a path into a
         // list returns the whole list (DynamoDB does the same: `REMOVE l[1]` returns `l`).
@@ -271,22 +260,32 @@ impl Engine {
 
     /// One BatchWriteItem request on one table. Each request is applied on its own (DynamoDB
     /// makes no atomicity promise across the batch).
-    pub fn batch_write_one(&self, table: &str, request: WriteRequest) -> ApiResult<WriteOutcome> {
+    pub async fn batch_write_one(
+        &self,
+        table: &str,
+        request: WriteRequest,
+    ) -> ApiResult<WriteOutcome> {
         match request {
-            WriteRequest::Put(item) => self.put_item(PutItemInput {
-                table: table.to_string(),
-                item,
-                condition: None,
-                return_values: ReturnValues::None,
-                return_old_on_failure: false,
-            }),
-            WriteRequest::Delete(key) => self.delete_item(DeleteItemInput {
-                table: table.to_string(),
-                key,
-                condition: None,
-                return_values: ReturnValues::None,
-                return_old_on_failure: false,
-            }),
+            WriteRequest::Put(item) => {
+                self.put_item(PutItemInput {
+                    table: table.to_string(),
+                    item,
+                    condition: None,
+                    return_values: ReturnValues::None,
+                    return_old_on_failure: false,
+                })
+                .await
+            }
+            WriteRequest::Delete(key) => {
+                self.delete_item(DeleteItemInput {
+                    table: table.to_string(),
+                    key,
+                    condition: None,
+                    return_values: ReturnValues::None,
+                    return_old_on_failure: false,
+                })
+                .await
+            }
         }
     }
 

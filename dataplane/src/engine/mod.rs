@@ -6,12 +6,13 @@
 //! Neighbours: `protocol` builds the typed requests and renders the typed results;
 //! `tabula_storage` persists; `tabula_core::expr` parses and evaluates expressions.
 
+mod commit;
 mod items;
 mod reads;
 mod tables;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, RwLock};
 
 use tabula_core::value::{MAX_ITEM_SIZE, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
 use tabula_core::{AttributeValue, Item, ScalarType, keyenc};
@@ -49,21 +50,27 @@ pub struct Table {
 }
 
 pub struct Engine {
-    store: Store,
+    store: Arc<Store>,
     config: EngineConfig,
     tables: RwLock<HashMap<String, Arc<Table>>>,
-    locks: Vec<Mutex<()>>,
+    /// Striped item locks, held from the read of a read-modify-write until its commit.
+    locks: Vec<tokio::sync::Mutex<()>>,
+    committer: commit::Committer,
 }
 
 impl Engine {
     /// Opens the engine over a store, loading the table catalog. Fails when the catalog cannot
     /// be read, e.g. because the master key does not unwrap the tables' data keys.
     pub fn new(store: Store, config: EngineConfig) -> Result<Engine, String> {
+        let store = Arc::new(store);
         let engine = Engine {
+            committer: commit::Committer::start(store.clone()),
             store,
             config,
             tables: RwLock::new(HashMap::new()),
-            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         };
         engine.load_catalog()?;
         Ok(engine)
@@ -97,15 +104,13 @@ impl Engine {
     }
 
     /// Locks the stripe owning an item key for a read-modify-write.
-    fn lock_item(&self, key: &[u8]) -> MutexGuard<'_, ()> {
+    async fn lock_item(&self, key: &[u8]) -> tokio::sync::MutexGuard<'_, ()> {
         let mut h: u32 = 0x811c_9dc5;
         for b in key {
             h ^= u32::from(*b);
             h = h.wrapping_mul(0x0100_0193);
         }
-        self.locks[h as usize % LOCK_STRIPES]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.locks[h as usize % LOCK_STRIPES].lock().await
     }
 
     pub fn arn(&self, table: &str) -> String {

@@ -264,7 +264,7 @@ fn write_response(
     out
 }
 
-pub(super) fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+pub(super) async fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let table = req.table_name()?;
     let item = req.get("Item");
     let mut c = Constraints::default();
@@ -287,17 +287,19 @@ pub(super) fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let mut resolver = params.resolver();
     let condition = write_condition(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
-    let out = engine.put_item(PutItemInput {
-        table,
-        item,
-        condition,
-        return_values: rv,
-        return_old_on_failure: rv_fail,
-    })?;
+    let out = engine
+        .put_item(PutItemInput {
+            table,
+            item,
+            condition,
+            return_values: rv,
+            return_old_on_failure: rv_fail,
+        })
+        .await?;
     Ok(write_response(out.attributes, detail, &out.consumed))
 }
 
-pub(super) fn delete_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+pub(super) async fn delete_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let table = req.table_name()?;
     let key = key_param(req)?;
     check_no_mixing(
@@ -316,17 +318,19 @@ pub(super) fn delete_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value>
     let mut resolver = params.resolver();
     let condition = write_condition(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
-    let out = engine.delete_item(DeleteItemInput {
-        table,
-        key,
-        condition,
-        return_values: rv,
-        return_old_on_failure: rv_fail,
-    })?;
+    let out = engine
+        .delete_item(DeleteItemInput {
+            table,
+            key,
+            condition,
+            return_values: rv,
+            return_old_on_failure: rv_fail,
+        })
+        .await?;
     Ok(write_response(out.attributes, detail, &out.consumed))
 }
 
-pub(super) fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+pub(super) async fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let table = req.table_name()?;
     let key = key_param(req)?;
     check_no_mixing(
@@ -368,14 +372,16 @@ pub(super) fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value>
     };
     let condition = write_condition(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
-    let out = engine.update_item(UpdateItemInput {
-        table,
-        key,
-        update,
-        condition,
-        return_values: rv,
-        return_old_on_failure: rv_fail,
-    })?;
+    let out = engine
+        .update_item(UpdateItemInput {
+            table,
+            key,
+            update,
+            condition,
+            return_values: rv,
+            return_old_on_failure: rv_fail,
+        })
+        .await?;
     Ok(write_response(out.attributes, detail, &out.consumed))
 }
 
@@ -527,7 +533,7 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
     Ok(out)
 }
 
-pub(super) fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let detail = req.capacity_detail()?;
     let request_items = req.object("RequestItems")?;
     let mut c = Constraints::default();
@@ -608,7 +614,7 @@ pub(super) fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiResult<V
     for (name, reqs) in plan {
         let mut units = 0.0;
         for r in reqs {
-            units += engine.batch_write_one(&name, r)?.consumed.write_units;
+            units += engine.batch_write_one(&name, r).await?.consumed.write_units;
         }
         let c = crate::engine::ConsumedCapacity {
             table: name,

@@ -130,9 +130,9 @@ impl Operation {
     }
 }
 
-/// Runs one request body against the engine. Synchronous: callers run it off the async
-/// runtime (it may fsync).
-pub fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<Value> {
+/// Runs one request body against the engine. Item writes await their group commit; table
+/// operations are rare and run inline.
+pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<Value> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::serialization(format!(
             "Start of structure or map found where not expected: {e}"
@@ -162,12 +162,12 @@ pub fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<Value>
             "TableMaxReadCapacityUnits": 40000,
             "TableMaxWriteCapacityUnits": 40000
         })),
-        Operation::PutItem => items::put_item(engine, req),
+        Operation::PutItem => items::put_item(engine, req).await,
         Operation::GetItem => items::get_item(engine, req),
-        Operation::UpdateItem => items::update_item(engine, req),
-        Operation::DeleteItem => items::delete_item(engine, req),
+        Operation::UpdateItem => items::update_item(engine, req).await,
+        Operation::DeleteItem => items::delete_item(engine, req).await,
         Operation::BatchGetItem => items::batch_get_item(engine, req),
-        Operation::BatchWriteItem => items::batch_write_item(engine, req),
+        Operation::BatchWriteItem => items::batch_write_item(engine, req).await,
         Operation::Query => reads::query(engine, req),
         Operation::Scan => reads::scan(engine, req),
     }

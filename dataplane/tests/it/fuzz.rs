@@ -67,6 +67,13 @@ const FIELDS: &[&str] = &[
     "TagKeys",
 ];
 
+fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 fn engine() -> (Arc<Engine>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db"), MasterKey::from_bytes(&[3; 32])).unwrap();
@@ -76,11 +83,11 @@ fn engine() -> (Arc<Engine>, tempfile::TempDir) {
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}]
     });
-    dispatch(
+    run(dispatch(
         &engine,
         Operation::CreateTable,
         create.to_string().as_bytes(),
-    )
+    ))
     .unwrap();
     (Arc::new(engine), dir)
 }
@@ -136,7 +143,7 @@ fn request() -> impl Strategy<Value = Value> {
 
 fn check(engine: &Engine, op: &str, body: &[u8]) -> Result<(), TestCaseError> {
     let op = Operation::from_target(&format!("DynamoDB_20120810.{op}")).unwrap();
-    match dispatch(engine, op, body) {
+    match run(dispatch(engine, op, body)) {
         Ok(_) => Ok(()),
         Err(e) => {
             prop_assert_ne!(
