@@ -1,5 +1,10 @@
 //! `tabula-dataplane`: the DynamoDB-compatible server. A thin shell over the library.
 
+/// mimalloc: the request path allocates many small, short-lived buffers (JSON values, item
+/// maps); glibc malloc showed up as ~12% of CPU in profiles.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use clap::Parser;
