@@ -30,6 +30,8 @@ pub struct WriteOutcome {
 pub struct PutItemInput {
     pub table: String,
     pub item: Item,
+    /// Whether the caller reports consumed capacity (which depends on the old item's size).
+    pub report_capacity: bool,
     pub condition: Option<Condition>,
     pub return_values: ReturnValues,
     pub return_old_on_failure: bool,
@@ -112,7 +114,15 @@ impl Engine {
         check_item_size(&input.item)?;
         let skey = table.storage_key(&key);
         let _guard = self.lock_item(&skey).await;
-        let old = self.store.get(&table.handle, &skey)?;
+        // An unconditional put that returns nothing does not need the old item: skip the read.
+        let needs_old = input.condition.is_some()
+            || input.return_values == ReturnValues::AllOld
+            || input.report_capacity;
+        let old = if needs_old {
+            self.store.get(&table.handle, &skey)?
+        } else {
+            None
+        };
         check_condition(
             input.condition.as_ref(),
             old.as_ref(),
@@ -270,6 +280,7 @@ impl Engine {
                 self.put_item(PutItemInput {
                     table: table.to_string(),
                     item,
+                    report_capacity: true,
                     condition: None,
                     return_values: ReturnValues::None,
                     return_old_on_failure: false,

@@ -291,6 +291,7 @@ pub(super) async fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         .put_item(PutItemInput {
             table,
             item,
+            report_capacity: detail != CapacityDetail::None,
             condition,
             return_values: rv,
             return_old_on_failure: rv_fail,
