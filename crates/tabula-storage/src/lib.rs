@@ -129,6 +129,10 @@ impl Store {
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.increase_parallelism(2);
         opts.set_keep_log_file_num(4);
+        // Reusing WAL files means an fsync overwrites allocated blocks instead of growing the
+        // file, so it does not also flush file-size metadata: group commits get cheaper
+        // (measured: ~330 -> ~180 us per synced batch on the development machine).
+        opts.set_recycle_log_file_num(4);
         let cfs = [CF_META, CF_ITEMS]
             .iter()
             .map(|n| ColumnFamilyDescriptor::new(*n, opts.clone()));

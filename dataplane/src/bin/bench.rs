@@ -44,6 +44,9 @@ struct Args {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
+    /// Workloads to run (comma-separated: get, put, mixed, query); the echo ceiling always runs.
+    #[arg(long, default_value = "get,put,mixed,query", value_delimiter = ',')]
+    workloads: Vec<String>,
 }
 
 const ACCESS_KEY: &str = "BENCHKEY";
@@ -342,12 +345,15 @@ async fn main() {
         );
     };
     print("echo (ceiling)", &echo_result);
-    for (name, w) in [
-        ("GetItem", Workload::Get),
-        ("PutItem (durable)", Workload::Put),
-        ("mixed 50/50", Workload::Mixed),
-        ("Query (10 items)", Workload::Query),
+    for (key, name, w) in [
+        ("get", "GetItem", Workload::Get),
+        ("put", "PutItem (durable)", Workload::Put),
+        ("mixed", "mixed 50/50", Workload::Mixed),
+        ("query", "Query (10 items)", Workload::Query),
     ] {
+        if !args.workloads.iter().any(|x| x == key) {
+            continue;
+        }
         let r = run(&addr, w, &args).await;
         print(name, &r);
     }
