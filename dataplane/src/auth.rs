@@ -23,7 +23,13 @@ const MAX_SKEW_SECS: i64 = 15 * 60;
 #[derive(Clone, Debug, Default)]
 pub struct Credentials {
     keys: HashMap<String, String>,
+    /// Derived signing keys by `access key/date/region/service`: deriving one costs four
+    /// HMACs, and a key signs every request of its day.
+    signing_keys: std::sync::Arc<std::sync::RwLock<HashMap<String, Vec<u8>>>>,
 }
+
+/// Cached signing keys kept at most (one per access key, day, region and service in use).
+const MAX_CACHED_SIGNING_KEYS: usize = 1024;
 
 impl Credentials {
     /// Reads a credentials file: one `ACCESS_KEY_ID SECRET_ACCESS_KEY` pair per line
@@ -59,11 +65,44 @@ impl Credentials {
         if keys.is_empty() {
             return Err("credentials file lists no keys".into());
         }
-        Ok(Credentials { keys })
+        Ok(Credentials {
+            keys,
+            ..Credentials::default()
+        })
     }
 
     pub fn insert(&mut self, id: &str, secret: &str) {
         self.keys.insert(id.to_string(), secret.to_string());
+        self.signing_keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn signing_key(
+        &self,
+        access_key: &str,
+        secret: &str,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> Vec<u8> {
+        let id = format!("{access_key}/{date}/{region}/{service}");
+        if let Some(k) = self
+            .signing_keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+        {
+            return k.clone();
+        }
+        let k = signing_key(secret, date, region, service);
+        let mut cache = self.signing_keys.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED_SIGNING_KEYS {
+            cache.clear();
+        }
+        cache.insert(id, k.clone());
+        k
     }
 }
 
@@ -245,7 +284,13 @@ pub fn verify(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
         hex::encode(Sha256::digest(canonical_request.as_bytes()))
     );
-    let key = signing_key(secret, parsed.date, parsed.region, parsed.service);
+    let key = credentials.signing_key(
+        parsed.access_key,
+        secret,
+        parsed.date,
+        parsed.region,
+        parsed.service,
+    );
     let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
     if !constant_time_eq(expected.as_bytes(), parsed.signature.as_bytes()) {
         return Err(ApiError::new(

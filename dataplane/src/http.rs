@@ -106,18 +106,14 @@ where
 }
 
 fn request_id() -> String {
-    let b: [u8; 26] = rand::random();
     // DynamoDB request ids are 52 upper-case alphanumerics.
-    b.iter()
-        .flat_map(|x| {
-            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-            [
-                alphabet[(x >> 4) as usize % alphabet.len()],
-                alphabet[(x & 0x0F) as usize + 20],
-            ]
-        })
-        .map(char::from)
-        .collect()
+    const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let random: [u8; 52] = std::array::from_fn(|_| rand::random::<u8>());
+    let id: Vec<u8> = random
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()])
+        .collect();
+    String::from_utf8(id).unwrap_or_default()
 }
 
 async fn handle(
