@@ -41,7 +41,9 @@ cargo nextest run --workspace --no-fail-fast
 # --- against the real binary: AWS CLI smoke test and differential test ----------------------
 say "starting the data plane binary for the CLI and differential tests"
 eval "$(bash e2e/tools.sh)"
-cargo build --quiet -p tabula-dataplane --bin tabula-dataplane
+# The integration tests already built the binary; building it the same way (tests included,
+# so features unify identically) is a no-op here and avoids a second RocksDB build.
+cargo test --workspace --no-run --quiet 2>/dev/null
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$CARGO_TARGET_DIR/debug/tabula-dataplane" --listen "127.0.0.1:$port" --data-dir "$data" --log error &

@@ -134,9 +134,7 @@ impl Operation {
 /// operations are rare and run inline.
 pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<Value> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::serialization(format!(
-            "Start of structure or map found where not expected: {e}"
-        ))
+        ApiError::serialization(format!("Could not parse the request body as JSON: {e}"))
     })?;
     let Value::Object(req) = value else {
         return Err(ApiError::serialization(

@@ -682,3 +682,47 @@ async fn updated_values_cover_exactly_the_touched_paths() {
         AttributeValue::M(HashMap::from([("b".to_string(), n(5))]))
     );
 }
+
+#[tokio::test]
+async fn key_size_limits_are_enforced() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_table(&c, "keysize", Some(ScalarAttributeType::S)).await;
+    // Partition keys up to 2048 bytes and sort keys up to 1024 bytes are fine.
+    c.put_item()
+        .table_name("keysize")
+        .item("pk", s(&"p".repeat(2048)))
+        .item("sk", s(&"s".repeat(1024)))
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .put_item()
+        .table_name("keysize")
+        .item("pk", s(&"p".repeat(2049)))
+        .item("sk", s("a"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert!(message(&err).contains("hashkey"), "{}", message(&err));
+    let err = c
+        .put_item()
+        .table_name("keysize")
+        .item("pk", s("a"))
+        .item("sk", s(&"s".repeat(1025)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert!(message(&err).contains("rangekey"), "{}", message(&err));
+    let got = c
+        .get_item()
+        .table_name("keysize")
+        .key("pk", s(&"p".repeat(2048)))
+        .key("sk", s(&"s".repeat(1024)))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_some());
+}
