@@ -10,7 +10,7 @@
 //! the database and checked on open.
 
 use crate::number::Number;
-use crate::value::{AttributeValue, ScalarType};
+use crate::value::AttributeValue;
 
 /// Version of the key layout below. Storage refuses to open a database written with another.
 pub const KEY_FORMAT_VERSION: u32 = 1;
@@ -259,11 +259,6 @@ pub fn scalar_sort_bytes(v: &AttributeValue) -> Vec<u8> {
     let mut out = Vec::new();
     encode_scalar(&mut out, v);
     out
-}
-
-/// The type of a key value, if it is a scalar.
-pub fn key_type(v: &AttributeValue) -> Option<ScalarType> {
-    v.scalar_type()
 }
 
 #[cfg(test)]

@@ -102,13 +102,6 @@ impl AttributeValue {
             _ => None,
         }
     }
-
-    pub fn as_n(&self) -> Option<&Number> {
-        match self {
-            AttributeValue::N(n) => Some(n),
-            _ => None,
-        }
-    }
 }
 
 /// Size of a whole item as DynamoDB counts it against the 400 KB limit and capacity units.

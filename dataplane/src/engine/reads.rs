@@ -165,7 +165,6 @@ impl Engine {
                 select: input.select,
                 check: kc.sort.as_ref(),
             },
-            &input.table,
         )
     }
 
@@ -218,7 +217,6 @@ impl Engine {
                 select: input.select,
                 check: None,
             },
-            &input.table,
         )
     }
 
@@ -229,7 +227,6 @@ impl Engine {
         end: Vec<u8>,
         forward: bool,
         opts: &ReadOptions<'_>,
-        table_name: &str,
     ) -> ApiResult<ReadPage> {
         let mut page = ReadPage::default();
         let mut bytes = 0usize;
@@ -282,7 +279,7 @@ impl Engine {
             page.last_evaluated_key = last_item;
         }
         page.consumed = ConsumedCapacity {
-            table: table_name.to_string(),
+            table: table.def.name.clone(),
             read_units: read_units(bytes, opts.consistent),
             write_units: 0.0,
         };

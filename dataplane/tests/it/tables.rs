@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{
     BillingMode, ProvisionedThroughput, ScalarAttributeType, TableStatus, Tag,
 };
 
-use crate::harness::{TestServer, code, create_table, message};
+use aws_sdk_dynamodb::types::KeyType;
+
+use crate::harness::{TestServer, attr, code, create_table, key, message};
 
 #[tokio::test]
 async fn create_table_returns_creating_and_waiter_sees_active() {
@@ -17,20 +19,8 @@ async fn create_table_returns_creating_and_waiter_sees_active() {
         .create_table()
         .table_name("orders")
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
         .send()
         .await
         .unwrap();
@@ -67,20 +57,8 @@ async fn creating_an_existing_table_is_resource_in_use() {
         .table_name("dup")
         .billing_mode(BillingMode::PayPerRequest);
     req = req
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        );
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S));
     let err = req.send().await.unwrap_err();
     assert_eq!(code(&err), "ResourceInUseException");
     assert_eq!(message(&err), "Table already exists: dup");
@@ -123,20 +101,8 @@ async fn invalid_table_definitions_are_validation_errors() {
         .create_table()
         .table_name("bad")
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("other")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr("other", ScalarAttributeType::S))
         .send()
         .await
         .unwrap_err();
@@ -159,20 +125,8 @@ async fn invalid_table_definitions_are_validation_errors() {
     let err = c
         .create_table()
         .table_name("bad2")
-        .key_schema(
-            aws_sdk_dynamodb::types::KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            aws_sdk_dynamodb::types::AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
         .send()
         .await
         .unwrap_err();
