@@ -37,6 +37,8 @@ pub struct Config {
     /// `None`: a key is generated into the data directory (local mode only).
     pub master_key_file: Option<PathBuf>,
     pub region: String,
+    /// See `EngineConfig::stats_interval`.
+    pub stats_interval: std::time::Duration,
 }
 
 impl Config {
@@ -48,6 +50,7 @@ impl Config {
             tls: None,
             master_key_file: None,
             region: "us-east-1".into(),
+            stats_interval: EngineConfig::default().stats_interval,
         }
     }
 }
@@ -93,6 +96,7 @@ impl Server {
             store,
             EngineConfig {
                 region: config.region.clone(),
+                stats_interval: config.stats_interval,
                 ..EngineConfig::default()
             },
         )

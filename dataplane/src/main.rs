@@ -50,6 +50,11 @@ struct Args {
     #[arg(long, default_value = "us-east-1", env = "TABULA_REGION")]
     region: String,
 
+    /// Seconds a table's ItemCount/TableSizeBytes (DescribeTable) may age before a background
+    /// recount; like DynamoDB's, these figures are approximate.
+    #[arg(long, default_value_t = 300, env = "TABULA_STATS_INTERVAL_SECS")]
+    stats_interval_secs: u64,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`.
     #[arg(long, default_value = "info", env = "TABULA_LOG")]
     log: String,
@@ -86,6 +91,7 @@ async fn main() {
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         master_key_file: args.master_key_file.clone(),
         region: args.region.clone(),
+        stats_interval: std::time::Duration::from_secs(args.stats_interval_secs),
     };
     let server = match Server::start(config).await {
         Ok(s) => s,

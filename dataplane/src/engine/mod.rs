@@ -12,7 +12,8 @@ mod reads;
 mod tables;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use tabula_core::value::{MAX_ITEM_SIZE, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
 use tabula_core::{AttributeValue, Item, ScalarType, keyenc};
@@ -32,6 +33,9 @@ const LOCK_STRIPES: usize = 4096;
 pub struct EngineConfig {
     pub region: String,
     pub account: String,
+    /// How old a table's ItemCount/TableSizeBytes may get before DescribeTable starts a
+    /// background recount (DynamoDB itself refreshes them about every six hours).
+    pub stats_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +43,7 @@ impl Default for EngineConfig {
         EngineConfig {
             region: "us-east-1".into(),
             account: "000000000000".into(),
+            stats_interval: Duration::from_secs(300),
         }
     }
 }
@@ -56,6 +61,8 @@ pub struct Engine {
     /// Striped item locks, held from the read of a read-modify-write until its commit.
     locks: Vec<tokio::sync::Mutex<()>>,
     committer: commit::Committer,
+    /// ItemCount/TableSizeBytes per table id, recounted in the background when stale.
+    stats: Arc<Mutex<HashMap<u32, tables::StatsEntry>>>,
 }
 
 impl Engine {
@@ -71,6 +78,7 @@ impl Engine {
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            stats: Arc::default(),
         };
         engine.load_catalog()?;
         Ok(engine)

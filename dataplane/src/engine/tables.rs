@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tabula_core::ScalarType;
-use tabula_storage::StorageError;
+use tabula_storage::{StorageError, Store, TableHandle};
 
 use super::{Engine, Table};
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -140,6 +140,26 @@ pub struct UpdateTableInput {
     pub attribute_definitions: Option<Vec<(String, String)>>,
 }
 
+/// The last count of a table's items and bytes.
+#[derive(Default)]
+pub(crate) struct StatsEntry {
+    items: u64,
+    bytes: u64,
+    counted: Option<Instant>,
+    counting: bool,
+}
+
+fn count_items(store: &Store, handle: &TableHandle) -> tabula_storage::Result<(u64, u64)> {
+    let (start, end) = super::reads::table_range(handle.table_id);
+    let (mut count, mut size) = (0u64, 0u64);
+    store.scan(handle, &start, &end, true, |_, item| {
+        count += 1;
+        size += tabula_core::value::item_size(&item) as u64;
+        Ok(true)
+    })?;
+    Ok((count, size))
+}
+
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -191,6 +211,13 @@ impl Engine {
         let handle = self.store.handle(&record)?;
         let mut def = def;
         def.table_id = record.table_id;
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            record.table_id,
+            StatsEntry {
+                counted: Some(Instant::now()),
+                ..StatsEntry::default()
+            },
+        );
         tables.insert(
             input.name.clone(),
             Arc::new(Table {
@@ -214,7 +241,7 @@ impl Engine {
 
     pub fn describe_table(&self, name: &str) -> ApiResult<TableDescription> {
         let table = self.table(name).map_err(|_| describe_not_found(name))?;
-        let (item_count, size_bytes) = self.table_stats(&table)?;
+        let (item_count, size_bytes) = self.table_stats(&table);
         Ok(TableDescription {
             def: table.def.clone(),
             status: TableStatus::Active,
@@ -224,17 +251,58 @@ impl Engine {
         })
     }
 
-    /// Item count and size. DynamoDB refreshes these about every six hours; we count on demand.
-    fn table_stats(&self, table: &Table) -> ApiResult<(u64, u64)> {
-        let (start, end) = super::reads::table_range(table.handle.table_id);
-        let (mut count, mut size) = (0u64, 0u64);
-        self.store
-            .scan(&table.handle, &start, &end, true, |_, item| {
-                count += 1;
-                size += tabula_core::value::item_size(&item) as u64;
-                Ok(true)
-            })?;
-        Ok((count, size))
+    /// ItemCount and TableSizeBytes as last counted. Like DynamoDB's (refreshed about every
+    /// six hours) they are approximate: a figure older than `stats_interval` starts a recount
+    /// on a background thread and is answered as it is, so DescribeTable never scans a table
+    /// inline and never holds the table map while counting.
+    fn table_stats(&self, table: &Table) -> (u64, u64) {
+        let id = table.handle.table_id;
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = stats.entry(id).or_default();
+        let answer = (entry.items, entry.bytes);
+        let stale = entry
+            .counted
+            .is_none_or(|t| t.elapsed() >= self.config.stats_interval);
+        if !stale || entry.counting {
+            return answer;
+        }
+        entry.counting = true;
+        drop(stats);
+        let store = self.store.clone();
+        let handle = table.handle.clone();
+        let shared = self.stats.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tabula-stats".into())
+            .spawn(move || {
+                let counted = count_items(&store, &handle);
+                let mut stats = shared.lock().unwrap_or_else(|p| p.into_inner());
+                // The table may have been deleted meanwhile: then its entry is gone and stays so.
+                if let Some(e) = stats.get_mut(&id) {
+                    e.counting = false;
+                    match counted {
+                        Ok((items, bytes)) => {
+                            e.items = items;
+                            e.bytes = bytes;
+                            e.counted = Some(Instant::now());
+                        }
+                        Err(err) => {
+                            tracing::warn!(table_id = id, error = %err, "table recount failed")
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start a table recount");
+            if let Some(e) = self
+                .stats
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&id)
+            {
+                e.counting = false;
+            }
+        }
+        answer
     }
 
     pub fn delete_table(&self, name: &str) -> ApiResult<TableDescription> {
@@ -249,9 +317,13 @@ impl Engine {
                 self.arn(name)
             )));
         }
-        let (item_count, size_bytes) = self.table_stats(&table)?;
+        let (item_count, size_bytes) = self.table_stats(&table);
         self.store.drop_table(name)?;
         tables.remove(name);
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&table.handle.table_id);
         Ok(TableDescription {
             def: table.def.clone(),
             status: TableStatus::Deleting,
@@ -352,7 +424,7 @@ impl Engine {
             );
         }
         drop(tables);
-        let (item_count, size_bytes) = self.table_stats(&table)?;
+        let (item_count, size_bytes) = self.table_stats(&table);
         Ok(TableDescription {
             arn: self.arn(&input.name),
             def,

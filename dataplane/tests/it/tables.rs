@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 
 use aws_sdk_dynamodb::types::KeyType;
 
-use crate::harness::{TestServer, attr, code, create_table, key, message};
+use crate::harness::{TestServer, attr, code, create_table, key, message, s};
 
 #[tokio::test]
 async fn create_table_returns_creating_and_waiter_sees_active() {
@@ -344,4 +344,57 @@ async fn tables_survive_a_restart() {
         .unwrap();
     assert_eq!(got.item.unwrap()["v"], crate::harness::s("kept"));
     server.shutdown().await;
+}
+
+/// ItemCount and TableSizeBytes are approximate, as in DynamoDB: a stale figure starts a
+/// background recount, so with a zero interval the next DescribeTable calls converge on the
+/// exact count and size (DynamoDB's item size rules), without DescribeTable ever scanning inline.
+#[tokio::test]
+async fn item_count_and_size_follow_writes_after_a_recount() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ts = TestServer::start_with(|c| c.stats_interval = Duration::ZERO, dir).await;
+    let client = ts.client();
+    create_table(&client, "counted", None).await;
+    let first = client
+        .describe_table()
+        .table_name("counted")
+        .send()
+        .await
+        .expect("describe");
+    let t = first.table().expect("table");
+    assert_eq!((t.item_count(), t.table_size_bytes()), (Some(0), Some(0)));
+    for i in 0..5 {
+        client
+            .put_item()
+            .table_name("counted")
+            .item("pk", s(&format!("k{i}")))
+            .item("v", s("abcd"))
+            .send()
+            .await
+            .expect("put");
+    }
+    client
+        .delete_item()
+        .table_name("counted")
+        .key("pk", s("k0"))
+        .send()
+        .await
+        .expect("delete");
+    // Each item: "pk" (2) + "k<i>" (2) + "v" (1) + "abcd" (4) = 9 bytes; four remain.
+    let mut seen = (None, None);
+    for _ in 0..100 {
+        let out = client
+            .describe_table()
+            .table_name("counted")
+            .send()
+            .await
+            .expect("describe");
+        let t = out.table().expect("table");
+        seen = (t.item_count(), t.table_size_bytes());
+        if seen == (Some(4), Some(36)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, (Some(4), Some(36)));
 }
