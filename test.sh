@@ -2,7 +2,8 @@
 # The one command that runs Tabula's tests on a fresh machine. It installs what the tests need
 # (the C toolchain bits RocksDB's bindings want, cargo-nextest, the AWS CLI in a virtualenv),
 # then runs: formatting and lint checks, every Rust test (unit, integration with the official
-# AWS SDK, crash tests with SIGKILL), and the AWS CLI smoke script against a real server.
+# AWS SDK, crash tests with SIGKILL, operator builders and CRD rules), the AWS CLI smoke script
+# and the differential test against a real server, and the Helm chart / Kubernetes schema checks.
 #
 #   ./test.sh            # everything
 #   ./test.sh --quick    # Rust tests only
@@ -59,6 +60,15 @@ bash e2e/cli_smoke.sh "http://127.0.0.1:$port"
 
 # The same requests to AWS's DynamoDB Local (the oracle) and to Tabula; where DynamoDB Local
 # is known to differ from the real service, the harness checks the documented answer instead.
+# --- Kubernetes artefacts: the chart, and the objects the operator's builders generate --------
+say "Helm chart checks (helm lint, kubernetes-validate, pod security, CRDs in sync)"
+bash e2e/chart_check.sh
+say "operator builders' output against the Kubernetes schemas and the pod security rules"
+for v in 1.27.0 1.33.0; do
+  "$TABULA_KUBE_VALIDATE" --strict -k "$v" operator/tests/golden/*.yaml
+done
+"$TABULA_PY" e2e/check_pod_security.py --require-network-policy operator/tests/golden/*.yaml
+
 if command -v java >/dev/null 2>&1; then
   say "differential test against DynamoDB Local"
   "$TABULA_PY" e2e/differential.py "http://127.0.0.1:$port"

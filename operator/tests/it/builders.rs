@@ -1,0 +1,320 @@
+//! Builders: one full expected YAML per kind (tests/golden/), then the behaviours that matter
+//! one by one — zone spread, host anti-affinity, quorum-keeping PDB, hardened pods, keys, TLS.
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Affinity, NodeAffinity, NodeSelector, NodeSelectorTerm, PodSpec};
+use tabula_operator::builders::{self, Settings};
+use tabula_operator::crd::{PodAntiAffinityType, PvcRetentionPolicy, SecretKeyRef};
+
+use crate::support::{assert_golden, example_table};
+
+fn pod(sts: &StatefulSet) -> &PodSpec {
+    sts.spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod spec")
+}
+
+fn args(sts: &StatefulSet) -> Vec<String> {
+    pod(sts).containers[0].args.clone().unwrap_or_default()
+}
+
+#[test]
+fn every_child_matches_its_expected_yaml() {
+    let t = example_table();
+    let s = Settings::default();
+    assert_golden("statefulset", &builders::statefulset(&t, &s));
+    assert_golden("client-service", &builders::client_service(&t));
+    assert_golden("peer-service", &builders::peer_service(&t));
+    assert_golden("poddisruptionbudget", &builders::pod_disruption_budget(&t));
+    assert_golden("configmap", &builders::config_map(&t, &s));
+    assert_golden("networkpolicy", &builders::network_policy(&t));
+    assert_golden("secret", &builders::master_key_secret(&t, &[7u8; 32]));
+}
+
+#[test]
+fn children_are_owned_by_the_table_except_the_master_key() {
+    let t = example_table();
+    let sts = builders::statefulset(&t, &Settings::default());
+    let owner = &sts.metadata.owner_references.as_ref().expect("owner")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.controller),
+        ("Table", "orders", Some(true))
+    );
+    assert_eq!(owner.uid, "6f1c2a9e-0000-4000-8000-000000000001");
+    let secret = builders::master_key_secret(&t, &[1u8; 32]);
+    assert!(
+        secret.metadata.owner_references.is_none(),
+        "deleting a Table must not garbage-collect the key its retained volumes need"
+    );
+    assert_eq!(secret.immutable, Some(true));
+    assert_eq!(secret.data.expect("data")["master-key"].0.len(), 32);
+}
+
+#[test]
+fn pods_spread_over_zones_and_avoid_sharing_a_host() {
+    let t = example_table();
+    let sts = builders::statefulset(&t, &Settings::default());
+    let p = pod(&sts);
+    let spread = &p.topology_spread_constraints.as_ref().expect("spread")[0];
+    assert_eq!(spread.topology_key, "topology.kubernetes.io/zone");
+    assert_eq!(spread.max_skew, 1);
+    assert_eq!(spread.when_unsatisfiable, "DoNotSchedule");
+    let anti = p
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .expect("anti-affinity");
+    let req = anti
+        .required_during_scheduling_ignored_during_execution
+        .as_ref()
+        .expect("required");
+    assert_eq!(req[0].topology_key, "kubernetes.io/hostname");
+
+    let mut soft = t.clone();
+    soft.spec.cluster.pod_anti_affinity_type = PodAntiAffinityType::Preferred;
+    let sts = builders::statefulset(&soft, &Settings::default());
+    let anti = pod(&sts)
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .expect("anti-affinity");
+    assert!(
+        anti.required_during_scheduling_ignored_during_execution
+            .is_none()
+    );
+    assert_eq!(
+        anti.preferred_during_scheduling_ignored_during_execution
+            .as_ref()
+            .expect("preferred")[0]
+            .pod_affinity_term
+            .topology_key,
+        "kubernetes.io/hostname"
+    );
+}
+
+#[test]
+fn zones_become_a_node_affinity_anded_with_the_users_terms() {
+    let mut t = example_table();
+    t.spec.cluster.zones = Some(vec!["eu-1a".into(), "eu-1b".into(), "eu-1c".into()]);
+    let sts = builders::statefulset(&t, &Settings::default());
+    let terms = &pod(&sts)
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .expect("node affinity")
+        .node_selector_terms;
+    assert_eq!(terms.len(), 1);
+    let e = &terms[0].match_expressions.as_ref().expect("exprs")[0];
+    assert_eq!(
+        (e.key.as_str(), e.operator.as_str()),
+        ("topology.kubernetes.io/zone", "In")
+    );
+    assert_eq!(e.values.as_ref().expect("values").len(), 3);
+
+    // The user's own required term keeps its expression and gains the zone requirement.
+    let user_term = NodeSelectorTerm {
+        match_expressions: Some(vec![k8s_openapi::api::core::v1::NodeSelectorRequirement {
+            key: "disk".into(),
+            operator: "In".into(),
+            values: Some(vec!["nvme".into()]),
+        }]),
+        ..NodeSelectorTerm::default()
+    };
+    t.spec.cluster.affinity = Some(Affinity {
+        node_affinity: Some(NodeAffinity {
+            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                node_selector_terms: vec![user_term],
+            }),
+            ..NodeAffinity::default()
+        }),
+        ..Affinity::default()
+    });
+    let sts = builders::statefulset(&t, &Settings::default());
+    let terms = &pod(&sts)
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|n| {
+            n.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .expect("node affinity")
+        .node_selector_terms;
+    let keys: Vec<&str> = terms[0]
+        .match_expressions
+        .as_ref()
+        .expect("exprs")
+        .iter()
+        .map(|e| e.key.as_str())
+        .collect();
+    assert_eq!(keys, ["disk", "topology.kubernetes.io/zone"]);
+}
+
+#[test]
+fn the_disruption_budget_keeps_a_quorum() {
+    let mut t = example_table();
+    for (replicas, max_unavailable) in [(1, 0), (2, 0), (3, 1), (4, 1), (5, 2)] {
+        t.spec.cluster.replicas = replicas;
+        let pdb = builders::pod_disruption_budget(&t);
+        assert_eq!(
+            pdb.spec.expect("spec").max_unavailable,
+            Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(max_unavailable)),
+            "{replicas} replicas"
+        );
+    }
+}
+
+#[test]
+fn pods_meet_the_restricted_pod_security_profile() {
+    let sts = builders::statefulset(&example_table(), &Settings::default());
+    let p = pod(&sts);
+    assert_eq!(p.automount_service_account_token, Some(false));
+    let psc = p.security_context.as_ref().expect("pod security context");
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert!(psc.run_as_user.expect("uid") >= 10000);
+    let c = &p.containers[0];
+    let sc = c
+        .security_context
+        .as_ref()
+        .expect("container security context");
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(
+        sc.capabilities.as_ref().and_then(|c| c.drop.clone()),
+        Some(vec!["ALL".to_string()])
+    );
+    assert_eq!(
+        sc.seccomp_profile.as_ref().map(|s| s.type_.as_str()),
+        Some("RuntimeDefault")
+    );
+    let r = c.resources.as_ref().expect("resources");
+    assert!(r.requests.is_some() && r.limits.is_some());
+    assert!(c.liveness_probe.is_some() && c.readiness_probe.is_some());
+}
+
+#[test]
+fn the_master_key_comes_from_the_named_secret_or_the_generated_one() {
+    let mut t = example_table();
+    let sts = builders::statefulset(&t, &Settings::default());
+    assert!(args(&sts).contains(&"/etc/tabula/master-key/master-key".to_string()));
+    let vols = pod(&sts).volumes.clone().expect("volumes");
+    let key_vol = vols
+        .iter()
+        .find(|v| v.name == "master-key")
+        .expect("key volume");
+    assert_eq!(
+        key_vol
+            .secret
+            .as_ref()
+            .and_then(|s| s.secret_name.as_deref()),
+        Some("orders-master-key")
+    );
+
+    t.spec.cluster.encryption_key_secret = Some(SecretKeyRef {
+        name: "vault-synced".into(),
+        key: Some("key.hex".into()),
+    });
+    let sts = builders::statefulset(&t, &Settings::default());
+    assert!(args(&sts).contains(&"/etc/tabula/master-key/key.hex".to_string()));
+    let vols = pod(&sts).volumes.clone().expect("volumes");
+    let key_vol = vols
+        .iter()
+        .find(|v| v.name == "master-key")
+        .expect("key volume");
+    assert_eq!(
+        key_vol
+            .secret
+            .as_ref()
+            .and_then(|s| s.secret_name.as_deref()),
+        Some("vault-synced")
+    );
+}
+
+#[test]
+fn a_tls_secret_switches_the_endpoint_and_probes_to_https() {
+    let mut t = example_table();
+    assert_eq!(
+        builders::endpoint(&t, &Settings::default()),
+        "http://orders.shop.svc.cluster.local:8000"
+    );
+    t.spec.cluster.tls_secret_name = Some("orders-tls".into());
+    let sts = builders::statefulset(&t, &Settings::default());
+    let a = args(&sts);
+    assert!(
+        a.windows(2)
+            .any(|w| w == ["--tls-cert", "/etc/tabula/tls/tls.crt"])
+    );
+    assert!(
+        a.windows(2)
+            .any(|w| w == ["--tls-key", "/etc/tabula/tls/tls.key"])
+    );
+    let probe = pod(&sts).containers[0]
+        .readiness_probe
+        .clone()
+        .expect("probe");
+    assert_eq!(
+        probe.http_get.and_then(|h| h.scheme),
+        Some("HTTPS".to_string())
+    );
+    assert_eq!(
+        builders::endpoint(&t, &Settings::default()),
+        "https://orders.shop.svc.cluster.local:8000"
+    );
+}
+
+#[test]
+fn storage_image_and_retention_follow_the_spec() {
+    let mut t = example_table();
+    t.spec.cluster.pvc_retention_policy = PvcRetentionPolicy::Delete;
+    t.spec.cluster.image = Some("registry.local/tabula:dev".into());
+    let sts = builders::statefulset(&t, &Settings::default());
+    let spec = sts.spec.as_ref().expect("spec");
+    let claim = &spec.volume_claim_templates.as_ref().expect("claims")[0];
+    let cs = claim.spec.as_ref().expect("claim spec");
+    assert_eq!(cs.storage_class_name.as_deref(), Some("standard"));
+    assert_eq!(
+        cs.resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .expect("req")["storage"]
+            .0,
+        "10Gi"
+    );
+    assert_eq!(
+        spec.persistent_volume_claim_retention_policy
+            .as_ref()
+            .and_then(|p| p.when_deleted.as_deref()),
+        Some("Delete")
+    );
+    assert_eq!(
+        pod(&sts).containers[0].image.as_deref(),
+        Some("registry.local/tabula:dev")
+    );
+    assert_eq!(spec.replicas, Some(3));
+    assert_eq!(spec.service_name.as_deref(), Some("orders-peers"));
+}
+
+#[test]
+fn a_config_change_changes_the_pod_template() {
+    let t = example_table();
+    let hash = |s: &Settings| {
+        builders::statefulset(&t, s)
+            .spec
+            .and_then(|s| s.template.metadata)
+            .and_then(|m| m.annotations)
+            .expect("annotations")["tabula.dev/config-hash"]
+            .clone()
+    };
+    let a = hash(&Settings::default());
+    let b = hash(&Settings {
+        region: "eu-west-1".into(),
+        ..Settings::default()
+    });
+    assert_ne!(a, b, "a new region must roll the pods");
+    assert_eq!(a, hash(&Settings::default()), "the hash is stable");
+}

@@ -1,0 +1,6 @@
+//! The operator's tests: one binary (link time), one module per area.
+
+mod boot;
+mod builders;
+mod crd;
+mod support;
