@@ -4,10 +4,14 @@
 //! - `crd`: the custom resource types (the CRD YAML in `crds/` is generated from them).
 //! - `labels`: label and annotation keys, in one place.
 //! - `builders`: pure functions from a `Table` to the Kubernetes objects that run it.
+//! - `dynamodb`: the DynamoDB API requests (CreateTable, UpdateTable) a spec turns into.
+//! - `status`: the Table's status and conditions from what reconcile observed.
 
 pub mod builders;
 pub mod crd;
+pub mod dynamodb;
 pub mod labels;
+pub mod status;
 
 use kube::CustomResourceExt;
 

@@ -1,0 +1,300 @@
+//! Status from observations: what reconcile saw (pods, the data-plane table, a problem) in,
+//! the Table's `status` out. Pure, so the rules below are unit-tested without an API server.
+//!
+//! - `Ready` is True when the DynamoDB table is ACTIVE and a quorum of pods is ready: the table
+//!   serves reads and writes. `kubectl wait --for=condition=Ready` and GitOps health use it.
+//! - `Progressing` is True while something is changing (pods rolling out, table creating or
+//!   updating).
+//! - `Degraded` is True when something needs a human (a problem reconcile reported: missing
+//!   Secret, bad spec, data plane unreachable...) or the table serves with fewer pods than asked.
+//! - A condition keeps its `lastTransitionTime` while its status stays the same.
+//! - DELETING is terminal: once the Table is being deleted the status never goes back.
+
+use crate::builders::quorum;
+use crate::crd::{Condition, TableStatus};
+
+pub const READY: &str = "Ready";
+pub const PROGRESSING: &str = "Progressing";
+pub const DEGRADED: &str = "Degraded";
+
+/// The data-plane table as DescribeTable reported it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataPlaneTable {
+    /// CREATING, ACTIVE, UPDATING or DELETING.
+    pub status: String,
+    pub arn: String,
+    pub item_count: i64,
+    pub size_bytes: i64,
+}
+
+/// Something a human must fix or that reconcile is waiting out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// One CamelCase word, e.g. `MasterKeySecretMissing`.
+    pub reason: String,
+    pub message: String,
+}
+
+/// What one reconcile pass observed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    pub generation: Option<i64>,
+    pub replicas: i32,
+    pub ready_replicas: i32,
+    /// Pods already running the current pod template.
+    pub updated_replicas: i32,
+    pub table: Option<DataPlaneTable>,
+    pub problem: Option<Problem>,
+    /// metadata.deletionTimestamp is set.
+    pub deleting: bool,
+    pub endpoint: String,
+}
+
+/// The status to write, given the previous one and what was observed at `now` (RFC 3339).
+pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> TableStatus {
+    let was_deleting = prev.and_then(|p| p.table_status.as_deref()) == Some("DELETING");
+    let table_status = if obs.deleting || was_deleting {
+        "DELETING".to_string()
+    } else {
+        obs.table
+            .as_ref()
+            .map(|t| t.status.clone())
+            .unwrap_or_else(|| "CREATING".to_string())
+    };
+    let quorum_ready = obs.ready_replicas >= quorum(obs.replicas.max(1));
+    let active = table_status == "ACTIVE";
+    let rolling = obs.ready_replicas < obs.replicas || obs.updated_replicas < obs.replicas;
+
+    let ready = if table_status == "DELETING" {
+        cond(READY, false, "Deleting", "the table is being deleted")
+    } else if let (Some(p), false) = (&obs.problem, active && quorum_ready) {
+        cond(READY, false, &p.reason, &p.message)
+    } else if !quorum_ready {
+        cond(
+            READY,
+            false,
+            "QuorumNotReady",
+            &format!(
+                "{} of {} pods ready; {} needed to serve",
+                obs.ready_replicas,
+                obs.replicas,
+                quorum(obs.replicas.max(1))
+            ),
+        )
+    } else if !active {
+        cond(
+            READY,
+            false,
+            "TableNotActive",
+            &format!("the table is {table_status}"),
+        )
+    } else {
+        cond(
+            READY,
+            true,
+            "TableActive",
+            "the table serves reads and writes",
+        )
+    };
+
+    let progressing = if table_status == "DELETING" {
+        cond(PROGRESSING, true, "Deleting", "the table is being deleted")
+    } else if rolling {
+        cond(
+            PROGRESSING,
+            true,
+            "RollingOut",
+            &format!(
+                "{} of {} pods updated, {} ready",
+                obs.updated_replicas, obs.replicas, obs.ready_replicas
+            ),
+        )
+    } else if !active {
+        cond(
+            PROGRESSING,
+            true,
+            "TableNotActive",
+            &format!("the table is {table_status}"),
+        )
+    } else {
+        cond(
+            PROGRESSING,
+            false,
+            "Stable",
+            "every pod runs the current spec",
+        )
+    };
+
+    let degraded = if let Some(p) = &obs.problem {
+        cond(DEGRADED, true, &p.reason, &p.message)
+    } else if active && obs.ready_replicas < obs.replicas && !rolling_update(obs) {
+        cond(
+            DEGRADED,
+            true,
+            "ReplicasNotReady",
+            &format!(
+                "{} of {} pods ready: the table serves, with less redundancy than asked for",
+                obs.ready_replicas, obs.replicas
+            ),
+        )
+    } else {
+        cond(DEGRADED, false, "AsExpected", "no problem observed")
+    };
+
+    let conditions = [ready, progressing, degraded]
+        .into_iter()
+        .map(|mut c| {
+            c.observed_generation = obs.generation;
+            let earlier = prev.and_then(|p| p.conditions.iter().find(|o| o.type_ == c.type_));
+            c.last_transition_time = match earlier {
+                Some(o) if o.status == c.status => o.last_transition_time.clone(),
+                _ => now.to_string(),
+            };
+            c
+        })
+        .collect();
+
+    TableStatus {
+        table_status: Some(table_status),
+        endpoint: Some(obs.endpoint.clone()),
+        table_arn: obs
+            .table
+            .as_ref()
+            .map(|t| t.arn.clone())
+            .or_else(|| prev.and_then(|p| p.table_arn.clone())),
+        replicas: Some(obs.replicas),
+        ready_replicas: Some(obs.ready_replicas),
+        item_count: obs.table.as_ref().map(|t| t.item_count),
+        table_size_bytes: obs.table.as_ref().map(|t| t.size_bytes),
+        observed_generation: obs.generation,
+        conditions,
+    }
+}
+
+/// Pods missing because a rollout replaces them one by one are progress, not degradation.
+fn rolling_update(obs: &Observed) -> bool {
+    obs.updated_replicas < obs.replicas
+}
+
+fn cond(type_: &str, status: bool, reason: &str, message: &str) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: if status { "True" } else { "False" }.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        observed_generation: None,
+        last_transition_time: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active(items: i64) -> Option<DataPlaneTable> {
+        Some(DataPlaneTable {
+            status: "ACTIVE".into(),
+            arn: "arn:aws:dynamodb:us-east-1:000000000000:table/orders".into(),
+            item_count: items,
+            size_bytes: items * 100,
+        })
+    }
+
+    fn observed(ready: i32, updated: i32, table: Option<DataPlaneTable>) -> Observed {
+        Observed {
+            generation: Some(4),
+            replicas: 3,
+            ready_replicas: ready,
+            updated_replicas: updated,
+            table,
+            problem: None,
+            deleting: false,
+            endpoint: "http://orders.shop.svc.cluster.local:8000".into(),
+        }
+    }
+
+    fn get<'a>(s: &'a TableStatus, t: &str) -> &'a Condition {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == t)
+            .expect("condition present")
+    }
+
+    #[test]
+    fn a_new_table_is_creating_and_not_ready() {
+        let s = next_status(None, &observed(0, 0, None), "t0");
+        assert_eq!(s.table_status.as_deref(), Some("CREATING"));
+        assert_eq!(get(&s, READY).status, "False");
+        assert_eq!(get(&s, READY).reason, "QuorumNotReady");
+        assert_eq!(get(&s, PROGRESSING).status, "True");
+        assert_eq!(get(&s, DEGRADED).status, "False");
+        assert_eq!(s.observed_generation, Some(4));
+        assert!(
+            s.conditions
+                .iter()
+                .all(|c| c.observed_generation == Some(4))
+        );
+    }
+
+    #[test]
+    fn ready_needs_an_active_table_and_a_quorum_of_pods() {
+        let s = next_status(None, &observed(2, 3, active(10)), "t0");
+        assert_eq!(get(&s, READY).status, "True", "2 of 3 is a quorum");
+        assert_eq!(get(&s, DEGRADED).status, "True");
+        assert_eq!(get(&s, DEGRADED).reason, "ReplicasNotReady");
+        let s = next_status(None, &observed(1, 3, active(10)), "t0");
+        assert_eq!(get(&s, READY).status, "False", "1 of 3 is not");
+        let s = next_status(None, &observed(3, 3, active(10)), "t0");
+        assert_eq!(get(&s, READY).status, "True");
+        assert_eq!(get(&s, PROGRESSING).status, "False");
+        assert_eq!(get(&s, DEGRADED).status, "False");
+        assert_eq!((s.item_count, s.table_size_bytes), (Some(10), Some(1000)));
+    }
+
+    #[test]
+    fn a_rollout_is_progress_not_degradation() {
+        let s = next_status(None, &observed(2, 1, active(0)), "t0");
+        assert_eq!(get(&s, PROGRESSING).reason, "RollingOut");
+        assert_eq!(get(&s, DEGRADED).status, "False");
+        assert_eq!(get(&s, READY).status, "True");
+    }
+
+    #[test]
+    fn problems_are_degraded_and_block_ready_until_the_table_serves() {
+        let mut o = observed(0, 0, None);
+        o.problem = Some(Problem {
+            reason: "MasterKeySecretMissing".into(),
+            message: "Secret vault-key not found in namespace shop".into(),
+        });
+        let s = next_status(None, &o, "t0");
+        assert_eq!(get(&s, DEGRADED).reason, "MasterKeySecretMissing");
+        assert_eq!(get(&s, READY).reason, "MasterKeySecretMissing");
+        assert_eq!(get(&s, READY).status, "False");
+    }
+
+    #[test]
+    fn transition_times_move_only_when_the_status_changes() {
+        let first = next_status(None, &observed(0, 0, None), "t0");
+        let same = next_status(Some(&first), &observed(1, 1, None), "t1");
+        assert_eq!(get(&same, READY).last_transition_time, "t0");
+        let ready = next_status(Some(&same), &observed(3, 3, active(0)), "t2");
+        assert_eq!(get(&ready, READY).last_transition_time, "t2");
+        assert_eq!(get(&ready, DEGRADED).last_transition_time, "t0");
+    }
+
+    #[test]
+    fn deleting_is_terminal() {
+        let mut o = observed(3, 3, active(5));
+        o.deleting = true;
+        let s = next_status(None, &o, "t0");
+        assert_eq!(s.table_status.as_deref(), Some("DELETING"));
+        assert_eq!(get(&s, READY).status, "False");
+        // Even if a later observation shows the table active again, the status stays DELETING.
+        let later = next_status(Some(&s), &observed(3, 3, active(5)), "t1");
+        assert_eq!(later.table_status.as_deref(), Some("DELETING"));
+        assert_eq!(
+            later.table_arn.as_deref(),
+            Some("arn:aws:dynamodb:us-east-1:000000000000:table/orders")
+        );
+    }
+}
