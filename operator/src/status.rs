@@ -63,7 +63,9 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
     };
     let quorum_ready = obs.ready_replicas >= quorum(obs.replicas.max(1));
     let active = table_status == "ACTIVE";
-    let rolling = obs.ready_replicas < obs.replicas || obs.updated_replicas < obs.replicas;
+    // Pods missing because a rollout replaces them one by one are progress, not degradation.
+    let updating = obs.updated_replicas < obs.replicas;
+    let rolling = updating || obs.ready_replicas < obs.replicas;
 
     let ready = if table_status == "DELETING" {
         cond(READY, false, "Deleting", "the table is being deleted")
@@ -127,7 +129,7 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
 
     let degraded = if let Some(p) = &obs.problem {
         cond(DEGRADED, true, &p.reason, &p.message)
-    } else if active && obs.ready_replicas < obs.replicas && !rolling_update(obs) {
+    } else if active && obs.ready_replicas < obs.replicas && !updating {
         cond(
             DEGRADED,
             true,
@@ -169,11 +171,6 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
         observed_generation: obs.generation,
         conditions,
     }
-}
-
-/// Pods missing because a rollout replaces them one by one are progress, not degradation.
-fn rolling_update(obs: &Observed) -> bool {
-    obs.updated_replicas < obs.replicas
 }
 
 fn cond(type_: &str, status: bool, reason: &str, message: &str) -> Condition {

@@ -201,9 +201,14 @@ fn decode_number(input: &[u8]) -> Result<(Number, &[u8]), KeyDecodeError> {
 pub fn hash32(pk: &AttributeValue) -> u32 {
     let mut buf = Vec::with_capacity(32);
     encode_scalar(&mut buf, pk);
+    fnv1a32(&buf)
+}
+
+/// 32-bit FNV-1a: the partition hash of `hash32`, also good for spreading keys over stripes.
+pub fn fnv1a32(bytes: &[u8]) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
-    for b in buf {
-        h ^= u32::from(b);
+    for b in bytes {
+        h ^= u32::from(*b);
         h = h.wrapping_mul(0x0100_0193);
     }
     h

@@ -113,12 +113,9 @@ impl Engine {
 
     /// Locks the stripe owning an item key for a read-modify-write.
     async fn lock_item(&self, key: &[u8]) -> tokio::sync::MutexGuard<'_, ()> {
-        let mut h: u32 = 0x811c_9dc5;
-        for b in key {
-            h ^= u32::from(*b);
-            h = h.wrapping_mul(0x0100_0193);
-        }
-        self.locks[h as usize % LOCK_STRIPES].lock().await
+        self.locks[keyenc::fnv1a32(key) as usize % LOCK_STRIPES]
+            .lock()
+            .await
     }
 
     pub fn arn(&self, table: &str) -> String {

@@ -13,13 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use tabula_operator::builders::{self, Settings};
-use tabula_operator::crd::{self, Table};
+use tabula_operator::crd::Table;
+use tabula_operator::dynamodb;
 
 use crate::support::example_table;
 
@@ -181,22 +180,25 @@ fn boot_pod(
     }
 }
 
-fn http_get_ok(port: u16, path: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if write!(
+/// One HTTP/1.1 exchange on loopback; returns the status code and the body.
+fn http(port: u16, request_head: &str, body: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "{request_head}Host: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
-    .is_err()
-    {
-        return false;
-    }
+    .ok()?;
     let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.starts_with("HTTP/1.1 200")
+    s.read_to_string(&mut out).ok()?;
+    let status = out.get(9..12)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+fn http_get_ok(port: u16, path: &str) -> bool {
+    http(port, &format!("GET {path} HTTP/1.1\r\n"), "").is_some_and(|(status, _)| status == 200)
 }
 
 fn client(port: u16) -> aws_sdk_dynamodb::Client {
@@ -215,41 +217,18 @@ fn client(port: u16) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
-/// Creates the DynamoDB table the Table resource declares (what reconcile does once pods are
-/// ready).
-async fn create_declared_table(c: &aws_sdk_dynamodb::Client, t: &Table) {
-    let mut req = c.create_table().table_name(t.table_name());
-    for a in &t.spec.attribute_definitions {
-        let ty = match a.attribute_type {
-            crd::ScalarAttributeType::S => ScalarAttributeType::S,
-            crd::ScalarAttributeType::N => ScalarAttributeType::N,
-            crd::ScalarAttributeType::B => ScalarAttributeType::B,
-        };
-        req = req.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(&a.attribute_name)
-                .attribute_type(ty)
-                .build()
-                .expect("attr"),
-        );
-    }
-    for k in &t.spec.key_schema {
-        let kt = match k.key_type {
-            crd::KeyType::Hash => KeyType::Hash,
-            crd::KeyType::Range => KeyType::Range,
-        };
-        req = req.key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(&k.attribute_name)
-                .key_type(kt)
-                .build()
-                .expect("key"),
-        );
-    }
-    req.billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("CreateTable");
+/// Creates the DynamoDB table the Table resource declares with the very request reconcile
+/// sends (`dynamodb::create_table_request`). The pod runs without `--credentials`, so any
+/// well-formed SigV4 header is accepted.
+fn create_declared_table(port: u16, t: &Table) {
+    let body = dynamodb::create_table_request(t).to_string();
+    let head = "POST / HTTP/1.1\r\n\
+        X-Amz-Target: DynamoDB_20120810.CreateTable\r\n\
+        Content-Type: application/x-amz-json-1.0\r\n\
+        Authorization: AWS4-HMAC-SHA256 Credential=AKIDBOOT/20261126/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00\r\n";
+    let (status, answer) = http(port, head, &body).expect("CreateTable answered");
+    assert_eq!(status, 200, "CreateTable: {answer}");
+    assert!(answer.contains(r#""TableName":"orders""#), "{answer}");
 }
 
 #[tokio::test]
@@ -259,13 +238,13 @@ async fn the_generated_statefulset_boots_a_working_table_that_keeps_its_data() {
     let settings = Settings::default();
     let sts = builders::statefulset(&table, &settings);
     let config_maps = [builders::config_map(&table, &settings)];
-    let secrets = [builders::master_key_secret(&table, &rand_key())];
+    let secrets = [builders::master_key_secret(&table, &[0x5a; 32])];
     let root = tempfile::tempdir().expect("temp dir");
     let port = free_port();
 
     let pod = boot_pod(&sts, 0, &config_maps, &secrets, root.path(), port);
     let c = client(pod.port);
-    create_declared_table(&c, &table).await;
+    create_declared_table(pod.port, &table);
     for i in 0..10 {
         c.put_item()
             .table_name("orders")
@@ -308,17 +287,4 @@ async fn the_generated_statefulset_boots_a_working_table_that_keeps_its_data() {
             .and_then(|t| t.table_arn())
             .is_some_and(|arn| arn.ends_with(":table/orders"))
     );
-}
-
-fn rand_key() -> [u8; 32] {
-    // Distinct per run without a RNG dependency: time and pid through FNV.
-    let seed = format!("{:?}{}", Instant::now(), std::process::id());
-    let mut out = [0u8; 32];
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (i, b) in seed.bytes().cycle().take(256).enumerate() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        out[i % 32] ^= (h >> 24) as u8;
-    }
-    out
 }
