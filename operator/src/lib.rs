@@ -6,11 +6,16 @@
 //! - `builders`: pure functions from a `Table` to the Kubernetes objects that run it.
 //! - `dynamodb`: the DynamoDB API requests (CreateTable, UpdateTable) a spec turns into.
 //! - `status`: the Table's status and conditions from what reconcile observed.
+//! - `dataplane`: the HTTP client for a table's DynamoDB endpoint.
+//! - `reconcile`: the controller's steps; `metrics`: what it counts.
 
 pub mod builders;
 pub mod crd;
+pub mod dataplane;
 pub mod dynamodb;
 pub mod labels;
+pub mod metrics;
+pub mod reconcile;
 pub mod status;
 
 use kube::CustomResourceExt;

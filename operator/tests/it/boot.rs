@@ -36,9 +36,9 @@ fn dataplane_binary() -> PathBuf {
 }
 
 /// One pod of the StatefulSet, as a local process.
-struct LocalPod {
+pub struct LocalPod {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Drop for LocalPod {
@@ -48,7 +48,7 @@ impl Drop for LocalPod {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -57,7 +57,7 @@ fn free_port() -> u16 {
 
 /// Starts pod `ordinal` of `sts` with its volumes under `root`, and waits for its readiness
 /// probe.
-fn boot_pod(
+pub fn boot_pod(
     sts: &StatefulSet,
     ordinal: usize,
     config_maps: &[ConfigMap],
@@ -201,7 +201,7 @@ fn http_get_ok(port: u16, path: &str) -> bool {
     http(port, &format!("GET {path} HTTP/1.1\r\n"), "").is_some_and(|(status, _)| status == 200)
 }
 
-fn client(port: u16) -> aws_sdk_dynamodb::Client {
+pub fn client(port: u16) -> aws_sdk_dynamodb::Client {
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))

@@ -3,4 +3,6 @@
 mod boot;
 mod builders;
 mod crd;
+mod fake_api;
+mod reconcile;
 mod support;

@@ -1,0 +1,477 @@
+//! Reconcile: a short, ordered list of steps around the pure builders.
+//!
+//! 1. Deleting? Honour deletion protection (hold the finalizer, say why), else let go.
+//! 2. Ensure the finalizer.
+//! 3. Ensure the master-key Secret (the user's must exist; ours is created once, never updated).
+//! 4. Server-side apply every child with field manager `tabula`.
+//! 5. Observe the StatefulSet; once a quorum of pods is ready, create or update the DynamoDB
+//!    table through the data plane's own API.
+//! 6. Patch status (conditions computed by `status::next_status`), publish Events for changes
+//!    and problems, requeue.
+//!
+//! Problems a human must fix (missing Secret, a spec the data plane refuses, an unreachable data
+//! plane) become the Degraded condition and a Warning Event, with a requeue — never an error
+//! loop. Errors from the Kubernetes API itself (conflicts included) go to `error_policy`, which
+//! requeues with a delay.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::builders::{self, Names, Settings};
+use crate::crd::{PvcRetentionPolicy, Table};
+use crate::dataplane::{DataPlane, DataPlaneError};
+use crate::labels;
+use crate::metrics::Metrics;
+use crate::status::{self, DataPlaneTable, Observed, Problem};
+
+/// Shared state of the controller.
+pub struct Context {
+    pub client: kube::Client,
+    pub settings: Settings,
+    pub dataplane: DataPlane,
+    /// Where the operator reaches a table's data plane. In a cluster: the client Service's DNS
+    /// name (`builders::endpoint`); tests point it at a local data-plane process.
+    pub endpoint_for: Box<dyn Fn(&Table) -> String + Send + Sync>,
+    pub reporter: Reporter,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("Table {0} has no namespace")]
+    NotNamespaced(String),
+}
+
+/// How long to wait before looking again.
+const REQUEUE_READY: Duration = Duration::from_secs(60);
+const REQUEUE_WAITING: Duration = Duration::from_secs(10);
+
+pub async fn reconcile(table: Arc<Table>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let result = reconcile_inner(&table, &ctx).await;
+    ctx.metrics
+        .observe_reconcile(started.elapsed(), result.is_ok());
+    result
+}
+
+/// After an error from the Kubernetes API: log, count, and look again a little later.
+pub fn error_policy(table: Arc<Table>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(table = %table.name_any(), namespace = ?table.namespace(), %error, "reconcile failed");
+    Action::requeue(Duration::from_secs(15))
+}
+
+async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> {
+    let name = table.name_any();
+    let ns = table
+        .namespace()
+        .ok_or_else(|| Error::NotNamespaced(name.clone()))?;
+    let tables: Api<Table> = Api::namespaced(ctx.client.clone(), &ns);
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+
+    // 1. Deletion.
+    if table.meta().deletion_timestamp.is_some() {
+        return finalize(table, ctx, &tables, &recorder).await;
+    }
+
+    // 2. Finalizer (a merge patch carrying resourceVersion: a concurrent change is a conflict,
+    // and the retry sees the new object).
+    if !table.finalizers().iter().any(|f| f == labels::FINALIZER) {
+        let mut finalizers = table.finalizers().to_vec();
+        finalizers.push(labels::FINALIZER.to_string());
+        tables
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {
+                    "finalizers": finalizers,
+                    "resourceVersion": table.resource_version(),
+                }})),
+            )
+            .await?;
+    }
+
+    // 3. Master key.
+    let mut problem = ensure_master_key(table, ctx, &ns).await?;
+
+    // 4. Children.
+    if problem.is_none() {
+        let s = &ctx.settings;
+        let names = Names::of(table);
+        apply(ctx, &ns, &names.config_map, &builders::config_map(table, s)).await?;
+        apply(
+            ctx,
+            &ns,
+            &names.client_service,
+            &builders::client_service(table),
+        )
+        .await?;
+        apply(
+            ctx,
+            &ns,
+            &names.peer_service,
+            &builders::peer_service(table),
+        )
+        .await?;
+        apply(
+            ctx,
+            &ns,
+            &names.statefulset,
+            &builders::pod_disruption_budget(table),
+        )
+        .await?;
+        apply(
+            ctx,
+            &ns,
+            &names.statefulset,
+            &builders::network_policy(table),
+        )
+        .await?;
+        apply(
+            ctx,
+            &ns,
+            &names.statefulset,
+            &builders::statefulset(table, s),
+        )
+        .await?;
+    }
+
+    // 5. Observe pods, then the data plane.
+    let sts: Option<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&Names::of(table).statefulset)
+        .await?;
+    let sts_status = sts.and_then(|s| s.status);
+    let replicas = table.spec.cluster.replicas;
+    let ready = sts_status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    let updated = sts_status
+        .as_ref()
+        .and_then(|s| s.updated_replicas)
+        .unwrap_or(0);
+    let mut dp_table = None;
+    if problem.is_none() && ready >= builders::quorum(replicas.max(1)) {
+        match sync_data_plane(table, ctx, &recorder).await {
+            Ok(t) => dp_table = Some(t),
+            Err(p) => problem = Some(p),
+        }
+    }
+
+    // 6. Status and Events.
+    if let Some(p) = &problem {
+        warn(&recorder, table, &p.reason, &p.message).await;
+    }
+    let observed = Observed {
+        generation: table.meta().generation,
+        replicas,
+        ready_replicas: ready,
+        updated_replicas: updated,
+        table: dp_table,
+        problem,
+        deleting: false,
+        endpoint: builders::endpoint(table, &ctx.settings),
+    };
+    let next = status::next_status(table.status.as_ref(), &observed, &now());
+    let is_ready = next
+        .conditions
+        .iter()
+        .any(|c| c.type_ == status::READY && c.status == "True");
+    if table.status.as_ref() != Some(&next) {
+        tables
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": next})),
+            )
+            .await?;
+    }
+    Ok(Action::requeue(if is_ready {
+        REQUEUE_READY
+    } else {
+        REQUEUE_WAITING
+    }))
+}
+
+fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// Server-side apply with the field manager `tabula`. `force`: the operator owns these fields;
+/// a conflicting manual edit is taken back (and shows up in managedFields).
+async fn apply<K>(ctx: &Context, ns: &str, name: &str, obj: &K) -> Result<(), Error>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + Serialize
+        + DeserializeOwned,
+    <K as Resource>::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    api.patch(
+        name,
+        &PatchParams::apply(labels::FIELD_MANAGER).force(),
+        &Patch::Apply(obj),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The user's key Secret must exist and hold the key; the generated one is created once with
+/// 32 random bytes and never updated (its contents are never logged).
+async fn ensure_master_key(
+    table: &Table,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Option<Problem>, Error> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let (secret_name, key) = builders::master_key_ref(table);
+    if table.spec.cluster.encryption_key_secret.is_some() {
+        let problem = match secrets.get_opt(&secret_name).await? {
+            None => Some(format!("Secret {secret_name} not found in namespace {ns}")),
+            Some(s) if !s.data.as_ref().is_some_and(|d| d.contains_key(&key)) => {
+                Some(format!("Secret {secret_name} has no key {key:?}"))
+            }
+            Some(_) => None,
+        };
+        return Ok(problem.map(|message| Problem {
+            reason: "MasterKeySecretMissing".into(),
+            message,
+        }));
+    }
+    if secrets.get_opt(&secret_name).await?.is_none() {
+        let bytes: [u8; 32] = rand::random();
+        match secrets
+            .create(
+                &PostParams::default(),
+                &builders::master_key_secret(table, &bytes),
+            )
+            .await
+        {
+            Ok(_) => {}
+            // Created meanwhile by another reconcile: keep that one.
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
+/// Creates the DynamoDB table if the data plane lacks it, or brings it to the spec.
+async fn sync_data_plane(
+    table: &Table,
+    ctx: &Context,
+    recorder: &Recorder,
+) -> Result<DataPlaneTable, Problem> {
+    if table.spec.cluster.tls_secret_name.is_some() {
+        return Err(Problem {
+            reason: "DataPlaneTlsUnsupported".into(),
+            message: "the operator cannot yet reach a TLS-only data plane to create the table"
+                .into(),
+        });
+    }
+    let endpoint = (ctx.endpoint_for)(table);
+    let name = table.table_name();
+    let dp = &ctx.dataplane;
+    let described = match dp
+        .call(&endpoint, "DescribeTable", &json!({"TableName": name}))
+        .await
+    {
+        Ok(v) => v,
+        Err(e) if e.kind() == Some("ResourceNotFoundException") => {
+            let created = dp
+                .call(
+                    &endpoint,
+                    "CreateTable",
+                    &crate::dynamodb::create_table_request(table),
+                )
+                .await
+                .map_err(rejected)?;
+            normal(
+                recorder,
+                table,
+                "TableCreated",
+                &format!("created DynamoDB table {name}"),
+            )
+            .await;
+            json!({"Table": created.get("TableDescription").cloned().unwrap_or(Value::Null)})
+        }
+        Err(e) => return Err(rejected(e)),
+    };
+    let mut desc = described.get("Table").cloned().unwrap_or(Value::Null);
+    if let Some(update) = crate::dynamodb::update_table_request(table, &desc) {
+        let answer = dp
+            .call(&endpoint, "UpdateTable", &update)
+            .await
+            .map_err(rejected)?;
+        normal(
+            recorder,
+            table,
+            "TableUpdated",
+            &format!("updated DynamoDB table {name}: {update}"),
+        )
+        .await;
+        desc = answer.get("TableDescription").cloned().unwrap_or(desc);
+    }
+    Ok(DataPlaneTable {
+        status: desc
+            .get("TableStatus")
+            .and_then(Value::as_str)
+            .unwrap_or("CREATING")
+            .to_string(),
+        arn: desc
+            .get("TableArn")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        item_count: desc.get("ItemCount").and_then(Value::as_i64).unwrap_or(0),
+        size_bytes: desc
+            .get("TableSizeBytes")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
+    })
+}
+
+fn rejected(e: DataPlaneError) -> Problem {
+    match e {
+        DataPlaneError::Unreachable { .. } => Problem {
+            reason: "DataPlaneUnreachable".into(),
+            message: e.to_string(),
+        },
+        DataPlaneError::Api { .. } => Problem {
+            reason: "DataPlaneRejectedSpec".into(),
+            message: e.to_string(),
+        },
+    }
+}
+
+/// Deletion: a protected table keeps its finalizer (and says why); otherwise the generated key
+/// goes with the volumes when the retention policy deletes them, and the finalizer is removed so
+/// Kubernetes garbage-collects the children. Retained volumes keep the data: re-creating the
+/// Table finds the DynamoDB table on them.
+async fn finalize(
+    table: &Table,
+    ctx: &Context,
+    tables: &Api<Table>,
+    recorder: &Recorder,
+) -> Result<Action, Error> {
+    let name = table.name_any();
+    if !table.finalizers().iter().any(|f| f == labels::FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    if table.spec.deletion_protection_enabled == Some(true) {
+        let message = "deletion protection is enabled: set spec.deletionProtectionEnabled to false to delete this table";
+        warn(recorder, table, "DeletionProtected", message).await;
+        let observed = Observed {
+            generation: table.meta().generation,
+            replicas: table.spec.cluster.replicas,
+            ready_replicas: table
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
+            updated_replicas: table
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0),
+            table: None,
+            problem: Some(Problem {
+                reason: "DeletionProtected".into(),
+                message: message.into(),
+            }),
+            deleting: false,
+            endpoint: builders::endpoint(table, &ctx.settings),
+        };
+        let mut next = status::next_status(table.status.as_ref(), &observed, &now());
+        // Not observed this time: keep what the last pass saw of the data plane.
+        if let Some(prev) = &table.status {
+            next.table_status.clone_from(&prev.table_status);
+            next.table_arn.clone_from(&prev.table_arn);
+            next.item_count = prev.item_count;
+            next.table_size_bytes = prev.table_size_bytes;
+        }
+        if table.status.as_ref() != Some(&next) {
+            tables
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"status": next})),
+                )
+                .await?;
+        }
+        return Ok(Action::requeue(REQUEUE_READY));
+    }
+    if table.spec.cluster.pvc_retention_policy == PvcRetentionPolicy::Delete
+        && table.spec.cluster.encryption_key_secret.is_none()
+    {
+        let ns = table.namespace().unwrap_or_default();
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+        match secrets
+            .delete(&Names::of(table).master_key_secret, &Default::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let finalizers: Vec<String> = table
+        .finalizers()
+        .iter()
+        .filter(|f| *f != labels::FINALIZER)
+        .cloned()
+        .collect();
+    tables
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {
+                "finalizers": finalizers,
+                "resourceVersion": table.resource_version(),
+            }})),
+        )
+        .await?;
+    normal(
+        recorder,
+        table,
+        "Deleted",
+        "finalizer removed; children are garbage-collected",
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+async fn warn(recorder: &Recorder, table: &Table, reason: &str, note: &str) {
+    publish(recorder, table, EventType::Warning, reason, note).await;
+}
+
+async fn normal(recorder: &Recorder, table: &Table, reason: &str, note: &str) {
+    publish(recorder, table, EventType::Normal, reason, note).await;
+}
+
+/// Events are best effort: failing to record one never fails the reconcile.
+async fn publish(recorder: &Recorder, table: &Table, type_: EventType, reason: &str, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &table.object_ref(&())).await {
+        tracing::debug!(error = %e, "cannot publish an Event");
+    }
+}

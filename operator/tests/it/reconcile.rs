@@ -1,0 +1,349 @@
+//! Reconcile against the in-memory Kubernetes API (`fake_api`, a mock) and a real data-plane
+//! process booted from the StatefulSet and Secret the operator itself wrote: create, status,
+//! spec update, missing Secret, unreachable data plane, conflict, deletion with and without
+//! protection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::runtime::controller::Action;
+use kube::runtime::events::Reporter;
+use serde_json::{Value, json};
+use tabula_operator::builders::Settings;
+use tabula_operator::crd::Table;
+use tabula_operator::dataplane::DataPlane;
+use tabula_operator::metrics::Metrics;
+use tabula_operator::reconcile::{Context, Error, reconcile};
+
+use crate::boot::{boot_pod, client, free_port};
+use crate::fake_api::FakeApi;
+use crate::support::example_table;
+
+const TABLE: &str = "/apis/tabula.dev/v1alpha1/namespaces/shop/tables/orders";
+const STS: &str = "/apis/apps/v1/namespaces/shop/statefulsets/orders";
+const SECRET: &str = "/api/v1/namespaces/shop/secrets/orders-master-key";
+const CONFIG: &str = "/api/v1/namespaces/shop/configmaps/orders-config";
+const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/shop/events/";
+
+fn context(api: &FakeApi, data_plane_port: u16) -> Arc<Context> {
+    Arc::new(Context {
+        client: api.client(),
+        settings: Settings::default(),
+        dataplane: DataPlane::default(),
+        endpoint_for: Box::new(move |_| format!("http://127.0.0.1:{data_plane_port}")),
+        reporter: Reporter {
+            controller: "tabula-operator".into(),
+            instance: None,
+        },
+        metrics: Metrics::default(),
+    })
+}
+
+/// Stores a one-replica version of the example Table, as `kubectl apply` would.
+fn stored_table(api: &FakeApi, edit: impl FnOnce(&mut Table)) {
+    let mut t = example_table();
+    t.metadata.uid = None;
+    t.spec.cluster.replicas = 1;
+    edit(&mut t);
+    let mut v = serde_json::to_value(&t).expect("json");
+    v["metadata"]["generation"] = json!(1);
+    api.put(TABLE, v);
+}
+
+fn current(api: &FakeApi) -> Table {
+    serde_json::from_value(api.get(TABLE).expect("table stored")).expect("Table")
+}
+
+async fn pass(api: &FakeApi, ctx: &Arc<Context>) -> Action {
+    reconcile(Arc::new(current(api)), ctx.clone())
+        .await
+        .expect("reconcile")
+}
+
+fn condition(api: &FakeApi, type_: &str) -> (String, String) {
+    let t = current(api);
+    let c = t
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+        .cloned()
+        .expect("condition");
+    (c.status, c.reason)
+}
+
+fn event_reasons(api: &FakeApi) -> Vec<String> {
+    api.list(EVENTS)
+        .iter()
+        .filter_map(|e| e["reason"].as_str().map(String::from))
+        .collect()
+}
+
+/// What the StatefulSet controller would report once the pods run.
+fn pods_ready(api: &FakeApi, n: i32) {
+    api.edit(
+        STS,
+        json!({"status": {"replicas": n, "readyReplicas": n, "updatedReplicas": n}}),
+    );
+}
+
+#[tokio::test]
+async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
+    let api = FakeApi::default();
+    let port = free_port();
+    let ctx = context(&api, port);
+    stored_table(&api, |_| {});
+
+    // First pass: finalizer, key, children; pods not ready yet.
+    let action = pass(&api, &ctx).await;
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    let table = current(&api);
+    assert!(
+        table
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == "tabula.dev/finalizer")
+    );
+    for kind in [
+        "/api/v1/namespaces/shop/services/orders",
+        "/api/v1/namespaces/shop/services/orders-peers",
+        "/apis/policy/v1/namespaces/shop/poddisruptionbudgets/orders",
+        "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/orders",
+        CONFIG,
+        STS,
+    ] {
+        let obj = api.get(kind).unwrap_or_else(|| panic!("{kind} applied"));
+        assert_eq!(
+            obj["metadata"]["ownerReferences"][0]["kind"], "Table",
+            "{kind}"
+        );
+    }
+    let secret: Secret =
+        serde_json::from_value(api.get(SECRET).expect("key created")).expect("Secret");
+    assert_eq!(
+        secret.data.as_ref().expect("data")["master-key"].0.len(),
+        32
+    );
+    assert_eq!(
+        condition(&api, "Ready"),
+        ("False".into(), "QuorumNotReady".into())
+    );
+    assert_eq!(
+        current(&api).status.and_then(|s| s.table_status),
+        Some("CREATING".into())
+    );
+
+    // A second pass never replaces the key.
+    pass(&api, &ctx).await;
+    let again: Secret = serde_json::from_value(api.get(SECRET).expect("key")).expect("Secret");
+    assert_eq!(again.data, secret.data);
+
+    // The pods start from what the operator applied (its StatefulSet, ConfigMap and Secret).
+    let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
+    let cm: ConfigMap = serde_json::from_value(api.get(CONFIG).expect("cm")).expect("ConfigMap");
+    let root = tempfile::tempdir().expect("temp dir");
+    let _pod = boot_pod(&sts, 0, &[cm], &[secret], root.path(), port);
+    pods_ready(&api, 1);
+
+    // CreateTable answers CREATING, as DynamoDB does; the next look finds it ACTIVE.
+    let action = pass(&api, &ctx).await;
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    assert_eq!(
+        condition(&api, "Ready"),
+        ("False".into(), "TableNotActive".into())
+    );
+    assert!(event_reasons(&api).contains(&"TableCreated".to_string()));
+    let action = pass(&api, &ctx).await;
+    assert_eq!(action, Action::requeue(Duration::from_secs(60)));
+    assert_eq!(
+        condition(&api, "Ready"),
+        ("True".into(), "TableActive".into())
+    );
+    assert_eq!(condition(&api, "Degraded").0, "False");
+    let status = current(&api).status.expect("status");
+    assert_eq!(status.table_status.as_deref(), Some("ACTIVE"));
+    assert_eq!(
+        status.endpoint.as_deref(),
+        Some("http://orders.shop.svc.cluster.local:8000")
+    );
+    assert_eq!(status.observed_generation, Some(1));
+    let sdk = client(port);
+    let desc = sdk
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .expect("describe");
+    let key: Vec<String> = desc
+        .table()
+        .expect("table")
+        .key_schema()
+        .iter()
+        .map(|k| k.attribute_name().to_string())
+        .collect();
+    assert_eq!(key, ["pk", "sk"], "the data plane has the declared table");
+
+    // A spec change becomes UpdateTable; fields the spec omits are left alone.
+    api.edit(
+        TABLE,
+        json!({"metadata": {"generation": 2}, "spec": {
+            "billingMode": "PROVISIONED",
+            "provisionedThroughput": {"readCapacityUnits": 5, "writeCapacityUnits": 6}}}),
+    );
+    pass(&api, &ctx).await;
+    let desc = sdk
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .expect("describe");
+    let pt = desc
+        .table()
+        .and_then(|t| t.provisioned_throughput())
+        .expect("throughput");
+    assert_eq!(
+        (pt.read_capacity_units(), pt.write_capacity_units()),
+        (Some(5), Some(6))
+    );
+    assert!(event_reasons(&api).contains(&"TableUpdated".to_string()));
+    assert_eq!(
+        current(&api).status.and_then(|s| s.observed_generation),
+        Some(2)
+    );
+    assert_eq!(ctx.metrics.reconciles(), 5);
+}
+
+#[tokio::test]
+async fn a_missing_key_secret_is_reported_not_crashed_on() {
+    let api = FakeApi::default();
+    let ctx = context(&api, free_port());
+    stored_table(&api, |t| {
+        t.spec.cluster.encryption_key_secret = Some(tabula_operator::crd::SecretKeyRef {
+            name: "vault-key".into(),
+            key: None,
+        });
+    });
+    pass(&api, &ctx).await;
+    assert_eq!(
+        condition(&api, "Degraded"),
+        ("True".into(), "MasterKeySecretMissing".into())
+    );
+    assert!(api.get(STS).is_none(), "no pods that could not start");
+    assert!(event_reasons(&api).contains(&"MasterKeySecretMissing".to_string()));
+
+    // Once the Secret exists the table proceeds.
+    api.put(
+        "/api/v1/namespaces/shop/secrets/vault-key",
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "vault-key", "namespace": "shop"},
+               "data": {"master-key": "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo="}}),
+    );
+    pass(&api, &ctx).await;
+    assert!(api.get(STS).is_some());
+    assert_eq!(condition(&api, "Degraded").0, "False");
+    assert!(
+        api.get(SECRET).is_none(),
+        "the user's key is used, none generated"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_data_plane_is_degraded_and_retried() {
+    let api = FakeApi::default();
+    let ctx = context(&api, free_port()); // nothing listens there
+    stored_table(&api, |_| {});
+    pass(&api, &ctx).await;
+    pods_ready(&api, 1);
+    let action = pass(&api, &ctx).await;
+    assert_eq!(action, Action::requeue(Duration::from_secs(10)));
+    assert_eq!(
+        condition(&api, "Degraded"),
+        ("True".into(), "DataPlaneUnreachable".into())
+    );
+    assert_eq!(condition(&api, "Ready").0, "False");
+}
+
+#[tokio::test]
+async fn a_conflicting_write_is_an_error_for_the_retry_policy() {
+    let api = FakeApi::default();
+    let ctx = context(&api, free_port());
+    stored_table(&api, |_| {});
+    let stale = Arc::new(current(&api));
+    // Someone else changes the Table after the controller's cache saw it.
+    api.edit(TABLE, json!({"metadata": {"labels": {"team": "shop"}}}));
+    let err = reconcile(stale, ctx.clone())
+        .await
+        .expect_err("a stale object must not win");
+    match err {
+        Error::Kube(kube::Error::Api(e)) => assert_eq!(e.code, 409),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // The retry, with the fresh object, goes through.
+    pass(&api, &ctx).await;
+    assert!(current(&api).metadata.finalizers.is_some());
+}
+
+#[tokio::test]
+async fn deletion_waits_for_protection_to_be_lifted() {
+    let api = FakeApi::default();
+    let ctx = context(&api, free_port());
+    stored_table(&api, |t| t.spec.deletion_protection_enabled = Some(true));
+    pass(&api, &ctx).await;
+    api.edit(
+        TABLE,
+        json!({"metadata": {"deletionTimestamp": "2026-11-26T01:00:00Z"}}),
+    );
+
+    pass(&api, &ctx).await;
+    let t = current(&api);
+    assert!(
+        t.metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == "tabula.dev/finalizer")
+    );
+    assert_eq!(
+        condition(&api, "Degraded"),
+        ("True".into(), "DeletionProtected".into())
+    );
+    assert!(event_reasons(&api).contains(&"DeletionProtected".to_string()));
+
+    api.edit(TABLE, json!({"spec": {"deletionProtectionEnabled": false}}));
+    let action = pass(&api, &ctx).await;
+    assert_eq!(action, Action::await_change());
+    assert!(
+        api.get(TABLE).is_none(),
+        "finalizer removed: the API server lets it go"
+    );
+    assert!(
+        api.get(SECRET).is_some(),
+        "Retain keeps the key the retained volumes need"
+    );
+}
+
+#[tokio::test]
+async fn the_delete_policy_takes_the_generated_key_with_the_volumes() {
+    let api = FakeApi::default();
+    let ctx = context(&api, free_port());
+    stored_table(&api, |t| {
+        t.spec.cluster.pvc_retention_policy = tabula_operator::crd::PvcRetentionPolicy::Delete;
+    });
+    pass(&api, &ctx).await;
+    assert!(api.get(SECRET).is_some());
+    let sts = api.get(STS).expect("sts");
+    assert_eq!(
+        sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"],
+        Value::from("Delete")
+    );
+    api.edit(
+        TABLE,
+        json!({"metadata": {"deletionTimestamp": "2026-11-26T01:00:00Z"}}),
+    );
+    pass(&api, &ctx).await;
+    assert!(api.get(TABLE).is_none());
+    assert!(api.get(SECRET).is_none());
+}
