@@ -175,11 +175,89 @@ pub fn update_table_request(table: &Table, described: &Value) -> Option<Value> {
             m.insert("DeletionProtectionEnabled".into(), json!(p));
         }
     }
+    if let Some(st) = &s.stream_specification {
+        let enabled = described
+            .pointer("/StreamSpecification/StreamEnabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let view = described
+            .pointer("/StreamSpecification/StreamViewType")
+            .cloned();
+        let wanted_view = st
+            .stream_view_type
+            .and_then(|v| serde_json::to_value(v).ok());
+        if enabled != st.stream_enabled || (st.stream_enabled && view != wanted_view) {
+            m.insert("StreamSpecification".into(), stream_specification(st));
+        }
+    }
     if m.is_empty() {
         return None;
     }
     m.insert("TableName".into(), json!(table.table_name()));
     Some(Value::Object(m))
+}
+
+fn stream_specification(st: &crate::crd::StreamSpecification) -> Value {
+    let mut o = Map::new();
+    o.insert("StreamEnabled".into(), json!(st.stream_enabled));
+    if let Some(v) = st.stream_view_type {
+        o.insert(
+            "StreamViewType".into(),
+            serde_json::to_value(v).unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(o)
+}
+
+/// TagResource and UntagResource bodies bringing the table's tags (`listed`: the answer of
+/// ListTagsOfResource) to `spec.tags`; nothing when the spec names no tags.
+pub fn tag_requests(table: &Table, arn: &str, listed: &Value) -> (Option<Value>, Option<Value>) {
+    let Some(wanted) = &table.spec.tags else {
+        return (None, None);
+    };
+    let current: std::collections::BTreeMap<&str, &str> = listed
+        .get("Tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t.get("Key")?.as_str()?, t.get("Value")?.as_str()?)))
+        .collect();
+    let add: Vec<Value> = wanted
+        .iter()
+        .filter(|t| current.get(t.key.as_str()) != Some(&t.value.as_str()))
+        .map(|t| json!({"Key": t.key, "Value": t.value}))
+        .collect();
+    let remove: Vec<&str> = current
+        .keys()
+        .filter(|k| !wanted.iter().any(|t| t.key == **k))
+        .copied()
+        .collect();
+    (
+        (!add.is_empty()).then(|| json!({"ResourceArn": arn, "Tags": add})),
+        (!remove.is_empty()).then(|| json!({"ResourceArn": arn, "TagKeys": remove})),
+    )
+}
+
+/// UpdateTimeToLive bringing the table (`described`: DescribeTimeToLive's answer) to
+/// `spec.timeToLive`; nothing when the spec does not mention TTL or it already matches.
+pub fn ttl_request(table: &Table, described: &Value) -> Option<Value> {
+    let ttl = table.spec.time_to_live.as_ref()?;
+    let d = described.get("TimeToLiveDescription");
+    let enabled = matches!(
+        d.and_then(|d| d.get("TimeToLiveStatus"))
+            .and_then(Value::as_str),
+        Some("ENABLED" | "ENABLING")
+    );
+    let attr = d
+        .and_then(|d| d.get("AttributeName"))
+        .and_then(Value::as_str);
+    if enabled == ttl.enabled && (!ttl.enabled || attr == Some(ttl.attribute_name.as_str())) {
+        return None;
+    }
+    Some(json!({
+        "TableName": table.table_name(),
+        "TimeToLiveSpecification": {"AttributeName": ttl.attribute_name, "Enabled": ttl.enabled},
+    }))
 }
 
 #[cfg(test)]
@@ -262,5 +340,61 @@ spec:
             "DeletionProtectionEnabled": true
         });
         assert_eq!(update_table_request(&t, &converged), None);
+    }
+
+    #[test]
+    fn a_stream_change_is_part_of_the_update() {
+        let mut t = table();
+        t.spec.stream_specification = Some(crate::crd::StreamSpecification {
+            stream_enabled: true,
+            stream_view_type: Some(crate::crd::StreamViewType::NewImage),
+        });
+        let without = json!({"BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"}});
+        assert_eq!(
+            update_table_request(&t, &without),
+            Some(json!({"TableName": "orders",
+                "StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"}}))
+        );
+        let with =
+            json!({"StreamSpecification": {"StreamEnabled": true, "StreamViewType": "NEW_IMAGE"}});
+        assert_eq!(update_table_request(&t, &with), None);
+    }
+
+    #[test]
+    fn tags_are_synced_only_when_the_spec_names_them() {
+        let listed =
+            json!({"Tags": [{"Key": "team", "Value": "old"}, {"Key": "cost", "Value": "x"}]});
+        let (add, remove) = tag_requests(&table(), "arn:t", &listed);
+        assert_eq!(
+            add,
+            Some(json!({"ResourceArn": "arn:t", "Tags": [{"Key": "team", "Value": "shop"}]}))
+        );
+        assert_eq!(
+            remove,
+            Some(json!({"ResourceArn": "arn:t", "TagKeys": ["cost"]}))
+        );
+        let synced = json!({"Tags": [{"Key": "team", "Value": "shop"}]});
+        assert_eq!(tag_requests(&table(), "arn:t", &synced), (None, None));
+        let mut untagged = table();
+        untagged.spec.tags = None;
+        assert_eq!(tag_requests(&untagged, "arn:t", &listed), (None, None));
+    }
+
+    #[test]
+    fn ttl_is_updated_only_when_it_differs() {
+        let mut t = table();
+        assert_eq!(ttl_request(&t, &json!({})), None, "omitted: left alone");
+        t.spec.time_to_live = Some(crate::crd::TimeToLiveSpecification {
+            attribute_name: "expires".into(),
+            enabled: true,
+        });
+        let off = json!({"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}});
+        assert_eq!(
+            ttl_request(&t, &off),
+            Some(json!({"TableName": "orders",
+                "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": true}}))
+        );
+        let on = json!({"TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}});
+        assert_eq!(ttl_request(&t, &on), None);
     }
 }

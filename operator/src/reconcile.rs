@@ -2,7 +2,8 @@
 //!
 //! 1. Deleting? Honour deletion protection (hold the finalizer, say why), else let go.
 //! 2. Ensure the finalizer.
-//! 3. Ensure the master-key Secret (the user's must exist; ours is created once, never updated).
+//! 3. Ensure the master-key Secret (the user's must exist; ours is created once, never updated)
+//!    and check the named StorageClass exists.
 //! 4. Server-side apply every child with field manager `tabula`.
 //! 5. Observe the StatefulSet; once a quorum of pods is ready, create or update the DynamoDB
 //!    table through the data plane's own API.
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -102,8 +104,11 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
             .await?;
     }
 
-    // 3. Master key.
+    // 3. Master key and storage class.
     let mut problem = ensure_master_key(table, ctx, &ns).await?;
+    if problem.is_none() {
+        problem = check_storage_class(table, ctx).await?;
+    }
 
     // 4. Children.
     if problem.is_none() {
@@ -162,11 +167,11 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         .and_then(|s| s.updated_replicas)
         .unwrap_or(0);
     let mut dp_table = None;
-    if problem.is_none() && ready >= builders::quorum(replicas.max(1)) {
-        match sync_data_plane(table, ctx, &recorder).await {
-            Ok(t) => dp_table = Some(t),
-            Err(p) => problem = Some(p),
-        }
+    if problem.is_none()
+        && ready >= builders::quorum(replicas.max(1))
+        && let Err(p) = sync_data_plane(table, ctx, &recorder, &mut dp_table).await
+    {
+        problem = Some(p);
     }
 
     // 6. Status and Events.
@@ -269,12 +274,28 @@ async fn ensure_master_key(
     Ok(None)
 }
 
-/// Creates the DynamoDB table if the data plane lacks it, or brings it to the spec.
+/// A named StorageClass must exist: volume claims cannot change later, so pods are not created
+/// against a class that is not there.
+async fn check_storage_class(table: &Table, ctx: &Context) -> Result<Option<Problem>, Error> {
+    let Some(class) = &table.spec.cluster.storage.storage_class_name else {
+        return Ok(None);
+    };
+    let classes: Api<StorageClass> = Api::all(ctx.client.clone());
+    Ok(classes.get_opt(class).await?.is_none().then(|| Problem {
+        reason: "StorageClassMissing".into(),
+        message: format!("StorageClass {class} not found"),
+    }))
+}
+
+/// Creates the DynamoDB table if the data plane lacks it, or brings it to the spec (UpdateTable,
+/// tags, time to live — each only where the spec says something). `seen` receives the table as
+/// soon as it is observed, so a later step the data plane refuses still reports its real state.
 async fn sync_data_plane(
     table: &Table,
     ctx: &Context,
     recorder: &Recorder,
-) -> Result<DataPlaneTable, Problem> {
+    seen: &mut Option<DataPlaneTable>,
+) -> Result<(), Problem> {
     if table.spec.cluster.tls_secret_name.is_some() {
         return Err(Problem {
             reason: "DataPlaneTlsUnsupported".into(),
@@ -311,6 +332,7 @@ async fn sync_data_plane(
         Err(e) => return Err(rejected(e)),
     };
     let mut desc = described.get("Table").cloned().unwrap_or(Value::Null);
+    *seen = Some(observed_table(&desc));
     if let Some(update) = crate::dynamodb::update_table_request(table, &desc) {
         let answer = dp
             .call(&endpoint, "UpdateTable", &update)
@@ -324,8 +346,44 @@ async fn sync_data_plane(
         )
         .await;
         desc = answer.get("TableDescription").cloned().unwrap_or(desc);
+        *seen = Some(observed_table(&desc));
     }
-    Ok(DataPlaneTable {
+    let arn = desc
+        .get("TableArn")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if table.spec.tags.is_some() && !arn.is_empty() {
+        let listed = dp
+            .call(
+                &endpoint,
+                "ListTagsOfResource",
+                &json!({"ResourceArn": arn}),
+            )
+            .await
+            .map_err(rejected)?;
+        let (add, remove) = crate::dynamodb::tag_requests(table, arn, &listed);
+        for (op, body) in [("TagResource", add), ("UntagResource", remove)] {
+            if let Some(body) = body {
+                dp.call(&endpoint, op, &body).await.map_err(rejected)?;
+            }
+        }
+    }
+    if table.spec.time_to_live.is_some() {
+        let ttl = dp
+            .call(&endpoint, "DescribeTimeToLive", &json!({"TableName": name}))
+            .await
+            .map_err(rejected)?;
+        if let Some(body) = crate::dynamodb::ttl_request(table, &ttl) {
+            dp.call(&endpoint, "UpdateTimeToLive", &body)
+                .await
+                .map_err(rejected)?;
+        }
+    }
+    Ok(())
+}
+
+fn observed_table(desc: &Value) -> DataPlaneTable {
+    DataPlaneTable {
         status: desc
             .get("TableStatus")
             .and_then(Value::as_str)
@@ -341,7 +399,7 @@ async fn sync_data_plane(
             .get("TableSizeBytes")
             .and_then(Value::as_i64)
             .unwrap_or(0),
-    })
+    }
 }
 
 fn rejected(e: DataPlaneError) -> Problem {
@@ -395,14 +453,7 @@ async fn finalize(
             deleting: false,
             endpoint: builders::endpoint(table, &ctx.settings),
         };
-        let mut next = status::next_status(table.status.as_ref(), &observed, &now());
-        // Not observed this time: keep what the last pass saw of the data plane.
-        if let Some(prev) = &table.status {
-            next.table_status.clone_from(&prev.table_status);
-            next.table_arn.clone_from(&prev.table_arn);
-            next.item_count = prev.item_count;
-            next.table_size_bytes = prev.table_size_bytes;
-        }
+        let next = status::next_status(table.status.as_ref(), &observed, &now());
         if table.status.as_ref() != Some(&next) {
             tables
                 .patch_status(

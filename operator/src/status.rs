@@ -53,23 +53,26 @@ pub struct Observed {
 /// The status to write, given the previous one and what was observed at `now` (RFC 3339).
 pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> TableStatus {
     let was_deleting = prev.and_then(|p| p.table_status.as_deref()) == Some("DELETING");
+    // Not observed this pass (pods not ready, data plane unreachable): the last known state
+    // stands, but only an observed ACTIVE table makes the resource Ready.
     let table_status = if obs.deleting || was_deleting {
         "DELETING".to_string()
     } else {
         obs.table
             .as_ref()
             .map(|t| t.status.clone())
+            .or_else(|| prev.and_then(|p| p.table_status.clone()))
             .unwrap_or_else(|| "CREATING".to_string())
     };
+    let serving = obs.table.as_ref().is_some_and(|t| t.status == "ACTIVE");
     let quorum_ready = obs.ready_replicas >= quorum(obs.replicas.max(1));
-    let active = table_status == "ACTIVE";
     // Pods missing because a rollout replaces them one by one are progress, not degradation.
     let updating = obs.updated_replicas < obs.replicas;
     let rolling = updating || obs.ready_replicas < obs.replicas;
 
     let ready = if table_status == "DELETING" {
         cond(READY, false, "Deleting", "the table is being deleted")
-    } else if let (Some(p), false) = (&obs.problem, active && quorum_ready) {
+    } else if let (Some(p), false) = (&obs.problem, serving && quorum_ready) {
         cond(READY, false, &p.reason, &p.message)
     } else if !quorum_ready {
         cond(
@@ -83,7 +86,7 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
                 quorum(obs.replicas.max(1))
             ),
         )
-    } else if !active {
+    } else if !serving {
         cond(
             READY,
             false,
@@ -111,7 +114,7 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
                 obs.updated_replicas, obs.replicas, obs.ready_replicas
             ),
         )
-    } else if !active {
+    } else if table_status != "ACTIVE" {
         cond(
             PROGRESSING,
             true,
@@ -129,7 +132,7 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
 
     let degraded = if let Some(p) = &obs.problem {
         cond(DEGRADED, true, &p.reason, &p.message)
-    } else if active && obs.ready_replicas < obs.replicas && !updating {
+    } else if serving && obs.ready_replicas < obs.replicas && !updating {
         cond(
             DEGRADED,
             true,
@@ -166,8 +169,16 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
             .or_else(|| prev.and_then(|p| p.table_arn.clone())),
         replicas: Some(obs.replicas),
         ready_replicas: Some(obs.ready_replicas),
-        item_count: obs.table.as_ref().map(|t| t.item_count),
-        table_size_bytes: obs.table.as_ref().map(|t| t.size_bytes),
+        item_count: obs
+            .table
+            .as_ref()
+            .map(|t| t.item_count)
+            .or_else(|| prev.and_then(|p| p.item_count)),
+        table_size_bytes: obs
+            .table
+            .as_ref()
+            .map(|t| t.size_bytes)
+            .or_else(|| prev.and_then(|p| p.table_size_bytes)),
         observed_generation: obs.generation,
         conditions,
     }
@@ -277,6 +288,21 @@ mod tests {
         let ready = next_status(Some(&same), &observed(3, 3, active(0)), "t2");
         assert_eq!(get(&ready, READY).last_transition_time, "t2");
         assert_eq!(get(&ready, DEGRADED).last_transition_time, "t0");
+    }
+
+    #[test]
+    fn an_unobserved_table_keeps_its_last_known_state_but_is_not_ready() {
+        let seen = next_status(None, &observed(3, 3, active(7)), "t0");
+        let mut o = observed(3, 3, None);
+        o.problem = Some(Problem {
+            reason: "DataPlaneUnreachable".into(),
+            message: "connection refused".into(),
+        });
+        let s = next_status(Some(&seen), &o, "t1");
+        assert_eq!(s.table_status.as_deref(), Some("ACTIVE"));
+        assert_eq!(s.item_count, Some(7));
+        assert_eq!(get(&s, READY).status, "False");
+        assert_eq!(get(&s, READY).reason, "DataPlaneUnreachable");
     }
 
     #[test]

@@ -25,6 +25,7 @@ const TABLE: &str = "/apis/tabula.dev/v1alpha1/namespaces/shop/tables/orders";
 const STS: &str = "/apis/apps/v1/namespaces/shop/statefulsets/orders";
 const SECRET: &str = "/api/v1/namespaces/shop/secrets/orders-master-key";
 const CONFIG: &str = "/api/v1/namespaces/shop/configmaps/orders-config";
+const STANDARD_CLASS: &str = "/apis/storage.k8s.io/v1/storageclasses/standard";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/shop/events/";
 
 fn context(api: &FakeApi, data_plane_port: u16) -> Arc<Context> {
@@ -50,6 +51,12 @@ fn stored_table(api: &FakeApi, edit: impl FnOnce(&mut Table)) {
     let mut v = serde_json::to_value(&t).expect("json");
     v["metadata"]["generation"] = json!(1);
     api.put(TABLE, v);
+    // The example names StorageClass "standard"; the cluster has it.
+    api.put(
+        STANDARD_CLASS,
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+               "metadata": {"name": "standard"}, "provisioner": "rancher.io/local-path"}),
+    );
 }
 
 fn current(api: &FakeApi) -> Table {
@@ -213,7 +220,40 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
         current(&api).status.and_then(|s| s.observed_generation),
         Some(2)
     );
-    assert_eq!(ctx.metrics.reconciles(), 5);
+    let arn = desc
+        .table()
+        .and_then(|t| t.table_arn())
+        .expect("arn")
+        .to_string();
+    let tags = sdk
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("tags");
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("team", "shop")], "spec.tags reached the table");
+
+    // A setting the data plane cannot serve yet is Degraded with its answer; the table keeps
+    // serving, so Ready stays True.
+    api.edit(
+        TABLE,
+        json!({"metadata": {"generation": 3},
+               "spec": {"timeToLive": {"attributeName": "expires", "enabled": true}}}),
+    );
+    pass(&api, &ctx).await;
+    assert_eq!(
+        condition(&api, "Degraded"),
+        ("True".into(), "DataPlaneRejectedSpec".into())
+    );
+    assert_eq!(condition(&api, "Ready").0, "True");
+    let message = current(&api)
+        .status
+        .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Degraded"))
+        .map(|c| c.message)
+        .unwrap_or_default();
+    assert!(message.contains("TimeToLive"), "{message}");
+    assert_eq!(ctx.metrics.reconciles(), 6);
 }
 
 #[tokio::test]
@@ -248,6 +288,28 @@ async fn a_missing_key_secret_is_reported_not_crashed_on() {
         api.get(SECRET).is_none(),
         "the user's key is used, none generated"
     );
+}
+
+#[tokio::test]
+async fn a_missing_storage_class_holds_the_pods_back() {
+    let api = FakeApi::default();
+    let ctx = context(&api, free_port());
+    stored_table(&api, |t| {
+        t.spec.cluster.storage.storage_class_name = Some("encrypted-gp3".into());
+    });
+    pass(&api, &ctx).await;
+    assert_eq!(
+        condition(&api, "Degraded"),
+        ("True".into(), "StorageClassMissing".into())
+    );
+    assert!(api.get(STS).is_none());
+    api.put(
+        "/apis/storage.k8s.io/v1/storageclasses/encrypted-gp3",
+        json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+               "metadata": {"name": "encrypted-gp3"}, "provisioner": "ebs.csi.aws.com"}),
+    );
+    pass(&api, &ctx).await;
+    assert!(api.get(STS).is_some());
 }
 
 #[tokio::test]
