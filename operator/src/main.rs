@@ -59,6 +59,9 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    // Other crates in the build may enable a second rustls backend; choose ring explicitly so
+    // the Kubernetes client never has to guess (it panics when both are present).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(

@@ -3,7 +3,9 @@
 //! calls the operator makes through `kube::Client`: GET, POST (create; 409 AlreadyExists), PATCH
 //! (server-side apply approximated by a JSON merge; merge patch with resourceVersion checks; the
 //! `status` subresource), DELETE, and the API server's rule that an object being deleted goes
-//! away when its last finalizer is removed.
+//! away when its last finalizer is removed. For the operator binary it also lists collections
+//! and answers watches with the objects changed since the given resourceVersion, over HTTP on
+//! loopback (`serve`).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -48,7 +50,58 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
+/// `/api/v1[/namespaces/NS]/PLURAL` or `/apis/G/V[/namespaces/NS]/PLURAL`.
+fn is_collection(path: &str) -> bool {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let base = if segs.first() == Some(&"api") { 2 } else { 3 };
+    segs.len() == base + 1 || (segs.len() == base + 3 && segs.get(base) == Some(&"namespaces"))
+}
+
+/// Whether the object stored under `key` belongs to the collection at `path`.
+fn in_collection(key: &str, path: &str) -> bool {
+    let Some(name) = key.strip_prefix(path).and_then(|r| r.strip_prefix('/')) else {
+        // An all-namespaces list: /apis/G/V/PLURAL holds /apis/G/V/namespaces/*/PLURAL/*.
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (plural, prefix) = match segs.split_last() {
+            Some((p, rest)) => (*p, format!("/{}/namespaces/", rest.join("/"))),
+            None => return false,
+        };
+        return key.strip_prefix(&prefix).is_some_and(|rest| {
+            let r: Vec<&str> = rest.split('/').collect();
+            r.len() == 3 && r[1] == plural
+        });
+    };
+    !name.contains('/')
+}
+
 impl State {
+    fn list_collection(&self, path: &str) -> Value {
+        let items: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(|(k, _)| in_collection(k, path))
+            .map(|(_, v)| v.clone())
+            .collect();
+        json!({"apiVersion": "v1", "kind": "List",
+               "metadata": {"resourceVersion": self.next_rv.to_string()}, "items": items})
+    }
+
+    /// Watch events (newline-delimited JSON) for the collection's objects changed after `since`.
+    fn watch_events(&self, path: &str, since: u64) -> String {
+        let mut out = String::new();
+        for (k, v) in &self.objects {
+            let rv: u64 = v["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            if rv > since && in_collection(k, path) {
+                out.push_str(&json!({"type": "MODIFIED", "object": v}).to_string());
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     fn bump(&mut self, obj: &mut Value) {
         self.next_rv += 1;
         let meta = &mut obj["metadata"];
@@ -72,6 +125,7 @@ impl State {
             None => (path.to_string(), false),
         };
         match method {
+            "GET" if is_collection(path) => (200, self.list_collection(path)),
             "GET" => match self.objects.get(&key) {
                 Some(o) => (200, o.clone()),
                 None => status(404, "NotFound", &format!("{key} not found")),
@@ -145,37 +199,102 @@ impl State {
 }
 
 impl FakeApi {
+    /// Serves this fake over HTTP on a loopback port (for the operator binary) and returns the
+    /// address. A watch answers the changes since its resourceVersion, or after a short pause
+    /// nothing, and ends; the client then watches again.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let api = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let api = api.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let api = api.clone();
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = body
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                Ok::<_, Infallible>(api.answer(&parts, &body).await)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    async fn answer(
+        &self,
+        parts: &hyper::http::request::Parts,
+        body: &[u8],
+    ) -> hyper::Response<Full<Bytes>> {
+        let path = parts.uri.path().to_string();
+        let query = parts.uri.query().unwrap_or_default().to_string();
+        let param = |name: &str| {
+            query.split('&').find_map(|kv| {
+                kv.strip_prefix(name)
+                    .and_then(|v| v.strip_prefix('='))
+                    .map(str::to_string)
+            })
+        };
+        if parts.method == "GET" && matches!(param("watch").as_deref(), Some("true" | "1")) {
+            let since: u64 = param("resourceVersion")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut events = self.state.lock().expect("state").watch_events(&path, since);
+            if events.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                events = self.state.lock().expect("state").watch_events(&path, since);
+            }
+            return hyper::Response::new(Full::new(Bytes::from(events)));
+        }
+        let content_type = parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let (code, answer) = self.state.lock().expect("state").handle(
+            parts.method.as_str(),
+            &path,
+            &content_type,
+            body,
+        );
+        let mut resp = hyper::Response::new(Full::new(Bytes::from(answer.to_string())));
+        *resp.status_mut() = hyper::StatusCode::from_u16(code).expect("status code");
+        resp.headers_mut()
+            .insert("content-type", "application/json".parse().expect("header"));
+        resp
+    }
+
     /// A `kube::Client` whose every request this fake answers.
     pub fn client(&self) -> kube::Client {
         let api = self.clone();
         let svc = tower::service_fn(move |req: hyper::Request<kube::client::Body>| {
             let api = api.clone();
             async move {
-                let method = req.method().to_string();
-                let path = req.uri().path().to_string();
-                let content_type = req
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let body = req
-                    .into_body()
+                let (parts, body) = req.into_parts();
+                let body = body
                     .collect()
                     .await
                     .map(|b| b.to_bytes())
                     .unwrap_or_default();
-                let (code, answer) = api.state.lock().expect("fake API state").handle(
-                    &method,
-                    &path,
-                    &content_type,
-                    &body,
-                );
-                let mut resp = hyper::Response::new(Full::new(Bytes::from(answer.to_string())));
-                *resp.status_mut() = hyper::StatusCode::from_u16(code).expect("status code");
-                resp.headers_mut()
-                    .insert("content-type", "application/json".parse().expect("header"));
-                Ok::<_, Infallible>(resp)
+                Ok::<_, Infallible>(api.answer(&parts, &body).await)
             }
         });
         kube::Client::new(svc, "default")

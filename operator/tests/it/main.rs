@@ -1,5 +1,6 @@
 //! The operator's tests: one binary (link time), one module per area.
 
+mod binary;
 mod boot;
 mod builders;
 mod crd;
