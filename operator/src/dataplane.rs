@@ -1,9 +1,12 @@
-//! The operator's client for a table's data plane: DynamoDB JSON requests over HTTP to the
+//! The operator's client for a table's data plane: DynamoDB JSON requests over HTTP(S) to the
 //! table's client Service.
 //!
 //! Table pods run without `--credentials` for now (the data plane then accepts any well-formed
-//! SigV4 header), so requests carry a fixed, unsigned operator identity. TLS-enabled tables are
-//! not reachable by this client yet: reconcile reports that as a problem instead of guessing.
+//! SigV4 header), so requests carry a fixed, unsigned operator identity. A TLS table is reached
+//! over HTTPS, trusting the CA of its TLS Secret (`ca.crt`, or the certificate itself).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -30,17 +33,30 @@ impl DataPlaneError {
     }
 }
 
+/// Where a table's DynamoDB API is, and which CA to trust when it is HTTPS.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub url: String,
+    /// PEM certificates trusted for an `https://` URL.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
 #[derive(Clone)]
 pub struct DataPlane {
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
+fn connector() -> HttpConnector {
+    let mut c = HttpConnector::new();
+    c.set_connect_timeout(Some(Duration::from_secs(3)));
+    c.enforce_http(false);
+    c
+}
+
 impl Default for DataPlane {
     fn default() -> DataPlane {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(std::time::Duration::from_secs(3)));
         DataPlane {
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: Client::builder(TokioExecutor::new()).build(connector()),
         }
     }
 }
@@ -49,10 +65,11 @@ impl DataPlane {
     /// Sends one DynamoDB operation (`op`, e.g. `DescribeTable`) and returns the JSON answer.
     pub async fn call(
         &self,
-        endpoint: &str,
+        target: &Target,
         op: &str,
         body: &Value,
     ) -> Result<Value, DataPlaneError> {
+        let endpoint = target.url.as_str();
         let unreachable = |message: String| DataPlaneError::Unreachable {
             endpoint: endpoint.to_string(),
             message,
@@ -66,11 +83,15 @@ impl DataPlane {
             )
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| unreachable(e.to_string()))?;
-        let answer =
-            tokio::time::timeout(std::time::Duration::from_secs(10), self.http.request(req))
-                .await
-                .map_err(|_| unreachable("timed out".into()))?
-                .map_err(|e| unreachable(e.to_string()))?;
+        let sent = if endpoint.starts_with("https://") {
+            let https = https_client(target.ca_pem.as_deref()).map_err(unreachable)?;
+            tokio::time::timeout(Duration::from_secs(10), https.request(req)).await
+        } else {
+            tokio::time::timeout(Duration::from_secs(10), self.http.request(req)).await
+        };
+        let answer = sent
+            .map_err(|_| unreachable("timed out".into()))?
+            .map_err(|e| unreachable(format!("{e:?}")))?;
         let status = answer.status();
         let bytes = answer
             .into_body()
@@ -96,4 +117,32 @@ impl DataPlane {
             .to_string();
         Err(DataPlaneError::Api { kind, message })
     }
+}
+
+/// An HTTPS client trusting exactly the given PEM certificates (a table's own CA, not the
+/// public web's).
+fn https_client(
+    ca_pem: Option<&[u8]>,
+) -> Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let mut pem = ca_pem.ok_or("no CA certificate for an HTTPS data plane")?;
+    for cert in rustls_pemfile::certs(&mut pem) {
+        let cert = cert.map_err(|e| format!("CA certificate: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("CA certificate: {e}"))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_only()
+        .enable_http1()
+        .wrap_connector(connector());
+    Ok(Client::builder(TokioExecutor::new()).build(https))
 }

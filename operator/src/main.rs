@@ -106,6 +106,7 @@ async fn main() {
             instance: std::env::var("POD_NAME").ok(),
         },
         metrics,
+        backoff: Default::default(),
     });
     // A standby replica is healthy and ready; it just does not reconcile.
     ready.store(true, Ordering::Relaxed);

@@ -3,7 +3,7 @@
 //! 1. Deleting? Honour deletion protection (hold the finalizer, say why), else let go.
 //! 2. Ensure the finalizer.
 //! 3. Ensure the master-key Secret (the user's must exist; ours is created once, never updated)
-//!    and check the named StorageClass exists.
+//!    and check the named StorageClass and TLS Secret exist.
 //! 4. Server-side apply every child with field manager `tabula`.
 //! 5. Observe the StatefulSet; once a quorum of pods is ready, create or update the DynamoDB
 //!    table through the data plane's own API.
@@ -13,7 +13,7 @@
 //! Problems a human must fix (missing Secret, a spec the data plane refuses, an unreachable data
 //! plane) become the Degraded condition and a Warning Event, with a requeue — never an error
 //! loop. Errors from the Kubernetes API itself (conflicts included) go to `error_policy`, which
-//! requeues with a delay.
+//! requeues with an exponential back-off per Table (2 s doubling to 5 min, reset by a success).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 
 use crate::builders::{self, Names, Settings};
 use crate::crd::{PvcRetentionPolicy, Table};
-use crate::dataplane::{DataPlane, DataPlaneError};
+use crate::dataplane::{DataPlane, DataPlaneError, Target};
 use crate::labels;
 use crate::metrics::Metrics;
 use crate::status::{self, DataPlaneTable, Observed, Problem};
@@ -46,6 +46,43 @@ pub struct Context {
     pub endpoint_for: Box<dyn Fn(&Table) -> String + Send + Sync>,
     pub reporter: Reporter,
     pub metrics: Metrics,
+    pub backoff: Backoff,
+}
+
+/// Consecutive failures per Table, for the retry delay.
+#[derive(Default)]
+pub struct Backoff {
+    failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_secs(2);
+    const MAX: Duration = Duration::from_secs(300);
+
+    /// Records a failure of `key` and returns how long to wait before the next try.
+    pub fn failed(&self, key: &str) -> Duration {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = f.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        Self::FIRST
+            .saturating_mul(1u32 << (*n - 1).min(16))
+            .min(Self::MAX)
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+fn backoff_key(table: &Table) -> String {
+    format!(
+        "{}/{}",
+        table.namespace().unwrap_or_default(),
+        table.name_any()
+    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +106,10 @@ pub async fn reconcile(table: Arc<Table>, ctx: Arc<Context>) -> Result<Action, E
 }
 
 /// After an error from the Kubernetes API: log, count, and look again a little later.
-pub fn error_policy(table: Arc<Table>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(table = %table.name_any(), namespace = ?table.namespace(), %error, "reconcile failed");
-    Action::requeue(Duration::from_secs(15))
+pub fn error_policy(table: Arc<Table>, error: &Error, ctx: Arc<Context>) -> Action {
+    let delay = ctx.backoff.failed(&backoff_key(&table));
+    tracing::warn!(table = %table.name_any(), namespace = ?table.namespace(), %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
 }
 
 async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> {
@@ -104,10 +142,17 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
             .await?;
     }
 
-    // 3. Master key and storage class.
+    // 3. Master key, storage class, TLS Secret.
     let mut problem = ensure_master_key(table, ctx, &ns).await?;
     if problem.is_none() {
         problem = check_storage_class(table, ctx).await?;
+    }
+    let mut ca_pem = None;
+    if problem.is_none() {
+        match tls_trust(table, ctx, &ns).await? {
+            Ok(ca) => ca_pem = ca,
+            Err(p) => problem = Some(p),
+        }
     }
 
     // 4. Children.
@@ -169,7 +214,7 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
     let mut dp_table = None;
     if problem.is_none()
         && ready >= builders::quorum(replicas.max(1))
-        && let Err(p) = sync_data_plane(table, ctx, &recorder, &mut dp_table).await
+        && let Err(p) = sync_data_plane(table, ctx, &recorder, ca_pem, &mut dp_table).await
     {
         problem = Some(p);
     }
@@ -274,6 +319,36 @@ async fn ensure_master_key(
     Ok(None)
 }
 
+/// With `tlsSecretName`: the Secret must hold `tls.crt` and `tls.key` (else the pods could not
+/// start); the operator then trusts its `ca.crt`, or the certificate itself, to reach the table.
+async fn tls_trust(
+    table: &Table,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Result<Option<Vec<u8>>, Problem>, Error> {
+    let Some(name) = &table.spec.cluster.tls_secret_name else {
+        return Ok(Ok(None));
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let data = secrets.get_opt(name).await?.and_then(|s| s.data);
+    let problem = |message: String| {
+        Ok(Err(Problem {
+            reason: "TlsSecretMissing".into(),
+            message,
+        }))
+    };
+    let Some(data) = data else {
+        return problem(format!("Secret {name} not found in namespace {ns}"));
+    };
+    if !data.contains_key("tls.crt") || !data.contains_key("tls.key") {
+        return problem(format!("Secret {name} needs tls.crt and tls.key"));
+    }
+    Ok(Ok(data
+        .get("ca.crt")
+        .or_else(|| data.get("tls.crt"))
+        .map(|b| b.0.clone())))
+}
+
 /// A named StorageClass must exist: volume claims cannot change later, so pods are not created
 /// against a class that is not there.
 async fn check_storage_class(table: &Table, ctx: &Context) -> Result<Option<Problem>, Error> {
@@ -294,16 +369,13 @@ async fn sync_data_plane(
     table: &Table,
     ctx: &Context,
     recorder: &Recorder,
+    ca_pem: Option<Vec<u8>>,
     seen: &mut Option<DataPlaneTable>,
 ) -> Result<(), Problem> {
-    if table.spec.cluster.tls_secret_name.is_some() {
-        return Err(Problem {
-            reason: "DataPlaneTlsUnsupported".into(),
-            message: "the operator cannot yet reach a TLS-only data plane to create the table"
-                .into(),
-        });
-    }
-    let endpoint = (ctx.endpoint_for)(table);
+    let endpoint = Target {
+        url: (ctx.endpoint_for)(table),
+        ca_pem,
+    };
     let name = table.table_name();
     let dp = &ctx.dataplane;
     let described = match dp
@@ -524,5 +596,20 @@ async fn publish(recorder: &Recorder, table: &Table, type_: EventType, reason: &
     };
     if let Err(e) = recorder.publish(&event, &table.object_ref(&())).await {
         tracing::debug!(error = %e, "cannot publish an Event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_five_minutes_and_reset_on_success() {
+        let b = Backoff::default();
+        let delays: Vec<u64> = (0..10).map(|_| b.failed("shop/orders").as_secs()).collect();
+        assert_eq!(delays, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(b.failed("shop/other").as_secs(), 2, "per Table");
+        b.succeeded("shop/orders");
+        assert_eq!(b.failed("shop/orders").as_secs(), 2);
     }
 }

@@ -15,7 +15,7 @@ use tabula_operator::builders::Settings;
 use tabula_operator::crd::Table;
 use tabula_operator::dataplane::DataPlane;
 use tabula_operator::metrics::Metrics;
-use tabula_operator::reconcile::{Context, Error, reconcile};
+use tabula_operator::reconcile::{Context, Error, error_policy, reconcile};
 
 use crate::boot::{boot_pod, client, free_port};
 use crate::fake_api::FakeApi;
@@ -29,16 +29,21 @@ const STANDARD_CLASS: &str = "/apis/storage.k8s.io/v1/storageclasses/standard";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/shop/events/";
 
 fn context(api: &FakeApi, data_plane_port: u16) -> Arc<Context> {
+    context_at(api, format!("http://127.0.0.1:{data_plane_port}"))
+}
+
+fn context_at(api: &FakeApi, url: String) -> Arc<Context> {
     Arc::new(Context {
         client: api.client(),
         settings: Settings::default(),
         dataplane: DataPlane::default(),
-        endpoint_for: Box::new(move |_| format!("http://127.0.0.1:{data_plane_port}")),
+        endpoint_for: Box::new(move |_| url.clone()),
         reporter: Reporter {
             controller: "tabula-operator".into(),
             instance: None,
         },
         metrics: Metrics::default(),
+        backoff: Default::default(),
     })
 }
 
@@ -336,9 +341,14 @@ async fn a_conflicting_write_is_an_error_for_the_retry_policy() {
     let stale = Arc::new(current(&api));
     // Someone else changes the Table after the controller's cache saw it.
     api.edit(TABLE, json!({"metadata": {"labels": {"team": "shop"}}}));
-    let err = reconcile(stale, ctx.clone())
+    let err = reconcile(stale.clone(), ctx.clone())
         .await
         .expect_err("a stale object must not win");
+    assert_eq!(
+        error_policy(stale.clone(), &err, ctx.clone()),
+        Action::requeue(Duration::from_secs(2)),
+        "retried soon, then backing off"
+    );
     match err {
         Error::Kube(kube::Error::Api(e)) => assert_eq!(e.code, 409),
         other => panic!("expected a conflict, got {other:?}"),
@@ -408,4 +418,81 @@ async fn the_delete_policy_takes_the_generated_key_with_the_volumes() {
     pass(&api, &ctx).await;
     assert!(api.get(TABLE).is_none());
     assert!(api.get(SECRET).is_none());
+}
+
+/// A self-signed certificate for localhost (openssl, as the data plane's TLS test does).
+fn localhost_certificate(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is installed (Debian base image)");
+    assert!(ok.success());
+    (
+        std::fs::read(cert).expect("cert"),
+        std::fs::read(key).expect("key"),
+    )
+}
+
+#[tokio::test]
+async fn a_tls_table_is_created_over_https_trusting_its_own_certificate() {
+    use base64::Engine as _;
+    let api = FakeApi::default();
+    let port = free_port();
+    let ctx = context_at(&api, format!("https://localhost:{port}"));
+    stored_table(&api, |t| {
+        t.spec.cluster.tls_secret_name = Some("orders-tls".into())
+    });
+
+    pass(&api, &ctx).await;
+    assert_eq!(
+        condition(&api, "Degraded"),
+        ("True".into(), "TlsSecretMissing".into())
+    );
+    assert!(api.get(STS).is_none());
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = localhost_certificate(dir.path());
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    api.put(
+        "/api/v1/namespaces/shop/secrets/orders-tls",
+        json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+               "metadata": {"name": "orders-tls", "namespace": "shop"},
+               "data": {"tls.crt": b64(&cert), "tls.key": b64(&key)}}),
+    );
+    pass(&api, &ctx).await;
+    let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
+    let cm: ConfigMap = serde_json::from_value(api.get(CONFIG).expect("cm")).expect("ConfigMap");
+    let secrets: Vec<Secret> = [SECRET, "/api/v1/namespaces/shop/secrets/orders-tls"]
+        .iter()
+        .map(|p| serde_json::from_value(api.get(p).expect("secret")).expect("Secret"))
+        .collect();
+    let root = tempfile::tempdir().expect("temp dir");
+    let _pod = boot_pod(&sts, 0, &[cm], &secrets, root.path(), port);
+    pods_ready(&api, 1);
+    pass(&api, &ctx).await;
+    assert!(
+        event_reasons(&api).contains(&"TableCreated".to_string()),
+        "CreateTable went over HTTPS: {:?}",
+        current(&api).status
+    );
+    pass(&api, &ctx).await;
+    assert_eq!(
+        condition(&api, "Ready"),
+        ("True".into(), "TableActive".into())
+    );
+    assert_eq!(
+        current(&api).status.and_then(|s| s.endpoint),
+        Some("https://orders.shop.svc.cluster.local:8000".into())
+    );
 }
