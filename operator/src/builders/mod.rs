@@ -29,6 +29,8 @@ use crate::labels;
 
 /// The data plane's DynamoDB API port.
 pub const API_PORT: i32 = 8000;
+/// The data plane's internal port (replication and forwarding between replicas).
+pub const INTERNAL_PORT: i32 = 8001;
 /// Where the pods mount their volume.
 pub const DATA_DIR: &str = "/var/lib/tabula";
 /// Key name inside a master-key Secret when the user does not say.
@@ -232,9 +234,30 @@ pub fn config_map(table: &Table, settings: &Settings) -> ConfigMap {
             ("TABULA_REGION".to_string(), settings.region.clone()),
             ("TABULA_LOG".to_string(), "info".to_string()),
             ("TABULA_STATS_INTERVAL_SECS".to_string(), "300".to_string()),
+            ("TABULA_PEERS".to_string(), peers(table, settings)),
         ])),
         ..ConfigMap::default()
     }
+}
+
+/// Every replica's internal (replication) address, `N=HOST:PORT` by ordinal, through the headless
+/// Service's stable pod names: the value of the data plane's `--peers` (env `TABULA_PEERS`).
+/// Zone replication reads it; a single-node data plane ignores it.
+pub fn peers(table: &Table, settings: &Settings) -> String {
+    let names = Names::of(table);
+    let ns = table.metadata.namespace.clone().unwrap_or_default();
+    (0..table.spec.cluster.replicas.max(1))
+        .map(|i| {
+            format!(
+                "{}={}-{i}.{}.{ns}.svc.{}:{INTERNAL_PORT}",
+                i + 1,
+                names.statefulset,
+                names.peer_service,
+                settings.cluster_domain
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The generated master-key Secret. `key` is 32 random bytes chosen by the caller (reconcile

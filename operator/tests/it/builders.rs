@@ -318,3 +318,15 @@ fn a_config_change_changes_the_pod_template() {
     assert_ne!(a, b, "a new region must roll the pods");
     assert_eq!(a, hash(&Settings::default()), "the hash is stable");
 }
+
+#[test]
+fn peers_are_the_stable_pod_names_of_the_headless_service() {
+    let t = example_table();
+    let cm = builders::config_map(&t, &Settings::default());
+    assert_eq!(
+        cm.data.expect("data")["TABULA_PEERS"],
+        "1=orders-0.orders-peers.shop.svc.cluster.local:8001,\
+         2=orders-1.orders-peers.shop.svc.cluster.local:8001,\
+         3=orders-2.orders-peers.shop.svc.cluster.local:8001"
+    );
+}
