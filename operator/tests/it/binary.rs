@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::boot::free_port;
+use crate::boot::{free_port, http};
 use crate::fake_api::FakeApi;
 use crate::support::example_table;
 
@@ -17,18 +17,7 @@ const STS: &str = "/apis/apps/v1/namespaces/shop/statefulsets/orders";
 const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/tabula-system/leases/tabula-operator";
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.get(9..12)?.parse().ok()?;
-    Some((status, out.split_once("\r\n\r\n")?.1.to_string()))
+    http(port, &format!("GET {path} HTTP/1.1\r\n"), "")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -189,7 +189,7 @@ pub fn boot_pod(
 }
 
 /// One HTTP/1.1 exchange on loopback; returns the status code and the body.
-fn http(port: u16, request_head: &str, body: &str) -> Option<(u16, String)> {
+pub fn http(port: u16, request_head: &str, body: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
