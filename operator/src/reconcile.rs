@@ -125,21 +125,11 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         return finalize(table, ctx, &tables, &recorder).await;
     }
 
-    // 2. Finalizer (a merge patch carrying resourceVersion: a concurrent change is a conflict,
-    // and the retry sees the new object).
+    // 2. Finalizer.
     if !table.finalizers().iter().any(|f| f == labels::FINALIZER) {
         let mut finalizers = table.finalizers().to_vec();
         finalizers.push(labels::FINALIZER.to_string());
-        tables
-            .patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"metadata": {
-                    "finalizers": finalizers,
-                    "resourceVersion": table.resource_version(),
-                }})),
-            )
-            .await?;
+        set_finalizers(&tables, table, finalizers).await?;
     }
 
     // 3. Master key, storage class, TLS Secret.
@@ -158,43 +148,12 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
     // 4. Children.
     if problem.is_none() {
         let s = &ctx.settings;
-        let names = Names::of(table);
-        apply(ctx, &ns, &names.config_map, &builders::config_map(table, s)).await?;
-        apply(
-            ctx,
-            &ns,
-            &names.client_service,
-            &builders::client_service(table),
-        )
-        .await?;
-        apply(
-            ctx,
-            &ns,
-            &names.peer_service,
-            &builders::peer_service(table),
-        )
-        .await?;
-        apply(
-            ctx,
-            &ns,
-            &names.statefulset,
-            &builders::pod_disruption_budget(table),
-        )
-        .await?;
-        apply(
-            ctx,
-            &ns,
-            &names.statefulset,
-            &builders::network_policy(table),
-        )
-        .await?;
-        apply(
-            ctx,
-            &ns,
-            &names.statefulset,
-            &builders::statefulset(table, s),
-        )
-        .await?;
+        apply(ctx, &ns, &builders::config_map(table, s)).await?;
+        apply(ctx, &ns, &builders::client_service(table)).await?;
+        apply(ctx, &ns, &builders::peer_service(table)).await?;
+        apply(ctx, &ns, &builders::pod_disruption_budget(table)).await?;
+        apply(ctx, &ns, &builders::network_policy(table)).await?;
+        apply(ctx, &ns, &builders::statefulset(table, s)).await?;
     }
 
     // 5. Observe pods, then the data plane.
@@ -254,13 +213,33 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
     }))
 }
 
+/// Replaces the finalizer list with a merge patch carrying resourceVersion: a concurrent change
+/// is a conflict (retried with the fresh object), never a lost update of someone else's entry.
+async fn set_finalizers(
+    tables: &Api<Table>,
+    table: &Table,
+    finalizers: Vec<String>,
+) -> Result<(), Error> {
+    tables
+        .patch(
+            &table.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {
+                "finalizers": finalizers,
+                "resourceVersion": table.resource_version(),
+            }})),
+        )
+        .await?;
+    Ok(())
+}
+
 fn now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
 /// Server-side apply with the field manager `tabula`. `force`: the operator owns these fields;
 /// a conflicting manual edit is taken back (and shows up in managedFields).
-async fn apply<K>(ctx: &Context, ns: &str, name: &str, obj: &K) -> Result<(), Error>
+async fn apply<K>(ctx: &Context, ns: &str, obj: &K) -> Result<(), Error>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -271,7 +250,7 @@ where
 {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
     api.patch(
-        name,
+        &obj.name_any(),
         &PatchParams::apply(labels::FIELD_MANAGER).force(),
         &Patch::Apply(obj),
     )
@@ -557,16 +536,7 @@ async fn finalize(
         .filter(|f| *f != labels::FINALIZER)
         .cloned()
         .collect();
-    tables
-        .patch(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {
-                "finalizers": finalizers,
-                "resourceVersion": table.resource_version(),
-            }})),
-        )
-        .await?;
+    set_finalizers(tables, table, finalizers).await?;
     normal(
         recorder,
         table,
