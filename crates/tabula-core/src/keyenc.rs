@@ -237,6 +237,45 @@ pub fn item_key(table_id: u32, pk: &AttributeValue, sk: Option<&AttributeValue>)
     out
 }
 
+/// Key prefix of all entries of one secondary index: `table_id | index_no`. Index entries live
+/// in their own key space (storage's `index` column family), so this cannot meet an item key.
+pub fn index_prefix(table_id: u32, index_no: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(6);
+    out.extend_from_slice(&table_id.to_be_bytes());
+    out.extend_from_slice(&index_no.to_be_bytes());
+    out
+}
+
+/// Key prefix of one index partition (all entries sharing an index partition key), laid out
+/// like an item partition so a Query on an index is the same prefix scan as on a table.
+pub fn index_partition_prefix(table_id: u32, index_no: u16, pk: &AttributeValue) -> Vec<u8> {
+    let mut out = index_prefix(table_id, index_no);
+    out.extend_from_slice(&hash32(pk).to_be_bytes());
+    encode_scalar(&mut out, pk);
+    out
+}
+
+/// Full index entry key: the index key, then the table key that makes entries with equal
+/// index keys distinct (index keys need not be unique). Encodings are self-delimiting, so
+/// entries sort by index sort key, then by table key.
+pub fn index_entry_key(
+    table_id: u32,
+    index_no: u16,
+    index_key: (&AttributeValue, Option<&AttributeValue>),
+    table_key: (&AttributeValue, Option<&AttributeValue>),
+) -> Vec<u8> {
+    let mut out = index_partition_prefix(table_id, index_no, index_key.0);
+    for v in index_key
+        .1
+        .into_iter()
+        .chain([table_key.0])
+        .chain(table_key.1)
+    {
+        encode_scalar(&mut out, v);
+    }
+    out
+}
+
 /// Splits an item key back into its hash, partition key and sort key.
 pub fn decode_item_key(
     key: &[u8],
@@ -310,6 +349,20 @@ mod tests {
         assert_eq!(p, pk);
         assert_eq!(s, Some(sk));
         assert!(key.starts_with(&partition_prefix(7, &pk)));
+    }
+
+    #[test]
+    fn index_entries_sort_by_index_key_then_table_key() {
+        let s = |v: &str| AttributeValue::S(v.into());
+        let g = s("gold");
+        let a = index_entry_key(3, 1, (&g, Some(&num("5"))), (&s("u2"), None));
+        let b = index_entry_key(3, 1, (&g, Some(&num("5"))), (&s("u10"), None));
+        let c = index_entry_key(3, 1, (&g, Some(&num("40"))), (&s("u1"), None));
+        assert!(b < a && a < c);
+        let p = index_partition_prefix(3, 1, &g);
+        assert!(a.starts_with(&p) && c.starts_with(&p));
+        assert!(p.starts_with(&index_prefix(3, 1)));
+        assert!(!p.starts_with(&index_prefix(3, 2)));
     }
 
     proptest! {

@@ -4,6 +4,9 @@
 //! - `meta`: the format marker, the table catalog (one record per table name) and the id counter.
 //! - `items`: item bodies under the key layout of `tabula_core::keyenc`, sealed with the
 //!   table's data key (see `crypto`).
+//! - `index`: secondary-index entries, `table_id | index_no | index key | table key`, each
+//!   holding the item's projection sealed under the same data key. An item and its index
+//!   entries are always written in one batch, so an index never disagrees with its table.
 //!
 //! Every write goes through one `WriteBatch` with `sync = true`: RocksDB groups concurrent
 //! synced writers into one WAL fsync (group commit), so an acknowledged write survives
@@ -30,6 +33,7 @@ pub use crypto::{DataKey, MasterKey};
 
 const CF_META: &str = "meta";
 const CF_ITEMS: &str = "items";
+const CF_INDEX: &str = "index";
 
 const META_FORMAT: &[u8] = b"format";
 const META_NEXT_TABLE_ID: &[u8] = b"next_table_id";
@@ -110,8 +114,28 @@ pub struct TableHandle {
     key: DataKey,
 }
 
-/// An item write ready to commit: the storage key and the sealed body (`None` deletes).
+/// Which key space a write or a scan addresses: the items themselves, or the entries of the
+/// tables' secondary indexes (`table_id | index_no | index key | table key`, a column family
+/// of its own so an index can be dropped with one range delete).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    Items,
+    Index,
+}
+
+impl Space {
+    fn cf_name(self) -> &'static str {
+        match self {
+            Space::Items => CF_ITEMS,
+            Space::Index => CF_INDEX,
+        }
+    }
+}
+
+/// An item or index-entry write ready to commit: the space, the storage key and the sealed
+/// body (`None` deletes).
 pub struct SealedWrite {
+    pub space: Space,
     pub key: Vec<u8>,
     value: Option<Vec<u8>>,
 }
@@ -147,7 +171,8 @@ impl Store {
         items_opts.set_block_based_table_factory(&table);
         let cfs = [
             ColumnFamilyDescriptor::new(CF_META, opts.clone()),
-            ColumnFamilyDescriptor::new(CF_ITEMS, items_opts),
+            ColumnFamilyDescriptor::new(CF_ITEMS, items_opts.clone()),
+            ColumnFamilyDescriptor::new(CF_INDEX, items_opts),
         ];
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
         let store = Store {
@@ -268,7 +293,6 @@ impl Store {
         let record = self
             .table_record(name)?
             .ok_or_else(|| StorageError::TableNotFound(name.to_string()))?;
-        let items = self.cf(CF_ITEMS)?;
         let mut b = WriteBatch::default();
         b.delete_cf(
             self.cf(CF_META)?,
@@ -278,7 +302,13 @@ impl Store {
             .table_id
             .checked_add(1)
             .ok_or_else(|| StorageError::Corrupt("table id space exhausted".into()))?;
-        b.delete_range_cf(items, record.table_id.to_be_bytes(), end.to_be_bytes());
+        for space in [Space::Items, Space::Index] {
+            b.delete_range_cf(
+                self.cf(space.cf_name())?,
+                record.table_id.to_be_bytes(),
+                end.to_be_bytes(),
+            );
+        }
         self.sync_write(b)?;
         self.handles
             .write()
@@ -326,22 +356,52 @@ impl Store {
         key: Vec<u8>,
         item: Option<&Item>,
     ) -> Result<SealedWrite> {
+        self.prepare_in(Space::Items, table, key, item)
+    }
+
+    /// Prepares a write in either space. Index entries are sealed under the table's data key
+    /// like items (the entry key is the authenticated data), so an index holds no attribute
+    /// value in the clear beyond its key bytes.
+    pub fn prepare_in(
+        &self,
+        space: Space,
+        table: &TableHandle,
+        key: Vec<u8>,
+        item: Option<&Item>,
+    ) -> Result<SealedWrite> {
         let value = match item {
             Some(item) => Some(table.key.seal(&key, &codec::encode_item(item))?),
             None => None,
         };
-        Ok(SealedWrite { key, value })
+        Ok(SealedWrite { space, key, value })
+    }
+
+    /// Removes every entry of one secondary index (`prefix` is `table_id | index_no`).
+    pub fn drop_index_entries(&self, prefix: &[u8]) -> Result<()> {
+        let Some(end) = tabula_core::keyenc::prefix_end(prefix) else {
+            return Err(StorageError::Corrupt(
+                "index prefix has no successor".into(),
+            ));
+        };
+        let mut b = WriteBatch::default();
+        b.delete_range_cf(self.cf(CF_INDEX)?, prefix, &end[..]);
+        self.sync_write(b)
     }
 
     /// Commits many prepared writes (possibly from many requests) as one atomic, synced batch:
     /// the engine's committer calls this once per group of concurrent writes.
     pub fn commit(&self, writes: &[&SealedWrite]) -> Result<()> {
         let items = self.cf(CF_ITEMS)?;
+        let index = self.cf(CF_INDEX)?;
         let mut b = WriteBatch::default();
         for w in writes {
+            let cf = match w.space {
+                Space::Items => items,
+                Space::Index => index,
+            };
             match &w.value {
-                Some(v) => b.put_cf(items, &w.key, v),
-                None => b.delete_cf(items, &w.key),
+                Some(v) => b.put_cf(cf, &w.key, v),
+                None => b.delete_cf(cf, &w.key),
             }
         }
         self.sync_write(b)
@@ -355,9 +415,22 @@ impl Store {
         start: &[u8],
         end: &[u8],
         forward: bool,
+        visit: impl FnMut(&[u8], Item) -> Result<bool>,
+    ) -> Result<()> {
+        self.scan_in(Space::Items, table, start, end, forward, visit)
+    }
+
+    /// `scan` over either space (index entries decode to their projected items).
+    pub fn scan_in(
+        &self,
+        space: Space,
+        table: &TableHandle,
+        start: &[u8],
+        end: &[u8],
+        forward: bool,
         mut visit: impl FnMut(&[u8], Item) -> Result<bool>,
     ) -> Result<()> {
-        let items = self.cf(CF_ITEMS)?;
+        let items = self.cf(space.cf_name())?;
         let mut ro = ReadOptions::default();
         ro.set_iterate_lower_bound(start.to_vec());
         ro.set_iterate_upper_bound(end.to_vec());
@@ -378,7 +451,7 @@ impl Store {
 
     /// Flushes memtables and compacts everything (used by tests and by backups).
     pub fn flush_and_compact(&self) -> Result<()> {
-        for name in [CF_META, CF_ITEMS] {
+        for name in [CF_META, CF_ITEMS, CF_INDEX] {
             let cf = self.cf(name)?;
             self.db.flush_cf(cf)?;
             self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);

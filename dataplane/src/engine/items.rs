@@ -102,6 +102,22 @@ fn check_condition(
 }
 
 impl Engine {
+    /// Durably replaces one item (`new = None` deletes it) together with its index entries,
+    /// in one batch. The caller holds the item's lock and read `old` under it.
+    async fn commit_item(
+        &self,
+        table: &Table,
+        skey: Vec<u8>,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> ApiResult<()> {
+        let mut writes = vec![self.store.prepare(&table.handle, skey, new)?];
+        if !table.def.indexes.is_empty() {
+            writes.extend(self.index_writes(table, old, new)?);
+        }
+        self.committer.commit(writes).await
+    }
+
     pub async fn put_item(&self, input: PutItemInput) -> ApiResult<WriteOutcome> {
         let table = self.table(&input.table)?;
         if !matches!(
@@ -112,12 +128,15 @@ impl Engine {
         }
         let key = table.key_from_item(&input.item)?;
         check_item_size(&input.item)?;
+        table.check_index_keys(&input.item)?;
         let skey = table.storage_key(&key);
         let _guard = self.lock_item(&skey).await;
-        // An unconditional put that returns nothing does not need the old item: skip the read.
+        // An unconditional put that returns nothing, on a table without indexes, does not
+        // need the old item: skip the read.
         let needs_old = input.condition.is_some()
             || input.return_values == ReturnValues::AllOld
-            || input.report_capacity;
+            || input.report_capacity
+            || !table.def.indexes.is_empty();
         let old = if needs_old {
             self.store.get(&table.handle, &skey)?
         } else {
@@ -128,8 +147,8 @@ impl Engine {
             old.as_ref(),
             input.return_old_on_failure,
         )?;
-        let write = self.store.prepare(&table.handle, skey, Some(&input.item))?;
-        self.committer.commit(vec![write]).await?;
+        self.commit_item(&table, skey, old.as_ref(), Some(&input.item))
+            .await?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&input.item));
         Ok(WriteOutcome {
             attributes: match input.return_values {
@@ -162,8 +181,7 @@ impl Engine {
             input.return_old_on_failure,
         )?;
         if old.is_some() {
-            let write = self.store.prepare(&table.handle, skey, None)?;
-            self.committer.commit(vec![write]).await?;
+            self.commit_item(&table, skey, old.as_ref(), None).await?;
         }
         let size = item_size_opt(old.as_ref());
         Ok(WriteOutcome {
@@ -206,8 +224,9 @@ impl Engine {
                 .map_err(|e| ApiError::validation(e.message))?;
         }
         check_item_size(&new)?;
-        let write = self.store.prepare(&table.handle, skey, Some(&new))?;
-        self.committer.commit(vec![write]).await?;
+        table.check_index_keys(&new)?;
+        self.commit_item(&table, skey, old.as_ref(), Some(&new))
+            .await?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&new));
         // UPDATED_OLD/UPDATED_NEW return the document paths the update touched; a path into a
         // list returns the whole list (DynamoDB does the same: `REMOVE l[1]` returns `l`).
@@ -316,7 +335,9 @@ impl Engine {
                         ));
                     }
                 }
-                t.key_from_item(item)?
+                let key = t.key_from_item(item)?;
+                t.check_index_keys(item)?;
+                key
             }
             WriteRequest::Delete(key) => t.key_from_key_param(key)?,
         };

@@ -7,6 +7,7 @@
 //! `tabula_storage` persists; `tabula_core::expr` parses and evaluates expressions.
 
 mod commit;
+mod indexes;
 mod items;
 mod reads;
 mod tables;
@@ -19,6 +20,7 @@ use tabula_core::value::{MAX_ITEM_SIZE, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BY
 use tabula_core::{AttributeValue, Item, ScalarType, keyenc};
 use tabula_storage::{Store, TableHandle};
 
+pub use indexes::*;
 pub use items::*;
 pub use reads::*;
 pub use tables::*;

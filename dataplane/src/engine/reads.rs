@@ -1,11 +1,15 @@
-//! Query and Scan: range reads over the item key space with DynamoDB's paging rules — `Limit`
-//! counts items evaluated and the 1 MB page limit applies to data read, both before the filter.
+//! Query and Scan: range reads over the item key space, or over one secondary index's entries,
+//! with DynamoDB's paging rules — `Limit` counts items evaluated and the 1 MB page limit
+//! applies to data read, both before the filter.
 
 use tabula_core::expr::{Condition, KeyCondition, Projection, SortKeyCondition};
 use tabula_core::keyenc::{self, prefix_end};
 use tabula_core::{AttributeValue, Item};
+use tabula_storage::Space;
 
-use super::{ConsumedCapacity, Engine, Table, read_units};
+use super::{
+    ConsumedCapacity, Engine, IndexDef, IndexKind, KeySchema, ProjectionType, Table, read_units,
+};
 use crate::error::{ApiError, ApiResult};
 
 /// The 1 MB of data one Query or Scan page reads at most.
@@ -15,12 +19,15 @@ pub const PAGE_BYTES: usize = 1024 * 1024;
 pub enum Select {
     #[default]
     AllAttributes,
+    /// What the index holds (the default for a read through an index).
+    AllProjectedAttributes,
     SpecificAttributes,
     Count,
 }
 
 pub struct QueryInput {
     pub table: String,
+    pub index: Option<String>,
     pub key_condition: KeyCondition,
     pub filter: Option<Condition>,
     pub projection: Option<Projection>,
@@ -33,6 +40,7 @@ pub struct QueryInput {
 
 pub struct ScanInput {
     pub table: String,
+    pub index: Option<String>,
     pub filter: Option<Condition>,
     pub projection: Option<Projection>,
     pub limit: Option<usize>,
@@ -52,11 +60,137 @@ pub struct ReadPage {
     pub consumed: ConsumedCapacity,
 }
 
-/// Key range `[start, end)` of a whole table.
-pub(crate) fn table_range(table_id: u32) -> (Vec<u8>, Vec<u8>) {
-    let start = keyenc::table_prefix(table_id);
-    let end = prefix_end(&start).unwrap_or_else(|| vec![0xFF; 5]);
-    (start, end)
+/// Key range `[start, end)` of every key starting with `prefix`.
+pub(crate) fn prefix_range(prefix: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    let end = prefix_end(&prefix).unwrap_or_else(|| vec![0xFF; prefix.len() + 1]);
+    (prefix, end)
+}
+
+/// What a Query or Scan reads: the table's items, or the entries of one of its indexes.
+struct Target<'a> {
+    table: &'a Table,
+    index: Option<&'a IndexDef>,
+}
+
+impl<'a> Target<'a> {
+    /// Resolves `IndexName` and refuses what DynamoDB refuses on indexes.
+    fn resolve(table: &'a Table, index: Option<&str>, consistent: bool) -> ApiResult<Target<'a>> {
+        let index = match index {
+            None => None,
+            Some(name) => {
+                let index = table.index(name)?;
+                if index.kind == IndexKind::Global && consistent {
+                    return Err(ApiError::validation(
+                        "Consistent reads are not supported on global secondary indexes",
+                    ));
+                }
+                if index.backfilling {
+                    return Err(ApiError::validation(format!(
+                        "Cannot read from backfilling global secondary index: {name}"
+                    )));
+                }
+                Some(index)
+            }
+        };
+        Ok(Target { table, index })
+    }
+
+    fn space(&self) -> Space {
+        match self.index {
+            None => Space::Items,
+            Some(_) => Space::Index,
+        }
+    }
+
+    fn key_schema(&self) -> &KeySchema {
+        self.index
+            .map(|i| &i.key_schema)
+            .unwrap_or(&self.table.def.key_schema)
+    }
+
+    fn prefix(&self) -> Vec<u8> {
+        let id = self.table.handle.table_id;
+        match self.index {
+            None => keyenc::table_prefix(id),
+            Some(i) => keyenc::index_prefix(id, i.index_no),
+        }
+    }
+
+    fn partition_prefix(&self, pk: &AttributeValue) -> Vec<u8> {
+        let id = self.table.handle.table_id;
+        match self.index {
+            None => keyenc::partition_prefix(id, pk),
+            Some(i) => keyenc::index_partition_prefix(id, i.index_no, pk),
+        }
+    }
+
+    /// The storage key an `ExclusiveStartKey` names, checked against the schema: exactly the
+    /// table key, plus the index key for a read through an index.
+    fn start_key(&self, esk: &Item) -> Option<Vec<u8>> {
+        let Some(index) = self.index else {
+            let key = self.table.key_from_key_param(esk).ok()?;
+            return Some(self.table.storage_key(&key));
+        };
+        let def = &self.table.def;
+        let mut names: Vec<&String> = std::iter::once(&def.key_schema.hash)
+            .chain(def.key_schema.range.iter())
+            .collect();
+        for n in std::iter::once(&index.key_schema.hash).chain(index.key_schema.range.iter()) {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+        if esk.len() != names.len() {
+            return None;
+        }
+        for n in names {
+            let v = esk.get(n)?;
+            if v.scalar_type()? != def.attribute_type(n)? {
+                return None;
+            }
+        }
+        self.table.index_entry_key(index, esk)
+    }
+
+    /// The attributes of `LastEvaluatedKey` for an item read through this target.
+    fn last_key(&self, item: &Item) -> Item {
+        match self.index {
+            None => self.table.key_attributes(item),
+            Some(i) => self.table.index_key_attributes(i, item),
+        }
+    }
+
+    /// Whether the read must fetch each item from the table because the request needs
+    /// attributes the index does not hold. Only a local index can (DynamoDB fetches them
+    /// from the table in the same partition); on a global index asking for all attributes
+    /// of a partial projection is an error.
+    fn needs_fetch(
+        &self,
+        select: Select,
+        projection: Option<&Projection>,
+        filter: Option<&Condition>,
+    ) -> ApiResult<bool> {
+        let Some(index) = self.index else {
+            return Ok(false);
+        };
+        if index.projection.kind == ProjectionType::All {
+            return Ok(false);
+        }
+        let outside = |attrs: Vec<String>| attrs.iter().any(|a| !self.table.projects(index, a));
+        let wants_more = select == Select::AllAttributes
+            || projection.is_some_and(|p| outside(p.top_level_attrs()))
+            || filter.is_some_and(|f| outside(f.top_level_attrs()));
+        if index.kind == IndexKind::Global {
+            if select == Select::AllAttributes {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                    index.name
+                )));
+            }
+            return Ok(false);
+        }
+        Ok(wants_more)
+    }
 }
 
 /// Key range of the items whose sort key satisfies `cond`, within one partition.
@@ -66,22 +200,20 @@ fn sort_range(prefix: &[u8], cond: Option<&SortKeyCondition>) -> (Vec<u8>, Vec<u
         keyenc::encode_scalar(&mut k, v);
         k
     };
-    // The successor of an exact key: all item keys in a partition have the same shape, so
-    // appending a zero byte gives the smallest key greater than `k`.
-    let after = |mut k: Vec<u8>| {
-        k.push(0);
-        k
-    };
     let start = prefix.to_vec();
     let end = prefix_end(prefix).unwrap_or_else(|| vec![0xFF; prefix.len() + 1]);
+    // Past every key that starts with `k`. Key encodings are self-delimiting, so on a table
+    // that is just past the item with sort key `v`, and on an index past every entry with
+    // index sort key `v` (entries append the table key after it).
+    let past = |k: Vec<u8>| prefix_end(&k).unwrap_or_else(|| end.clone());
     match cond {
         None => (start, end),
-        Some(SortKeyCondition::Eq(v)) => (with(v), after(with(v))),
+        Some(SortKeyCondition::Eq(v)) => (with(v), past(with(v))),
         Some(SortKeyCondition::Lt(v)) => (start, with(v)),
-        Some(SortKeyCondition::Le(v)) => (start, after(with(v))),
-        Some(SortKeyCondition::Gt(v)) => (after(with(v)), end),
+        Some(SortKeyCondition::Le(v)) => (start, past(with(v))),
+        Some(SortKeyCondition::Gt(v)) => (past(with(v)), end),
         Some(SortKeyCondition::Ge(v)) => (with(v), end),
-        Some(SortKeyCondition::Between(a, b)) => (with(a), after(with(b))),
+        Some(SortKeyCondition::Between(a, b)) => (with(a), past(with(b))),
         Some(SortKeyCondition::BeginsWith(v)) => {
             let mut p = prefix.to_vec();
             p.extend(keyenc::begins_with_prefix(v).unwrap_or_default());
@@ -94,7 +226,8 @@ fn sort_range(prefix: &[u8], cond: Option<&SortKeyCondition>) -> (Vec<u8>, Vec<u
 impl Engine {
     pub fn query(&self, input: QueryInput) -> ApiResult<ReadPage> {
         let table = self.table(&input.table)?;
-        let ks = &table.def.key_schema;
+        let target = Target::resolve(&table, input.index.as_deref(), input.consistent)?;
+        let ks = target.key_schema();
         let kc = &input.key_condition;
         let hash_type = table.def.attribute_type(&ks.hash);
         if kc.partition_value.scalar_type() != hash_type {
@@ -135,15 +268,14 @@ impl Engine {
                 ));
             }
         }
-        let prefix = keyenc::partition_prefix(table.handle.table_id, &kc.partition_value);
+        let prefix = target.partition_prefix(&kc.partition_value);
         let (mut start, mut end) = sort_range(&prefix, kc.sort.as_ref());
         if let Some(esk) = &input.exclusive_start_key {
             let invalid = || ApiError::validation("The provided starting key is invalid");
-            let key = table.key_from_key_param(esk).map_err(|_| invalid())?;
-            if key.hash != kc.partition_value {
+            let k = target.start_key(esk).ok_or_else(invalid)?;
+            if esk.get(&ks.hash) != Some(&kc.partition_value) {
                 return Err(invalid());
             }
-            let k = table.storage_key(&key);
             if input.forward {
                 let mut after = k;
                 after.push(0);
@@ -152,8 +284,13 @@ impl Engine {
                 end = end.min(k);
             }
         }
+        let fetch = target.needs_fetch(
+            input.select,
+            input.projection.as_ref(),
+            input.filter.as_ref(),
+        )?;
         self.read_range(
-            &table,
+            &target,
             start,
             end,
             input.forward,
@@ -164,24 +301,26 @@ impl Engine {
                 consistent: input.consistent,
                 select: input.select,
                 check: kc.sort.as_ref(),
+                fetch,
             },
         )
     }
 
     pub fn scan(&self, input: ScanInput) -> ApiResult<ReadPage> {
         let table = self.table(&input.table)?;
-        let id = table.handle.table_id;
+        let target = Target::resolve(&table, input.index.as_deref(), input.consistent)?;
+        let prefix = target.prefix();
         let (mut start, mut end) = match input.segment {
-            None => table_range(id),
+            None => prefix_range(prefix),
             Some((segment, total)) => {
                 let lo = (u64::from(segment) << 32) / u64::from(total);
                 let hi = (u64::from(segment + 1) << 32) / u64::from(total);
-                let mut s = keyenc::table_prefix(id);
+                let mut s = prefix.clone();
                 s.extend_from_slice(&(lo as u32).to_be_bytes());
                 let e = if hi > u64::from(u32::MAX) {
-                    table_range(id).1
+                    prefix_range(prefix).1
                 } else {
-                    let mut e = keyenc::table_prefix(id);
+                    let mut e = prefix;
                     e.extend_from_slice(&(hi as u32).to_be_bytes());
                     e
                 };
@@ -189,10 +328,9 @@ impl Engine {
             }
         };
         if let Some(esk) = &input.exclusive_start_key {
-            let key = table.key_from_key_param(esk).map_err(|_| {
+            let mut k = target.start_key(esk).ok_or_else(|| {
                 ApiError::validation("The provided starting key is invalid: The provided key element does not match the schema")
             })?;
-            let mut k = table.storage_key(&key);
             if k < start || k >= end {
                 return Err(ApiError::validation(
                     "The provided Exclusive start key does not map to the provided segment",
@@ -204,8 +342,13 @@ impl Engine {
                 end = start.clone();
             }
         }
+        let fetch = target.needs_fetch(
+            input.select,
+            input.projection.as_ref(),
+            input.filter.as_ref(),
+        )?;
         self.read_range(
-            &table,
+            &target,
             start,
             end,
             true,
@@ -216,13 +359,14 @@ impl Engine {
                 consistent: input.consistent,
                 select: input.select,
                 check: None,
+                fetch,
             },
         )
     }
 
     fn read_range(
         &self,
-        table: &Table,
+        target: &Target<'_>,
         start: Vec<u8>,
         end: Vec<u8>,
         forward: bool,
@@ -233,9 +377,15 @@ impl Engine {
         let mut last_item: Option<Item> = None;
         let mut stopped_early = false;
         let mut error = None;
-        let range_name = table.def.key_schema.range.clone();
-        self.store
-            .scan(&table.handle, &start, &end, forward, |_, item| {
+        let table = target.table;
+        let range_name = target.key_schema().range.clone();
+        self.store.scan_in(
+            target.space(),
+            &table.handle,
+            &start,
+            &end,
+            forward,
+            |_, item| {
                 if let (Some(check), Some(name)) = (opts.check, &range_name)
                     && !item.get(name).is_some_and(|v| check.matches(v))
                 {
@@ -246,6 +396,22 @@ impl Engine {
                     return Ok(false);
                 }
                 bytes += tabula_core::value::item_size(&item);
+                let last = target.last_key(&item);
+                // A local index read that needs attributes the index lacks reads the item
+                // from the table (the entry and the item are written in one batch, so the
+                // item exists unless it was deleted after the iterator's snapshot).
+                let item = if opts.fetch {
+                    let key = table.key_attributes(&item);
+                    let Ok(pk) = table.key_from_key_param(&key) else {
+                        return Ok(true);
+                    };
+                    match self.store.get(&table.handle, &table.storage_key(&pk))? {
+                        Some(full) => full,
+                        None => return Ok(true),
+                    }
+                } else {
+                    item
+                };
                 page.scanned_count += 1;
                 let keep = match opts.filter {
                     Some(f) => match f.evaluate(&item) {
@@ -257,7 +423,7 @@ impl Engine {
                     },
                     None => true,
                 };
-                last_item = Some(table.key_attributes(&item));
+                last_item = Some(last);
                 if keep {
                     page.count += 1;
                     if opts.select != Select::Count {
@@ -268,7 +434,8 @@ impl Engine {
                     }
                 }
                 Ok(true)
-            })?;
+            },
+        )?;
         if let Some(e) = error {
             return Err(e);
         }
@@ -294,6 +461,8 @@ struct ReadOptions<'a> {
     consistent: bool,
     select: Select,
     check: Option<&'a SortKeyCondition>,
+    /// Read each item from the table (a local index read needing unprojected attributes).
+    fetch: bool,
 }
 
 fn show_value(v: &AttributeValue) -> String {

@@ -6,9 +6,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tabula_core::ScalarType;
-use tabula_storage::{StorageError, Store, TableHandle};
+use tabula_storage::{Space, StorageError, Store, TableHandle};
 
-use super::{Engine, Table};
+use super::{Engine, IndexDef, Table};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
 /// Version of the engine's table-definition record.
@@ -65,6 +65,12 @@ pub struct TableDef {
     pub decreases_today: u64,
     #[serde(default)]
     pub billing_mode_changed_ms: Option<u64>,
+    /// Global and local secondary indexes, in the order DescribeTable lists them.
+    #[serde(default)]
+    pub indexes: Vec<IndexDef>,
+    /// The `index_no` the next index gets (numbers are never reused within a table).
+    #[serde(default)]
+    pub next_index_no: u16,
 }
 
 impl TableDef {
@@ -101,6 +107,8 @@ pub struct CreateTableInput {
     pub throughput: Option<Throughput>,
     pub deletion_protection: bool,
     pub tags: BTreeMap<String, String>,
+    /// Validated by the protocol layer; `index_no` is assigned here.
+    pub indexes: Vec<IndexDef>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +137,8 @@ pub struct TableDescription {
     pub arn: String,
     pub item_count: u64,
     pub size_bytes: u64,
+    /// ItemCount and IndexSizeBytes per `index_no`, counted with the table's.
+    pub index_counts: BTreeMap<u16, (u64, u64)>,
 }
 
 #[derive(Default)]
@@ -145,19 +155,44 @@ pub struct UpdateTableInput {
 pub(crate) struct StatsEntry {
     items: u64,
     bytes: u64,
+    indexes: BTreeMap<u16, (u64, u64)>,
     counted: Option<Instant>,
     counting: bool,
 }
 
-fn count_items(store: &Store, handle: &TableHandle) -> tabula_storage::Result<(u64, u64)> {
-    let (start, end) = super::reads::table_range(handle.table_id);
-    let (mut count, mut size) = (0u64, 0u64);
-    store.scan(handle, &start, &end, true, |_, item| {
-        count += 1;
-        size += tabula_core::value::item_size(&item) as u64;
-        Ok(true)
-    })?;
-    Ok((count, size))
+type Counts = (u64, u64, BTreeMap<u16, (u64, u64)>);
+
+/// Counts a table's items and bytes, and each index's entries and bytes.
+fn count_items(
+    store: &Store,
+    handle: &TableHandle,
+    indexes: &[u16],
+) -> tabula_storage::Result<Counts> {
+    let count = |space, prefix: Vec<u8>| -> tabula_storage::Result<(u64, u64)> {
+        let (start, end) = super::reads::prefix_range(prefix);
+        let (mut count, mut size) = (0u64, 0u64);
+        store.scan_in(space, handle, &start, &end, true, |_, item| {
+            count += 1;
+            size += tabula_core::value::item_size(&item) as u64;
+            Ok(true)
+        })?;
+        Ok((count, size))
+    };
+    let (items, bytes) = count(
+        Space::Items,
+        tabula_core::keyenc::table_prefix(handle.table_id),
+    )?;
+    let mut per_index = BTreeMap::new();
+    for no in indexes {
+        per_index.insert(
+            *no,
+            count(
+                Space::Index,
+                tabula_core::keyenc::index_prefix(handle.table_id, *no),
+            )?,
+        );
+    }
+    Ok((items, bytes, per_index))
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -182,6 +217,11 @@ fn random_uuid() -> String {
 
 impl Engine {
     pub fn create_table(&self, input: CreateTableInput) -> ApiResult<TableDescription> {
+        let mut indexes = input.indexes;
+        for (i, index) in indexes.iter_mut().enumerate() {
+            index.index_no = i as u16 + 1;
+            index.backfilling = false;
+        }
         let def = TableDef {
             version: TABLE_DEF_VERSION,
             name: input.name.clone(),
@@ -198,6 +238,8 @@ impl Engine {
             last_decrease_ms: None,
             decreases_today: 0,
             billing_mode_changed_ms: None,
+            next_index_no: indexes.len() as u16 + 1,
+            indexes,
         };
         let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
         if tables.contains_key(&input.name) {
@@ -231,23 +273,30 @@ impl Engine {
             status: TableStatus::Creating,
             item_count: 0,
             size_bytes: 0,
+            index_counts: BTreeMap::new(),
         })
     }
 
-    /// The key schema of a table (the protocol needs it to check key conditions).
-    pub fn describe_key_schema(&self, name: &str) -> ApiResult<KeySchema> {
-        Ok(self.table(name)?.def.key_schema.clone())
+    /// The key schema a Query reads by: the table's, or the named index's (the protocol
+    /// needs it to check key conditions and filters).
+    pub fn describe_key_schema(&self, name: &str, index: Option<&str>) -> ApiResult<KeySchema> {
+        let table = self.table(name)?;
+        match index {
+            None => Ok(table.def.key_schema.clone()),
+            Some(i) => Ok(table.index(i)?.key_schema.clone()),
+        }
     }
 
     pub fn describe_table(&self, name: &str) -> ApiResult<TableDescription> {
         let table = self.table(name).map_err(|_| describe_not_found(name))?;
-        let (item_count, size_bytes) = self.table_stats(&table);
+        let (item_count, size_bytes, index_counts) = self.table_stats(&table);
         Ok(TableDescription {
             def: table.def.clone(),
             status: TableStatus::Active,
             arn: self.arn(name),
             item_count,
             size_bytes,
+            index_counts,
         })
     }
 
@@ -255,11 +304,11 @@ impl Engine {
     /// six hours) they are approximate: a figure older than `stats_interval` starts a recount
     /// on a background thread and is answered as it is, so DescribeTable never scans a table
     /// inline and never holds the table map while counting.
-    fn table_stats(&self, table: &Table) -> (u64, u64) {
+    fn table_stats(&self, table: &Table) -> Counts {
         let id = table.handle.table_id;
         let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         let entry = stats.entry(id).or_default();
-        let answer = (entry.items, entry.bytes);
+        let answer = (entry.items, entry.bytes, entry.indexes.clone());
         let stale = entry
             .counted
             .is_none_or(|t| t.elapsed() >= self.config.stats_interval);
@@ -271,18 +320,20 @@ impl Engine {
         let store = self.store.clone();
         let handle = table.handle.clone();
         let shared = self.stats.clone();
+        let indexes: Vec<u16> = table.def.indexes.iter().map(|i| i.index_no).collect();
         let spawned = std::thread::Builder::new()
             .name("tabula-stats".into())
             .spawn(move || {
-                let counted = count_items(&store, &handle);
+                let counted = count_items(&store, &handle, &indexes);
                 let mut stats = shared.lock().unwrap_or_else(|p| p.into_inner());
                 // The table may have been deleted meanwhile: then its entry is gone and stays so.
                 if let Some(e) = stats.get_mut(&id) {
                     e.counting = false;
                     match counted {
-                        Ok((items, bytes)) => {
+                        Ok((items, bytes, indexes)) => {
                             e.items = items;
                             e.bytes = bytes;
+                            e.indexes = indexes;
                             e.counted = Some(Instant::now());
                         }
                         Err(err) => {
@@ -317,7 +368,7 @@ impl Engine {
                 self.arn(name)
             )));
         }
-        let (item_count, size_bytes) = self.table_stats(&table);
+        let (item_count, size_bytes, index_counts) = self.table_stats(&table);
         self.store.drop_table(name)?;
         tables.remove(name);
         self.stats
@@ -330,6 +381,7 @@ impl Engine {
             arn: self.arn(name),
             item_count,
             size_bytes,
+            index_counts,
         })
     }
 
@@ -424,7 +476,7 @@ impl Engine {
             );
         }
         drop(tables);
-        let (item_count, size_bytes) = self.table_stats(&table);
+        let (item_count, size_bytes, index_counts) = self.table_stats(&table);
         Ok(TableDescription {
             arn: self.arn(&input.name),
             def,
@@ -435,6 +487,7 @@ impl Engine {
             },
             item_count,
             size_bytes,
+            index_counts,
         })
     }
 

@@ -288,6 +288,11 @@ impl Constraints {
         );
     }
 
+    /// Index names follow the table-name rules (3 to 255 of `[a-zA-Z0-9_.-]`).
+    pub fn index_name(&mut self, name: &str, path: &str) {
+        self.table_name(Some(name), path);
+    }
+
     pub fn table_name(&mut self, name: Option<&str>, path: &str) {
         let Some(name) = name else {
             self.not_null(false, path);

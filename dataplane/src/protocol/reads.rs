@@ -11,11 +11,15 @@ use super::{Constraints, Request, consumed_json};
 use crate::engine::{Engine, QueryInput, ReadPage, ScanInput, Select};
 use crate::error::{ApiError, ApiResult};
 
-fn select(req: Request<'_>, has_projection: bool) -> ApiResult<Select> {
+/// `Select`, with its defaults: the projection's attributes when one is given, else every
+/// attribute of a table or every projected attribute of an index.
+fn select(req: Request<'_>, has_projection: bool, on_index: bool) -> ApiResult<Select> {
     let s = match req.str("Select")? {
         None => {
             if has_projection {
                 Select::SpecificAttributes
+            } else if on_index {
+                Select::AllProjectedAttributes
             } else {
                 Select::AllAttributes
             }
@@ -23,6 +27,7 @@ fn select(req: Request<'_>, has_projection: bool) -> ApiResult<Select> {
         Some("ALL_ATTRIBUTES") => Select::AllAttributes,
         Some("SPECIFIC_ATTRIBUTES") => Select::SpecificAttributes,
         Some("COUNT") => Select::Count,
+        Some("ALL_PROJECTED_ATTRIBUTES") if on_index => Select::AllProjectedAttributes,
         Some("ALL_PROJECTED_ATTRIBUTES") => {
             return Err(ApiError::validation(
                 "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is supported only for Query and Scan on an index",
@@ -49,6 +54,7 @@ fn select(req: Request<'_>, has_projection: bool) -> ApiResult<Select> {
             "One or more parameter values were invalid: Cannot specify the AttributesToGet or ProjectionExpression when choosing to get {}",
             match s {
                 Select::Count => "COUNT",
+                Select::AllProjectedAttributes => "ALL_PROJECTED_ATTRIBUTES",
                 _ => "ALL_ATTRIBUTES",
             }
         )));
@@ -132,13 +138,15 @@ fn page_json(page: ReadPage, detail: crate::engine::CapacityDetail, select: Sele
     out
 }
 
-fn refuse_index(req: Request<'_>) -> ApiResult<()> {
-    if let Some(index) = req.str("IndexName")? {
-        return Err(ApiError::validation(format!(
-            "The table does not have the specified index: {index}"
-        )));
-    }
-    Ok(())
+/// `IndexName`, checked against the name constraints.
+fn index_name(req: Request<'_>) -> ApiResult<Option<String>> {
+    let Some(name) = req.str("IndexName")? else {
+        return Ok(None);
+    };
+    let mut c = Constraints::default();
+    c.index_name(name, "indexName");
+    c.finish()?;
+    Ok(Some(name.to_string()))
 }
 
 pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
@@ -159,8 +167,9 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     )?;
     let detail = req.capacity_detail()?;
     let limit = limit(req)?;
+    let index = index_name(req)?;
     let has_projection = req.has("ProjectionExpression") || req.has("AttributesToGet");
-    let select = select(req, has_projection)?;
+    let select = select(req, has_projection, index.is_some())?;
     let params = ExpressionParams::parse(req)?;
     params.check_used_without_expressions(
         req.has("KeyConditionExpression")
@@ -168,7 +177,7 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
             || req.has("ProjectionExpression"),
         Some("FilterExpression and KeyConditionExpression are null"),
     )?;
-    let table = engine.describe_key_schema(&table_name)?;
+    let table = engine.describe_key_schema(&table_name, index.as_deref())?;
     let mut resolver = params.resolver();
     let key_condition: KeyCondition = if let Some(text) = req.str("KeyConditionExpression")? {
         let cond = resolver
@@ -199,10 +208,10 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     }
     let projection = projection(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
-    refuse_index(req)?;
     let esk = req.get("ExclusiveStartKey").map(parse_item).transpose()?;
     let page = engine.query(QueryInput {
         table: table_name,
+        index,
         key_condition,
         filter,
         projection,
@@ -224,8 +233,9 @@ pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     )?;
     let detail = req.capacity_detail()?;
     let limit = limit(req)?;
+    let index = index_name(req)?;
     let has_projection = req.has("ProjectionExpression") || req.has("AttributesToGet");
-    let select = select(req, has_projection)?;
+    let select = select(req, has_projection, index.is_some())?;
     let segment = req.int("Segment")?;
     let total = req.int("TotalSegments")?;
     let mut c = Constraints::default();
@@ -290,10 +300,10 @@ pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let filter = filter(req, "ScanFilter", &mut resolver)?;
     let projection = projection(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
-    refuse_index(req)?;
     let esk = req.get("ExclusiveStartKey").map(parse_item).transpose()?;
     let page = engine.scan(ScanInput {
         table: table_name,
+        index,
         filter,
         projection,
         limit,

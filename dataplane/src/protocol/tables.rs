@@ -7,15 +7,13 @@ use serde_json::{Value, json};
 
 use super::{Constraints, Request};
 use crate::engine::{
-    BillingMode, CreateTableInput, Engine, KeySchema, TableDescription, Throughput,
-    UpdateTableInput,
+    BillingMode, CreateTableInput, Engine, IndexDef, IndexKind, IndexProjection, KeySchema,
+    ProjectionType, TableDescription, TableStatus, Throughput, UpdateTableInput,
 };
 use crate::error::{ApiError, ApiResult};
 
 /// Features of CreateTable/UpdateTable not built yet: refused clearly rather than ignored.
 const UNSUPPORTED_TABLE_FIELDS: &[&str] = &[
-    "GlobalSecondaryIndexes",
-    "LocalSecondaryIndexes",
     "StreamSpecification",
     "GlobalSecondaryIndexUpdates",
     "ReplicaUpdates",
@@ -45,6 +43,15 @@ fn billing_mode(value: Option<&str>, c: &mut Constraints) -> Option<BillingMode>
 }
 
 fn throughput(req: Request<'_>, c: &mut Constraints) -> ApiResult<Option<Throughput>> {
+    throughput_at(req, "provisionedThroughput", c)
+}
+
+/// `ProvisionedThroughput` of a table (`path` "provisionedThroughput") or of an index.
+fn throughput_at(
+    req: Request<'_>,
+    path: &str,
+    c: &mut Constraints,
+) -> ApiResult<Option<Throughput>> {
     let Some(pt) = req.object("ProvisionedThroughput")? else {
         return Ok(None);
     };
@@ -66,14 +73,8 @@ fn throughput(req: Request<'_>, c: &mut Constraints) -> ApiResult<Option<Through
             Some(v) => Ok(v as u64),
         }
     };
-    let read = units(
-        "ReadCapacityUnits",
-        "provisionedThroughput.readCapacityUnits",
-    )?;
-    let write = units(
-        "WriteCapacityUnits",
-        "provisionedThroughput.writeCapacityUnits",
-    )?;
+    let read = units("ReadCapacityUnits", &format!("{path}.readCapacityUnits"))?;
+    let write = units("WriteCapacityUnits", &format!("{path}.writeCapacityUnits"))?;
     Ok(Some(Throughput { read, write }))
 }
 
@@ -101,6 +102,300 @@ fn tags(list: Option<&Vec<Value>>) -> ApiResult<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// The elements of a `KeySchema` list (table or index) as (name, key type), with the
+/// member constraints reported under `path`.
+fn key_schema_elements(
+    list: Option<&Vec<Value>>,
+    path: &str,
+    c: &mut Constraints,
+) -> ApiResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (i, e) in list.into_iter().flatten().enumerate() {
+        let Value::Object(e) = e else {
+            return Err(ApiError::serialization(
+                "KeySchema elements must be objects",
+            ));
+        };
+        let e = Request(e);
+        let an = e.str("AttributeName")?;
+        let kt = e.str("KeyType")?;
+        let member = format!("{path}.{}.member", i + 1);
+        c.not_null(an.is_some(), &format!("{member}.attributeName"));
+        c.not_null(kt.is_some(), &format!("{member}.keyType"));
+        if let Some(kt) = kt
+            && kt != "HASH"
+            && kt != "RANGE"
+        {
+            c.enum_value(kt, &format!("{member}.keyType"), "[HASH, RANGE]");
+        }
+        out.push((
+            an.unwrap_or_default().to_string(),
+            kt.unwrap_or_default().to_string(),
+        ));
+    }
+    if let Some(ks) = list
+        && (ks.is_empty() || ks.len() > 2)
+    {
+        c.push(
+            Some(&format!("{ks:?}")),
+            path,
+            if ks.is_empty() {
+                "Member must have length greater than or equal to 1"
+            } else {
+                "Member must have length less than or equal to 2"
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// A key schema from its elements: HASH first, then an optional RANGE on another attribute.
+fn key_schema(elems: &[(String, String)]) -> ApiResult<KeySchema> {
+    let hash = match elems.first() {
+        Some((n, t)) if t == "HASH" => n.clone(),
+        _ => {
+            return Err(ApiError::validation(
+                "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
+            ));
+        }
+    };
+    let range = match elems.get(1) {
+        None => None,
+        Some((n, t)) if t == "RANGE" => {
+            if *n == hash {
+                return Err(ApiError::validation(
+                    "Invalid KeySchema: Some index key attribute have no definition",
+                ));
+            }
+            Some(n.clone())
+        }
+        Some(_) => {
+            return Err(ApiError::validation(
+                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
+            ));
+        }
+    };
+    Ok(KeySchema { hash, range })
+}
+
+/// An index definition as parsed, before the checks that need the whole table.
+struct ParsedIndex {
+    name: String,
+    kind: IndexKind,
+    key_elems: Vec<(String, String)>,
+    projection: Option<(Option<String>, Option<Vec<String>>)>,
+    throughput: Option<Throughput>,
+}
+
+/// `GlobalSecondaryIndexes` or `LocalSecondaryIndexes` of CreateTable, with the member
+/// constraints (names, key schemas, projections) collected into `c`.
+fn index_list(
+    req: Request<'_>,
+    kind: IndexKind,
+    c: &mut Constraints,
+) -> ApiResult<Option<Vec<ParsedIndex>>> {
+    let (field, path) = match kind {
+        IndexKind::Global => ("GlobalSecondaryIndexes", "globalSecondaryIndexes"),
+        IndexKind::Local => ("LocalSecondaryIndexes", "localSecondaryIndexes"),
+    };
+    let Some(list) = req.array(field)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let Value::Object(o) = v else {
+            return Err(ApiError::serialization(format!(
+                "{field} elements must be objects"
+            )));
+        };
+        let o = Request(o);
+        let member = format!("{path}.{}.member", i + 1);
+        let name = o.str("IndexName")?;
+        match name {
+            Some(n) => c.index_name(n, &format!("{member}.indexName")),
+            None => c.not_null(false, &format!("{member}.indexName")),
+        }
+        let ks = o.array("KeySchema")?;
+        c.not_null(ks.is_some(), &format!("{member}.keySchema"));
+        let key_elems = key_schema_elements(ks, &format!("{member}.keySchema"), c)?;
+        let projection = match o.object("Projection")? {
+            None => {
+                c.not_null(false, &format!("{member}.projection"));
+                None
+            }
+            Some(p) => {
+                let p = Request(p);
+                let kind = p.str("ProjectionType")?;
+                if let Some(k) = kind
+                    && !matches!(k, "ALL" | "KEYS_ONLY" | "INCLUDE")
+                {
+                    c.enum_value(
+                        k,
+                        &format!("{member}.projection.projectionType"),
+                        "[ALL, KEYS_ONLY, INCLUDE]",
+                    );
+                }
+                let non_key = match p.array("NonKeyAttributes")? {
+                    None => None,
+                    Some(list) => {
+                        let mut names = Vec::new();
+                        for n in list {
+                            names.push(
+                                n.as_str()
+                                    .ok_or_else(|| {
+                                        ApiError::serialization("NonKeyAttributes must be strings")
+                                    })?
+                                    .to_string(),
+                            );
+                        }
+                        Some(names)
+                    }
+                };
+                Some((kind.map(str::to_string), non_key))
+            }
+        };
+        let throughput = throughput_at(o, &format!("{member}.provisionedThroughput"), c)?;
+        out.push(ParsedIndex {
+            name: name.unwrap_or_default().to_string(),
+            kind,
+            key_elems,
+            projection,
+            throughput,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// The checks DynamoDB makes on a new table's indexes, in its order; returns the definitions
+/// (their `index_no` is assigned by the engine).
+fn check_indexes(
+    table: &KeySchema,
+    gsis: Option<Vec<ParsedIndex>>,
+    lsis: Option<Vec<ParsedIndex>>,
+    mode: BillingMode,
+) -> ApiResult<Vec<IndexDef>> {
+    let bad =
+        |m: String| ApiError::validation(format!("One or more parameter values were invalid: {m}"));
+    if gsis.as_ref().is_some_and(|l| l.is_empty()) {
+        return Err(bad("List of GlobalSecondaryIndexes is empty".into()));
+    }
+    if lsis.as_ref().is_some_and(|l| l.is_empty()) {
+        return Err(bad("List of LocalSecondaryIndexes is empty".into()));
+    }
+    let gsis = gsis.unwrap_or_default();
+    let lsis = lsis.unwrap_or_default();
+    if lsis.len() > MAX_LSIS {
+        return Err(bad(format!(
+            "Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LSIS}"
+        )));
+    }
+    if gsis.len() > MAX_GSIS {
+        return Err(bad(format!(
+            "GlobalSecondaryIndex count exceeds the per-table limit of {MAX_GSIS}"
+        )));
+    }
+    let mut out: Vec<IndexDef> = Vec::new();
+    let mut projected_total = 0usize;
+    for p in lsis.into_iter().chain(gsis) {
+        if out.iter().any(|i| i.name == p.name) {
+            return Err(bad(format!("Duplicate index name: {}", p.name)));
+        }
+        let ks = key_schema(&p.key_elems)?;
+        if p.kind == IndexKind::Local {
+            if table.range.is_none() {
+                return Err(bad(
+                    "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex".into(),
+                ));
+            }
+            if ks.hash != table.hash {
+                return Err(bad(format!(
+                    "Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
+                    p.name, ks.hash, table.hash
+                )));
+            }
+            if ks.range.is_none() {
+                return Err(bad(format!(
+                    "Index KeySchema does not have a range key for index: {}",
+                    p.name
+                )));
+            }
+        }
+        let (kind, non_key) = p.projection.unwrap_or_default();
+        let kind = match kind.as_deref() {
+            Some("ALL") => ProjectionType::All,
+            Some("KEYS_ONLY") => ProjectionType::KeysOnly,
+            Some("INCLUDE") => ProjectionType::Include,
+            _ => {
+                return Err(bad(format!(
+                    "Unknown ProjectionType: null for index: {}",
+                    p.name
+                )));
+            }
+        };
+        let non_key = match (kind, non_key) {
+            (ProjectionType::Include, None) => {
+                return Err(bad(
+                    "ProjectionType is INCLUDE, but NonKeyAttributes is not specified".into(),
+                ));
+            }
+            (ProjectionType::Include, Some(list)) => {
+                if list.is_empty() {
+                    return Err(bad(
+                        "NonKeyAttributes must not be empty when ProjectionType is INCLUDE".into(),
+                    ));
+                }
+                list
+            }
+            (other, Some(_)) => {
+                return Err(bad(format!(
+                    "ProjectionType is {}, but NonKeyAttributes is specified",
+                    other.as_str()
+                )));
+            }
+            (_, None) => Vec::new(),
+        };
+        projected_total += non_key.len();
+        if projected_total > MAX_PROJECTED_ATTRIBUTES {
+            return Err(bad(format!(
+                "The sum of the number of NonKeyAttributes across all secondary indexes exceeds the limit of {MAX_PROJECTED_ATTRIBUTES}"
+            )));
+        }
+        if p.kind == IndexKind::Global {
+            match (mode, p.throughput) {
+                (BillingMode::Provisioned, None) => {
+                    return Err(bad(format!(
+                        "ProvisionedThroughput must be specified for index: {}",
+                        p.name
+                    )));
+                }
+                (BillingMode::PayPerRequest, Some(_)) => {
+                    return Err(bad(format!(
+                        "ProvisionedThroughput should not be specified for index: {} when BillingMode is PAY_PER_REQUEST",
+                        p.name
+                    )));
+                }
+                _ => {}
+            }
+        }
+        out.push(IndexDef {
+            name: p.name,
+            kind: p.kind,
+            index_no: 0,
+            key_schema: ks,
+            projection: IndexProjection { kind, non_key },
+            throughput: p.throughput,
+            backfilling: false,
+        });
+    }
+    Ok(out)
+}
+
+/// DynamoDB's per-table limits on indexes.
+const MAX_LSIS: usize = 5;
+const MAX_GSIS: usize = 20;
+/// Attributes all of a table's INCLUDE projections may name together.
+const MAX_PROJECTED_ATTRIBUTES: usize = 100;
+
 pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     refuse_unsupported(req)?;
     let mut c = Constraints::default();
@@ -115,43 +410,7 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
     let ads = req.array("AttributeDefinitions")?;
     c.not_null(ks.is_some(), "keySchema");
     c.not_null(ads.is_some(), "attributeDefinitions");
-    let mut key_elems = Vec::new();
-    for (i, e) in ks.into_iter().flatten().enumerate() {
-        let Value::Object(e) = e else {
-            return Err(ApiError::serialization(
-                "KeySchema elements must be objects",
-            ));
-        };
-        let e = Request(e);
-        let an = e.str("AttributeName")?;
-        let kt = e.str("KeyType")?;
-        let path = format!("keySchema.{}.member", i + 1);
-        c.not_null(an.is_some(), &format!("{path}.attributeName"));
-        c.not_null(kt.is_some(), &format!("{path}.keyType"));
-        if let Some(kt) = kt
-            && kt != "HASH"
-            && kt != "RANGE"
-        {
-            c.enum_value(kt, &format!("{path}.keyType"), "[HASH, RANGE]");
-        }
-        key_elems.push((
-            an.unwrap_or_default().to_string(),
-            kt.unwrap_or_default().to_string(),
-        ));
-    }
-    if let Some(ks) = ks
-        && (ks.is_empty() || ks.len() > 2)
-    {
-        c.push(
-            Some(&format!("{ks:?}")),
-            "keySchema",
-            if ks.is_empty() {
-                "Member must have length greater than or equal to 1"
-            } else {
-                "Member must have length less than or equal to 2"
-            },
-        );
-    }
+    let key_elems = key_schema_elements(ks, "keySchema", &mut c)?;
     let mut defs: Vec<(String, String)> = Vec::new();
     for (i, d) in ads.into_iter().flatten().enumerate() {
         let Value::Object(d) = d else {
@@ -177,41 +436,20 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
     }
     let mode = billing_mode(req.str("BillingMode")?, &mut c);
     let tp = throughput(req, &mut c)?;
+    let gsis = index_list(req, IndexKind::Global, &mut c)?;
+    let lsis = index_list(req, IndexKind::Local, &mut c)?;
     c.finish()?;
 
     let bad =
         |m: &str| ApiError::validation(format!("One or more parameter values were invalid: {m}"));
-    let hash = match key_elems.first() {
-        Some((n, t)) if t == "HASH" => n.clone(),
-        _ => {
-            return Err(ApiError::validation(
-                "Invalid KeySchema: The first KeySchemaElement is not a HASH key type",
-            ));
-        }
-    };
-    let range = match key_elems.get(1) {
-        None => None,
-        Some((n, t)) if t == "RANGE" => {
-            if *n == hash {
-                return Err(ApiError::validation(
-                    "Invalid KeySchema: Some index key attribute have no definition",
-                ));
-            }
-            Some(n.clone())
-        }
-        Some(_) => {
-            return Err(ApiError::validation(
-                "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type",
-            ));
-        }
-    };
+    let KeySchema { hash, range } = key_schema(&key_elems)?;
     let mut seen = std::collections::HashSet::new();
     for (n, _) in &defs {
         if !seen.insert(n.as_str()) {
             return Err(bad(&format!("Attribute Name is duplicated: {n}")));
         }
     }
-    let keys: Vec<&String> = std::iter::once(&hash).chain(range.iter()).collect();
+    let mut keys: Vec<&String> = std::iter::once(&hash).chain(range.iter()).collect();
     let missing: Vec<&&String> = keys
         .iter()
         .filter(|k| !defs.iter().any(|(n, _)| n == **k))
@@ -227,12 +465,42 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
             names.join(", ")
         )));
     }
+    let mode = mode.unwrap_or(BillingMode::Provisioned);
+    let table_ks = KeySchema {
+        hash: hash.clone(),
+        range: range.clone(),
+    };
+    let indexes = check_indexes(&table_ks, gsis, lsis, mode)?;
+    for index in &indexes {
+        let ks = &index.key_schema;
+        let index_keys: Vec<&String> = std::iter::once(&ks.hash).chain(ks.range.iter()).collect();
+        let missing: Vec<&&String> = index_keys
+            .iter()
+            .filter(|k| !defs.iter().any(|(n, _)| n == **k))
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<&str> = defs.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(bad(&format!(
+                "Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+                index_keys
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                names.join(", ")
+            )));
+        }
+        for k in index_keys {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
     if defs.len() != keys.len() {
         return Err(bad(
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ));
     }
-    let mode = mode.unwrap_or(BillingMode::Provisioned);
     match (mode, tp) {
         (BillingMode::Provisioned, None) => {
             return Err(bad(
@@ -254,6 +522,7 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         throughput: tp,
         deletion_protection: req.bool("DeletionProtectionEnabled")?.unwrap_or(false),
         tags: tags(req.array("Tags")?)?,
+        indexes,
     })?;
     Ok(json!({ "TableDescription": description_json(&desc) }))
 }
@@ -372,12 +641,69 @@ fn seconds(ms: u64) -> Value {
     json!(ms as f64 / 1000.0)
 }
 
+fn key_schema_json(ks: &KeySchema) -> Vec<Value> {
+    let mut out = vec![json!({"AttributeName": ks.hash, "KeyType": "HASH"})];
+    if let Some(r) = &ks.range {
+        out.push(json!({"AttributeName": r, "KeyType": "RANGE"}));
+    }
+    out
+}
+
+/// `GlobalSecondaryIndexes` and `LocalSecondaryIndexes` of a table description.
+fn indexes_json(d: &TableDescription, out: &mut Value) {
+    let (mut global, mut local) = (Vec::new(), Vec::new());
+    for index in &d.def.indexes {
+        let mut projection = json!({ "ProjectionType": index.projection.kind.as_str() });
+        if !index.projection.non_key.is_empty() {
+            projection["NonKeyAttributes"] = json!(index.projection.non_key);
+        }
+        let (count, size) = d
+            .index_counts
+            .get(&index.index_no)
+            .copied()
+            .unwrap_or_default();
+        let mut v = json!({
+            "IndexName": index.name,
+            "KeySchema": key_schema_json(&index.key_schema),
+            "Projection": projection,
+            "IndexSizeBytes": size,
+            "ItemCount": count,
+            "IndexArn": format!("{}/index/{}", d.arn, index.name),
+        });
+        match index.kind {
+            IndexKind::Local => local.push(v),
+            IndexKind::Global => {
+                let status = match d.status {
+                    TableStatus::Creating => "CREATING",
+                    TableStatus::Deleting => "DELETING",
+                    _ if index.backfilling => "CREATING",
+                    _ => "ACTIVE",
+                };
+                v["IndexStatus"] = json!(status);
+                if index.backfilling {
+                    v["Backfilling"] = json!(true);
+                }
+                let tp = index.throughput.unwrap_or_default();
+                v["ProvisionedThroughput"] = json!({
+                    "NumberOfDecreasesToday": 0,
+                    "ReadCapacityUnits": tp.read,
+                    "WriteCapacityUnits": tp.write,
+                });
+                global.push(v);
+            }
+        }
+    }
+    if !local.is_empty() {
+        out["LocalSecondaryIndexes"] = Value::Array(local);
+    }
+    if !global.is_empty() {
+        out["GlobalSecondaryIndexes"] = Value::Array(global);
+    }
+}
+
 pub(crate) fn description_json(d: &TableDescription) -> Value {
     let def = &d.def;
-    let mut key_schema = vec![json!({"AttributeName": def.key_schema.hash, "KeyType": "HASH"})];
-    if let Some(r) = &def.key_schema.range {
-        key_schema.push(json!({"AttributeName": r, "KeyType": "RANGE"}));
-    }
+    let key_schema = key_schema_json(&def.key_schema);
     let attrs: Vec<Value> = def
         .attribute_definitions
         .iter()
@@ -415,5 +741,6 @@ pub(crate) fn description_json(d: &TableDescription) -> Value {
     } else if def.billing_mode_changed_ms.is_some() {
         out["BillingModeSummary"] = json!({ "BillingMode": "PROVISIONED" });
     }
+    indexes_json(d, &mut out);
     out
 }

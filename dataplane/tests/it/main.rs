@@ -8,6 +8,7 @@ mod harness;
 mod crash;
 mod encryption;
 mod fuzz;
+mod indexes;
 mod items;
 mod queries;
 mod tables;

@@ -1,0 +1,250 @@
+//! Secondary indexes: their definitions, the entries an item write adds and removes, and the
+//! key space a read through an index covers.
+//!
+//! An index entry is keyed `table_id | index_no | index key | table key` (see
+//! `keyenc::index_entry_key`) and holds the item's projection, sealed like an item. Every
+//! item write computes the entries to remove (the old item's) and to add (the new item's) and
+//! commits them in the same batch as the item, so an index never disagrees with its table,
+//! also across a crash. Items lacking an index key attribute have no entry (sparse indexes).
+
+use serde::{Deserialize, Serialize};
+use tabula_core::value::{MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
+use tabula_core::{AttributeValue, Item, keyenc};
+use tabula_storage::{SealedWrite, Space};
+
+use super::{Engine, KeySchema, Table, Throughput};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum IndexKind {
+    Global,
+    Local,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ProjectionType {
+    All,
+    KeysOnly,
+    Include,
+}
+
+impl ProjectionType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectionType::All => "ALL",
+            ProjectionType::KeysOnly => "KEYS_ONLY",
+            ProjectionType::Include => "INCLUDE",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IndexProjection {
+    pub kind: ProjectionType,
+    /// The attributes an INCLUDE projection copies besides the keys.
+    #[serde(default)]
+    pub non_key: Vec<String>,
+}
+
+/// One secondary index as the table definition persists it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub kind: IndexKind,
+    /// Names the index's key space; never reused within a table, so entries of a deleted
+    /// index can never be mistaken for a new one's.
+    pub index_no: u16,
+    pub key_schema: KeySchema,
+    pub projection: IndexProjection,
+    /// A global index's own provisioned throughput (PROVISIONED tables only).
+    #[serde(default)]
+    pub throughput: Option<Throughput>,
+    /// True while a global index added by UpdateTable is being filled from the table.
+    #[serde(default)]
+    pub backfilling: bool,
+}
+
+impl IndexDef {
+    /// The index key of an item, or `None` when the item lacks one of its attributes (then
+    /// the item has no entry in this index).
+    fn key_of<'a>(
+        &self,
+        item: &'a Item,
+    ) -> Option<(&'a AttributeValue, Option<&'a AttributeValue>)> {
+        let hash = item.get(&self.key_schema.hash)?;
+        let range = match &self.key_schema.range {
+            Some(r) => Some(item.get(r)?),
+            None => None,
+        };
+        Some((hash, range))
+    }
+
+    fn key_names(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.key_schema.hash).chain(self.key_schema.range.iter())
+    }
+}
+
+impl Table {
+    /// The named index, or DynamoDB's error for a Query/Scan naming an index the table lacks.
+    pub fn index(&self, name: &str) -> ApiResult<&IndexDef> {
+        self.def
+            .indexes
+            .iter()
+            .find(|i| i.name == name)
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "The table does not have the specified index: {name}"
+                ))
+            })
+    }
+
+    /// Whether `attr` is copied into `index`: the table's keys, the index's keys, and for
+    /// INCLUDE the listed attributes (for ALL, everything).
+    pub fn projects(&self, index: &IndexDef, attr: &str) -> bool {
+        let ks = &self.def.key_schema;
+        if attr == ks.hash || ks.range.as_deref() == Some(attr) {
+            return true;
+        }
+        if index.key_names().any(|k| k == attr) {
+            return true;
+        }
+        match index.projection.kind {
+            ProjectionType::All => true,
+            ProjectionType::KeysOnly => false,
+            ProjectionType::Include => index.projection.non_key.iter().any(|a| a == attr),
+        }
+    }
+
+    /// The part of an item an index entry holds.
+    fn project(&self, index: &IndexDef, item: &Item) -> Item {
+        if index.projection.kind == ProjectionType::All {
+            return item.clone();
+        }
+        item.iter()
+            .filter(|(name, _)| self.projects(index, name))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The storage key of an item's entry in `index`, if it has one. `item` always carries
+    /// the table key (every stored item does).
+    pub(crate) fn index_entry_key(&self, index: &IndexDef, item: &Item) -> Option<Vec<u8>> {
+        let (ih, ir) = index.key_of(item)?;
+        let ks = &self.def.key_schema;
+        let th = item.get(&ks.hash)?;
+        let tr = match &ks.range {
+            Some(r) => Some(item.get(r)?),
+            None => None,
+        };
+        Some(keyenc::index_entry_key(
+            self.handle.table_id,
+            index.index_no,
+            (ih, ir),
+            (th, tr),
+        ))
+    }
+
+    /// The attributes `LastEvaluatedKey` carries for a read through `index`: the table key
+    /// and the index key.
+    pub fn index_key_attributes(&self, index: &IndexDef, item: &Item) -> Item {
+        let mut out = self.key_attributes(item);
+        for name in index.key_names() {
+            if let Some(v) = item.get(name) {
+                out.insert(name.clone(), v.clone());
+            }
+        }
+        out
+    }
+
+    /// Refuses an item whose index key attributes have the wrong type or an empty or
+    /// oversized value, as DynamoDB does before writing anything.
+    pub fn check_index_keys(&self, item: &Item) -> ApiResult<()> {
+        let ks = &self.def.key_schema;
+        for index in &self.def.indexes {
+            for (pos, name) in index.key_names().enumerate() {
+                if *name == ks.hash || ks.range.as_ref() == Some(name) {
+                    continue; // checked as a table key
+                }
+                let Some(v) = item.get(name) else { continue };
+                let expected = self.def.attribute_type(name);
+                if v.scalar_type() != expected {
+                    return Err(ApiError::validation(format!(
+                        "One or more parameter values were invalid: Type mismatch for Index Key {name} Expected: {} Actual: {} IndexName: {}",
+                        expected.map(|t| t.as_str()).unwrap_or("S"),
+                        v.type_name(),
+                        index.name
+                    )));
+                }
+                let len = match v {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::B(b) => b.len(),
+                    _ => 1,
+                };
+                if len == 0 {
+                    return Err(ApiError::validation(format!(
+                        "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {name}",
+                        if matches!(v, AttributeValue::S(_)) {
+                            "string"
+                        } else {
+                            "binary"
+                        },
+                        index.name
+                    )));
+                }
+                let limit = if pos == 0 {
+                    MAX_PARTITION_KEY_BYTES
+                } else {
+                    MAX_SORT_KEY_BYTES
+                };
+                if len > limit {
+                    return Err(ApiError::validation(format!(
+                        "One or more parameter values were invalid: Size of {} key has exceeded the maximum allowed size of {limit} bytes",
+                        if pos == 0 { "hashkey" } else { "rangekey" }
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// The index entries to remove and to write when an item changes from `old` to `new`
+    /// (`None` meaning absent). Entries that would not change are left alone.
+    pub(crate) fn index_writes(
+        &self,
+        table: &Table,
+        old: Option<&Item>,
+        new: Option<&Item>,
+    ) -> ApiResult<Vec<SealedWrite>> {
+        let mut out = Vec::new();
+        for index in &table.def.indexes {
+            let old_key = old.and_then(|i| table.index_entry_key(index, i));
+            let new_key = new.and_then(|i| table.index_entry_key(index, i));
+            if let (Some(o), Some(n), Some(old), Some(new)) = (&old_key, &new_key, old, new)
+                && o == n
+                && table.project(index, old) == table.project(index, new)
+            {
+                continue;
+            }
+            if let Some(o) = old_key
+                && new_key.as_ref() != Some(&o)
+            {
+                out.push(
+                    self.store
+                        .prepare_in(Space::Index, &table.handle, o, None)?,
+                );
+            }
+            if let (Some(n), Some(new)) = (new_key, new) {
+                let projected = table.project(index, new);
+                out.push(self.store.prepare_in(
+                    Space::Index,
+                    &table.handle,
+                    n,
+                    Some(&projected),
+                )?);
+            }
+        }
+        Ok(out)
+    }
+}
