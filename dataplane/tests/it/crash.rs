@@ -1,15 +1,20 @@
 //! Crash safety: the real server process is killed with SIGKILL during a write load and
-//! restarted on the same data directory; every acknowledged write must be there, and no item
-//! may be partially written.
+//! restarted on the same data directory; every acknowledged write must be there, no item may
+//! be partially written, and the table's global secondary index must agree with its items
+//! (entries are written in the item's batch, so a crash cannot separate them).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
 
-use crate::harness::{client_for, create_table, s};
+use crate::harness::{attr, client_for, key, s};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -43,10 +48,63 @@ async fn wait_ready(port: u16) {
     panic!("server did not start on port {port}");
 }
 
+/// The table: hash key `pk`, and a global index `by_g` on `g` projecting everything.
+async fn create_crash_table(c: &Client) {
+    c.create_table()
+        .table_name("crash")
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(key("g", KeyType::Hash))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create table");
+}
+
+/// All items of the table, or of its index, as (pk, g) pairs.
+async fn pairs(c: &Client, index: Option<&str>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = c
+            .scan()
+            .table_name("crash")
+            .set_index_name(index.map(str::to_string))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            out.push((
+                item["pk"].as_s().unwrap().clone(),
+                item["g"].as_s().unwrap().clone(),
+            ));
+        }
+        match page.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => return out,
+        }
+    }
+}
+
 /// The body written for a key: several attributes derived from it, so a torn write shows.
+/// `g` starts as "g0"; an update moves it (and so the item's index entry) to "g1".
 fn body_for(key: &str) -> HashMap<String, AttributeValue> {
     let mut m = HashMap::new();
     m.insert("pk".to_string(), s(key));
+    m.insert("g".to_string(), s("g0"));
     for a in 0..5 {
         m.insert(
             format!("a{a}"),
@@ -60,18 +118,20 @@ fn body_for(key: &str) -> HashMap<String, AttributeValue> {
 async fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let moved: Arc<Mutex<HashSet<String>>> = Arc::default();
     for round in 0..3 {
         let port = free_port();
         let mut child = spawn(dir.path(), port);
         wait_ready(port).await;
         let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
         if round == 0 {
-            create_table(&c, "crash", None).await;
+            create_crash_table(&c).await;
         }
         let mut writers = Vec::new();
         for w in 0..16 {
             let c = c.clone();
             let acked = acked.clone();
+            let moved = moved.clone();
             writers.push(tokio::spawn(async move {
                 for i in 0.. {
                     let key = format!("r{round}-w{w}-{i}");
@@ -82,8 +142,23 @@ async fn acknowledged_writes_survive_sigkill() {
                         .send()
                         .await;
                     match res {
-                        Ok(_) => acked.lock().unwrap().push(key),
+                        Ok(_) => acked.lock().unwrap().push(key.clone()),
                         Err(_) => return,
+                    }
+                    // Every other item moves to another index key.
+                    if i % 2 == 1 {
+                        let res = c
+                            .update_item()
+                            .table_name("crash")
+                            .key("pk", s(&key))
+                            .update_expression("SET g = :g")
+                            .expression_attribute_values(":g", s("g1"))
+                            .send()
+                            .await;
+                        match res {
+                            Ok(_) => moved.lock().unwrap().insert(key),
+                            Err(_) => return,
+                        };
                     }
                 }
             }));
@@ -96,6 +171,7 @@ async fn acknowledged_writes_survive_sigkill() {
         }
     }
     let acked = acked.lock().unwrap().clone();
+    let moved = moved.lock().unwrap().clone();
     assert!(
         acked.len() > 100,
         "the load wrote something ({} acks)",
@@ -106,7 +182,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut child = spawn(dir.path(), port);
     wait_ready(port).await;
     let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
-    // Every acknowledged write is there, whole.
+    // Every acknowledged write is there, whole; an acknowledged move too.
     for key in &acked {
         let got = c
             .get_item()
@@ -116,11 +192,14 @@ async fn acknowledged_writes_survive_sigkill() {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            got.item.as_ref(),
-            Some(&body_for(key)),
-            "acknowledged write {key} lost or torn"
-        );
+        let mut item = got
+            .item
+            .unwrap_or_else(|| panic!("acknowledged write {key} lost"));
+        let g = item.insert("g".into(), s("g0")).unwrap();
+        assert_eq!(item, body_for(key), "acknowledged write {key} torn");
+        if moved.contains(key) {
+            assert_eq!(g, s("g1"), "acknowledged move of {key} lost");
+        }
     }
     // Every item present (acknowledged or not) is whole.
     let mut start = None;
@@ -135,7 +214,9 @@ async fn acknowledged_writes_survive_sigkill() {
             .unwrap();
         for item in out.items() {
             let key = item["pk"].as_s().unwrap();
-            assert_eq!(item, &body_for(key), "partial item {key}");
+            let mut item = item.clone();
+            item.insert("g".into(), s("g0"));
+            assert_eq!(item, body_for(key), "partial item {key}");
             total += 1;
         }
         match out.last_evaluated_key {
@@ -144,6 +225,11 @@ async fn acknowledged_writes_survive_sigkill() {
         }
     }
     assert!(total >= acked.len());
+    // The index holds exactly the table's items, each under its current key.
+    let table: BTreeSet<(String, String)> = pairs(&c, None).await.into_iter().collect();
+    let index = pairs(&c, Some("by_g")).await;
+    assert_eq!(index.len(), table.len(), "one index entry per item");
+    assert_eq!(index.into_iter().collect::<BTreeSet<_>>(), table);
     child.kill().unwrap();
     child.wait().unwrap();
 }
