@@ -12,6 +12,8 @@ use tabula_core::value::{MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES};
 use tabula_core::{AttributeValue, Item, keyenc};
 use tabula_storage::{SealedWrite, Space};
 
+use std::sync::Arc;
+
 use super::{Engine, KeySchema, Table, Throughput};
 use crate::error::{ApiError, ApiResult};
 
@@ -246,5 +248,195 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+/// One entry of UpdateTable's `GlobalSecondaryIndexUpdates`.
+pub enum IndexUpdate {
+    /// A new global index (validated by the protocol layer, `index_no` assigned here), with
+    /// the attribute definitions the request gave for its keys.
+    Create(IndexDef),
+    Delete(String),
+    Update {
+        name: String,
+        throughput: Throughput,
+    },
+}
+
+/// Entries one backfill step writes under one set of locks.
+const BACKFILL_CHUNK: usize = 128;
+
+/// What a backfill needs, detached from the engine so it can run on its own thread.
+pub(crate) struct Backfill {
+    pub store: std::sync::Arc<tabula_storage::Store>,
+    pub tables:
+        std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Table>>>>,
+    pub locks: std::sync::Arc<Vec<tokio::sync::Mutex<()>>>,
+    pub table: String,
+    pub table_id: u32,
+    pub index_no: u16,
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Backfill {
+    /// The table as it is now, if it is still the same table and the index is still
+    /// being backfilled (it may have been deleted meanwhile: then the backfill stops).
+    fn current(&self) -> Option<std::sync::Arc<Table>> {
+        let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
+        let t = tables.get(&self.table)?;
+        (t.handle.table_id == self.table_id
+            && t.def
+                .indexes
+                .iter()
+                .any(|i| i.index_no == self.index_no && i.backfilling))
+        .then(|| t.clone())
+    }
+
+    /// Writes the index entry of every item, a chunk at a time: the chunk's item locks are
+    /// taken in stripe order, each item is read again under its lock and its entry written
+    /// in one batch. A concurrent write holds the same lock and, because the index was
+    /// installed first, maintains the entry itself; so the index ends exactly right. Then
+    /// the index turns ACTIVE. Entry writes are idempotent, so a backfill cut short by a
+    /// crash simply runs again at the next start.
+    pub fn run(self) {
+        let (mut cursor, end) = super::reads::prefix_range(keyenc::table_prefix(self.table_id));
+        loop {
+            if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                tracing::info!(table = %self.table, "index backfill paused by shutdown; it resumes at the next start");
+                return;
+            }
+            let Some(table) = self.current() else {
+                tracing::info!(table = %self.table, "index backfill stopped: index or table gone");
+                return;
+            };
+            let Some(index) = table
+                .def
+                .indexes
+                .iter()
+                .find(|i| i.index_no == self.index_no)
+            else {
+                return;
+            };
+            let mut keys = Vec::new();
+            let scanned = self.store.scan(&table.handle, &cursor, &end, true, |k, _| {
+                keys.push(k.to_vec());
+                Ok(keys.len() < BACKFILL_CHUNK)
+            });
+            if let Err(e) = scanned {
+                tracing::error!(table = %self.table, error = %e, "index backfill cannot read the table; it resumes at the next start");
+                return;
+            }
+            let Some(last) = keys.last() else { break };
+            cursor = last.clone();
+            cursor.push(0);
+            let mut stripes: Vec<usize> = keys.iter().map(|k| super::stripe(k)).collect();
+            stripes.sort_unstable();
+            stripes.dedup();
+            let guards: Vec<_> = stripes
+                .iter()
+                .map(|s| self.locks[*s].blocking_lock())
+                .collect();
+            let result = (|| -> tabula_storage::Result<()> {
+                let mut writes = Vec::new();
+                for k in keys {
+                    let Some(item) = self.store.get(&table.handle, &k)? else {
+                        continue;
+                    };
+                    if let Some(ek) = table.index_entry_key(index, &item) {
+                        let projected = table.project(index, &item);
+                        writes.push(self.store.prepare_in(
+                            Space::Index,
+                            &table.handle,
+                            ek,
+                            Some(&projected),
+                        )?);
+                    }
+                }
+                let all: Vec<&SealedWrite> = writes.iter().collect();
+                self.store.commit(&all)
+            })();
+            drop(guards);
+            if let Err(e) = result {
+                tracing::error!(table = %self.table, error = %e, "index backfill failed; it resumes at the next start");
+                return;
+            }
+        }
+        // Done: the index becomes ACTIVE, unless it was deleted in the meantime.
+        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        let Some(table) = tables.get(&self.table).cloned() else {
+            return;
+        };
+        if table.handle.table_id != self.table_id {
+            return;
+        }
+        let mut def = table.def.clone();
+        let Some(index) = def.indexes.iter_mut().find(|i| i.index_no == self.index_no) else {
+            return;
+        };
+        index.backfilling = false;
+        let name = index.name.clone();
+        if let Err(e) = self.store.update_definition(&def.name, def.encode()) {
+            tracing::error!(table = %self.table, error = %e, "cannot record the finished backfill; it runs again at the next start");
+            return;
+        }
+        tables.insert(
+            def.name.clone(),
+            std::sync::Arc::new(Table {
+                def,
+                handle: table.handle.clone(),
+            }),
+        );
+        tracing::info!(table = %self.table, index = %name, "index backfill finished: index ACTIVE");
+    }
+}
+
+impl Engine {
+    pub(crate) fn start_backfill(&self, table: &Table, index_no: u16) {
+        let job = Backfill {
+            store: self.store.clone(),
+            tables: self.tables.clone(),
+            locks: self.locks.clone(),
+            table: table.def.name.clone(),
+            table_id: table.handle.table_id,
+            index_no,
+            stop: self.background.stop.clone(),
+        };
+        self.background.spawn("tabula-backfill", move || job.run());
+    }
+
+    /// Restarts the backfills a previous run left unfinished.
+    pub(crate) fn resume_backfills(&self) {
+        let tables: Vec<Arc<Table>> = self
+            .tables
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for t in tables {
+            for i in t.def.indexes.iter().filter(|i| i.backfilling) {
+                self.start_backfill(&t, i.index_no);
+            }
+        }
+    }
+
+    /// Removes a deleted index's entries in the background, after a grace period that lets
+    /// writes which read the old definition finish (their entries would otherwise outlive
+    /// the range delete; under a retired index number they are never read either way).
+    pub(crate) fn drop_index_later(&self, table_id: u32, index_no: u16) {
+        let store = self.store.clone();
+        let stop = self.background.stop.clone();
+        self.background.spawn("tabula-drop-index", move || {
+            // The grace period ends early when the engine stops.
+            for _ in 0..40 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if let Err(e) = store.drop_index_entries(&keyenc::index_prefix(table_id, index_no)) {
+                tracing::warn!(error = %e, "cannot remove a deleted index's entries");
+            }
+        });
     }
 }

@@ -128,9 +128,9 @@ impl Engine {
         }
         let key = table.key_from_item(&input.item)?;
         check_item_size(&input.item)?;
-        table.check_index_keys(&input.item)?;
         let skey = table.storage_key(&key);
-        let _guard = self.lock_item(&skey).await;
+        let (_guard, table) = self.lock_item(&table, &skey).await?;
+        table.check_index_keys(&input.item)?;
         // An unconditional put that returns nothing, on a table without indexes, does not
         // need the old item: skip the read.
         let needs_old = input.condition.is_some()
@@ -173,7 +173,7 @@ impl Engine {
         }
         let key = table.key_from_key_param(&input.key)?;
         let skey = table.storage_key(&key);
-        let _guard = self.lock_item(&skey).await;
+        let (_guard, table) = self.lock_item(&table, &skey).await?;
         let old = self.store.get(&table.handle, &skey)?;
         check_condition(
             input.condition.as_ref(),
@@ -211,7 +211,7 @@ impl Engine {
             }
         }
         let skey = table.storage_key(&key);
-        let _guard = self.lock_item(&skey).await;
+        let (_guard, table) = self.lock_item(&table, &skey).await?;
         let old = self.store.get(&table.handle, &skey)?;
         check_condition(
             input.condition.as_ref(),

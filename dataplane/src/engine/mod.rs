@@ -57,11 +57,14 @@ pub struct Table {
 }
 
 pub struct Engine {
+    /// Background work (index backfills and drops), stopped and joined when the engine goes.
+    background: Background,
     store: Arc<Store>,
     config: EngineConfig,
-    tables: RwLock<HashMap<String, Arc<Table>>>,
+    tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
     /// Striped item locks, held from the read of a read-modify-write until its commit.
-    locks: Vec<tokio::sync::Mutex<()>>,
+    /// Whoever holds several (index backfill) takes them in stripe order.
+    locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     committer: commit::Committer,
     /// ItemCount/TableSizeBytes per table id, recounted in the background when stale.
     stats: Arc<Mutex<HashMap<u32, tables::StatsEntry>>>,
@@ -73,16 +76,20 @@ impl Engine {
     pub fn new(store: Store, config: EngineConfig) -> Result<Engine, String> {
         let store = Arc::new(store);
         let engine = Engine {
+            background: Background::default(),
             committer: commit::Committer::start(store.clone()),
             store,
             config,
-            tables: RwLock::new(HashMap::new()),
-            locks: (0..LOCK_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            tables: Arc::default(),
+            locks: Arc::new(
+                (0..LOCK_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
+            ),
             stats: Arc::default(),
         };
         engine.load_catalog()?;
+        engine.resume_backfills();
         Ok(engine)
     }
 
@@ -113,11 +120,21 @@ impl Engine {
             .ok_or_else(|| ApiError::table_not_found(name))
     }
 
-    /// Locks the stripe owning an item key for a read-modify-write.
-    async fn lock_item(&self, key: &[u8]) -> tokio::sync::MutexGuard<'_, ()> {
-        self.locks[keyenc::fnv1a32(key) as usize % LOCK_STRIPES]
-            .lock()
-            .await
+    /// Locks the stripe owning an item key for a read-modify-write, and returns the table's
+    /// definition as it is now that the lock is held. Index changes install a new definition
+    /// before they touch any item, so a write that holds the lock maintains every index the
+    /// backfill may already have passed; a table deleted (or re-created) meanwhile is gone.
+    async fn lock_item(
+        &self,
+        table: &Table,
+        key: &[u8],
+    ) -> ApiResult<(tokio::sync::MutexGuard<'_, ()>, Arc<Table>)> {
+        let guard = self.locks[stripe(key)].lock().await;
+        let current = self.table(&table.def.name)?;
+        if current.handle.table_id != table.handle.table_id {
+            return Err(ApiError::table_not_found(&table.def.name));
+        }
+        Ok((guard, current))
     }
 
     pub fn arn(&self, table: &str) -> String {
@@ -126,6 +143,45 @@ impl Engine {
             self.config.region, self.config.account, table
         )
     }
+}
+
+/// Threads doing background work for the engine. Dropping this asks them to stop and waits,
+/// so a stopped engine leaves no thread holding the store (a restart on the same directory
+/// would otherwise find the database still locked).
+#[derive(Default)]
+pub(crate) struct Background {
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Background {
+    pub fn spawn(&self, name: &str, work: impl FnOnce() + Send + 'static) {
+        match std::thread::Builder::new().name(name.into()).spawn(work) {
+            Ok(t) => {
+                let mut threads = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+                threads.retain(|t| !t.is_finished());
+                threads.push(t);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, thread = name, "cannot start a background thread; the work resumes at the next start")
+            }
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let threads = std::mem::take(self.threads.get_mut().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The lock stripe of an item key.
+fn stripe(key: &[u8]) -> usize {
+    keyenc::fnv1a32(key) as usize % LOCK_STRIPES
 }
 
 /// A validated primary key of one item.

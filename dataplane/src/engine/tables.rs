@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tabula_core::ScalarType;
 use tabula_storage::{Space, StorageError, Store, TableHandle};
 
-use super::{Engine, IndexDef, Table};
+use super::{Engine, IndexDef, IndexKind, IndexUpdate, Table};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
 /// Version of the engine's table-definition record.
@@ -139,6 +139,8 @@ pub struct TableDescription {
     pub size_bytes: u64,
     /// ItemCount and IndexSizeBytes per `index_no`, counted with the table's.
     pub index_counts: BTreeMap<u16, (u64, u64)>,
+    /// The index this UpdateTable deleted, shown once more as DELETING.
+    pub deleted_index: Option<IndexDef>,
 }
 
 #[derive(Default)]
@@ -148,6 +150,7 @@ pub struct UpdateTableInput {
     pub throughput: Option<Throughput>,
     pub deletion_protection: Option<bool>,
     pub attribute_definitions: Option<Vec<(String, String)>>,
+    pub index_updates: Vec<IndexUpdate>,
 }
 
 /// The last count of a table's items and bytes.
@@ -274,7 +277,13 @@ impl Engine {
             item_count: 0,
             size_bytes: 0,
             index_counts: BTreeMap::new(),
+            deleted_index: None,
         })
+    }
+
+    /// A copy of a table's definition.
+    pub fn table_definition(&self, name: &str) -> ApiResult<TableDef> {
+        Ok(self.table(name)?.def.clone())
     }
 
     /// The key schema a Query reads by: the table's, or the named index's (the protocol
@@ -297,6 +306,7 @@ impl Engine {
             item_count,
             size_bytes,
             index_counts,
+            deleted_index: None,
         })
     }
 
@@ -382,6 +392,7 @@ impl Engine {
             item_count,
             size_bytes,
             index_counts,
+            deleted_index: None,
         })
     }
 
@@ -460,6 +471,26 @@ impl Engine {
             def.deletion_protection = p;
             changed = true;
         }
+        let mut backfill = None;
+        let mut deleted_index = None;
+        for update in input.index_updates {
+            match update {
+                IndexUpdate::Create(index) => {
+                    backfill = Some(create_index(
+                        &mut def,
+                        index,
+                        input.attribute_definitions.as_deref().unwrap_or_default(),
+                    )?);
+                }
+                IndexUpdate::Delete(name) => {
+                    deleted_index = Some(delete_index(&mut def, &name)?);
+                }
+                IndexUpdate::Update { name, throughput } => {
+                    update_index(&mut def, &name, throughput)?;
+                }
+            }
+            changed = true;
+        }
         if !changed && input.deletion_protection.is_none() {
             return Err(ApiError::validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
@@ -467,13 +498,19 @@ impl Engine {
         }
         if changed {
             self.store.update_definition(&input.name, def.encode())?;
-            tables.insert(
-                input.name.clone(),
-                Arc::new(Table {
-                    def: def.clone(),
-                    handle: table.handle.clone(),
-                }),
-            );
+            let installed = Arc::new(Table {
+                def: def.clone(),
+                handle: table.handle.clone(),
+            });
+            tables.insert(input.name.clone(), installed.clone());
+            // The new definition is installed before the backfill touches an item, so every
+            // write from now on maintains the new index (see `Engine::lock_item`).
+            if let Some(index_no) = backfill {
+                self.start_backfill(&installed, index_no);
+            }
+            if let Some(d) = &deleted_index {
+                self.drop_index_later(table.handle.table_id, d.index_no);
+            }
         }
         drop(tables);
         let (item_count, size_bytes, index_counts) = self.table_stats(&table);
@@ -488,6 +525,7 @@ impl Engine {
             item_count,
             size_bytes,
             index_counts,
+            deleted_index,
         })
     }
 
@@ -561,6 +599,122 @@ impl Engine {
         Ok(self.table_by_arn(arn)?.def.tags.clone())
     }
 }
+
+/// Adds a global index to `def` (backfilling); returns its `index_no`.
+fn create_index(
+    def: &mut TableDef,
+    mut index: IndexDef,
+    attribute_definitions: &[(String, String)],
+) -> ApiResult<u16> {
+    if let Some(existing) = def.indexes.iter().find(|i| i.name == index.name) {
+        return Err(if existing.backfilling {
+            ApiError::new(
+                ErrorKind::ResourceInUse,
+                "Attempt to change a resource which is still in use: Index is being created.",
+            )
+        } else {
+            ApiError::validation(format!(
+                "One or more parameter values were invalid: Index with name: {} already exists",
+                index.name
+            ))
+        });
+    }
+    if def
+        .indexes
+        .iter()
+        .filter(|i| i.kind == IndexKind::Global)
+        .count()
+        >= MAX_GSIS
+    {
+        return Err(ApiError::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "Subscriber limit exceeded: The number of global secondary indexes per table cannot exceed {MAX_GSIS}"
+            ),
+        ));
+    }
+    let ks = &index.key_schema;
+    for key in std::iter::once(&ks.hash).chain(ks.range.iter()) {
+        let given = attribute_definitions.iter().find(|(n, _)| n == key);
+        match (def.attribute_type(key), given) {
+            (Some(t), Some((_, g))) if t.as_str() != g => {
+                return Err(ApiError::validation(
+                    "invalid attribute, SchemaElement redefined should be of same type as previously defined",
+                ));
+            }
+            (Some(_), _) => {}
+            (None, Some((n, t))) => def.attribute_definitions.push((n.clone(), t.clone())),
+            (None, None) => {
+                let names: Vec<&str> = attribute_definitions
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
+                    std::iter::once(ks.hash.as_str())
+                        .chain(ks.range.as_deref())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    def.attribute_definitions.sort();
+    index.index_no = def.next_index_no.max(1);
+    index.backfilling = true;
+    def.next_index_no = index.index_no + 1;
+    let no = index.index_no;
+    def.indexes.push(index);
+    Ok(no)
+}
+
+/// Removes a global index from `def`, with the attribute definitions only it used.
+fn delete_index(def: &mut TableDef, name: &str) -> ApiResult<IndexDef> {
+    let pos = def
+        .indexes
+        .iter()
+        .position(|i| i.name == name && i.kind == IndexKind::Global)
+        .ok_or_else(|| ApiError::not_found("Requested resource not found"))?;
+    let index = def.indexes.remove(pos);
+    let used = |n: &str| {
+        let ks = &def.key_schema;
+        ks.hash == n
+            || ks.range.as_deref() == Some(n)
+            || def
+                .indexes
+                .iter()
+                .any(|i| i.key_schema.hash == n || i.key_schema.range.as_deref() == Some(n))
+    };
+    let kept: Vec<(String, String)> = def
+        .attribute_definitions
+        .iter()
+        .filter(|(n, _)| used(n))
+        .cloned()
+        .collect();
+    def.attribute_definitions = kept;
+    Ok(index)
+}
+
+/// Changes a global index's provisioned throughput.
+fn update_index(def: &mut TableDef, name: &str, throughput: Throughput) -> ApiResult<()> {
+    let on_demand = def.billing_mode == BillingMode::PayPerRequest;
+    let index = def
+        .indexes
+        .iter_mut()
+        .find(|i| i.name == name && i.kind == IndexKind::Global)
+        .ok_or_else(|| ApiError::not_found("Requested resource not found"))?;
+    if on_demand {
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: {name} when BillingMode is PAY_PER_REQUEST"
+        )));
+    }
+    index.throughput = Some(throughput);
+    Ok(())
+}
+
+/// Global secondary indexes a table may have.
+pub const MAX_GSIS: usize = 20;
 
 fn table_in_use(name: &str) -> ApiError {
     ApiError::new(

@@ -7,15 +7,15 @@ use serde_json::{Value, json};
 
 use super::{Constraints, Request};
 use crate::engine::{
-    BillingMode, CreateTableInput, Engine, IndexDef, IndexKind, IndexProjection, KeySchema,
-    ProjectionType, TableDescription, TableStatus, Throughput, UpdateTableInput,
+    BillingMode, CreateTableInput, Engine, IndexDef, IndexKind, IndexProjection, IndexUpdate,
+    KeySchema, MAX_GSIS, ProjectionType, TableDescription, TableStatus, Throughput,
+    UpdateTableInput,
 };
 use crate::error::{ApiError, ApiResult};
 
 /// Features of CreateTable/UpdateTable not built yet: refused clearly rather than ignored.
 const UNSUPPORTED_TABLE_FIELDS: &[&str] = &[
     "StreamSpecification",
-    "GlobalSecondaryIndexUpdates",
     "ReplicaUpdates",
     "OnDemandThroughput",
 ];
@@ -100,6 +100,37 @@ fn tags(list: Option<&Vec<Value>>) -> ApiResult<BTreeMap<String, String>> {
         out.insert(key.to_string(), value.unwrap_or_default().to_string());
     }
     Ok(out)
+}
+
+/// `AttributeDefinitions` as (name, type), member constraints collected into `c`.
+fn attribute_definitions(
+    list: Option<&Vec<Value>>,
+    c: &mut Constraints,
+) -> ApiResult<Vec<(String, String)>> {
+    let mut defs: Vec<(String, String)> = Vec::new();
+    for (i, d) in list.into_iter().flatten().enumerate() {
+        let Value::Object(d) = d else {
+            return Err(ApiError::serialization(
+                "AttributeDefinitions elements must be objects",
+            ));
+        };
+        let d = Request(d);
+        let an = d.str("AttributeName")?;
+        let at = d.str("AttributeType")?;
+        let path = format!("attributeDefinitions.{}.member", i + 1);
+        c.not_null(an.is_some(), &format!("{path}.attributeName"));
+        c.not_null(at.is_some(), &format!("{path}.attributeType"));
+        if let Some(at) = at
+            && !matches!(at, "S" | "N" | "B")
+        {
+            c.enum_value(at, &format!("{path}.attributeType"), "[B, N, S]");
+        }
+        defs.push((
+            an.unwrap_or_default().to_string(),
+            at.unwrap_or_default().to_string(),
+        ));
+    }
+    Ok(defs)
 }
 
 /// The elements of a `KeySchema` list (table or index) as (name, key type), with the
@@ -208,62 +239,72 @@ fn index_list(
                 "{field} elements must be objects"
             )));
         };
-        let o = Request(o);
         let member = format!("{path}.{}.member", i + 1);
-        let name = o.str("IndexName")?;
-        match name {
-            Some(n) => c.index_name(n, &format!("{member}.indexName")),
-            None => c.not_null(false, &format!("{member}.indexName")),
-        }
-        let ks = o.array("KeySchema")?;
-        c.not_null(ks.is_some(), &format!("{member}.keySchema"));
-        let key_elems = key_schema_elements(ks, &format!("{member}.keySchema"), c)?;
-        let projection = match o.object("Projection")? {
-            None => {
-                c.not_null(false, &format!("{member}.projection"));
-                None
-            }
-            Some(p) => {
-                let p = Request(p);
-                let kind = p.str("ProjectionType")?;
-                if let Some(k) = kind
-                    && !matches!(k, "ALL" | "KEYS_ONLY" | "INCLUDE")
-                {
-                    c.enum_value(
-                        k,
-                        &format!("{member}.projection.projectionType"),
-                        "[ALL, KEYS_ONLY, INCLUDE]",
-                    );
-                }
-                let non_key = match p.array("NonKeyAttributes")? {
-                    None => None,
-                    Some(list) => {
-                        let mut names = Vec::new();
-                        for n in list {
-                            names.push(
-                                n.as_str()
-                                    .ok_or_else(|| {
-                                        ApiError::serialization("NonKeyAttributes must be strings")
-                                    })?
-                                    .to_string(),
-                            );
-                        }
-                        Some(names)
-                    }
-                };
-                Some((kind.map(str::to_string), non_key))
-            }
-        };
-        let throughput = throughput_at(o, &format!("{member}.provisionedThroughput"), c)?;
-        out.push(ParsedIndex {
-            name: name.unwrap_or_default().to_string(),
-            kind,
-            key_elems,
-            projection,
-            throughput,
-        });
+        out.push(parse_index(Request(o), kind, &member, c)?);
     }
     Ok(Some(out))
+}
+
+/// One index definition (of CreateTable, or an UpdateTable `Create`), member constraints
+/// reported under `member`.
+fn parse_index(
+    o: Request<'_>,
+    kind: IndexKind,
+    member: &str,
+    c: &mut Constraints,
+) -> ApiResult<ParsedIndex> {
+    let name = o.str("IndexName")?;
+    match name {
+        Some(n) => c.index_name(n, &format!("{member}.indexName")),
+        None => c.not_null(false, &format!("{member}.indexName")),
+    }
+    let ks = o.array("KeySchema")?;
+    c.not_null(ks.is_some(), &format!("{member}.keySchema"));
+    let key_elems = key_schema_elements(ks, &format!("{member}.keySchema"), c)?;
+    let projection = match o.object("Projection")? {
+        None => {
+            c.not_null(false, &format!("{member}.projection"));
+            None
+        }
+        Some(p) => {
+            let p = Request(p);
+            let kind = p.str("ProjectionType")?;
+            if let Some(k) = kind
+                && !matches!(k, "ALL" | "KEYS_ONLY" | "INCLUDE")
+            {
+                c.enum_value(
+                    k,
+                    &format!("{member}.projection.projectionType"),
+                    "[ALL, KEYS_ONLY, INCLUDE]",
+                );
+            }
+            let non_key = match p.array("NonKeyAttributes")? {
+                None => None,
+                Some(list) => {
+                    let mut names = Vec::new();
+                    for n in list {
+                        names.push(
+                            n.as_str()
+                                .ok_or_else(|| {
+                                    ApiError::serialization("NonKeyAttributes must be strings")
+                                })?
+                                .to_string(),
+                        );
+                    }
+                    Some(names)
+                }
+            };
+            Some((kind.map(str::to_string), non_key))
+        }
+    };
+    let throughput = throughput_at(o, &format!("{member}.provisionedThroughput"), c)?;
+    Ok(ParsedIndex {
+        name: name.unwrap_or_default().to_string(),
+        kind,
+        key_elems,
+        projection,
+        throughput,
+    })
 }
 
 /// The checks DynamoDB makes on a new table's indexes, in its order; returns the definitions
@@ -390,9 +431,8 @@ fn check_indexes(
     Ok(out)
 }
 
-/// DynamoDB's per-table limits on indexes.
+/// DynamoDB's per-table limit on local indexes (global ones: `engine::MAX_GSIS`).
 const MAX_LSIS: usize = 5;
-const MAX_GSIS: usize = 20;
 /// Attributes all of a table's INCLUDE projections may name together.
 const MAX_PROJECTED_ATTRIBUTES: usize = 100;
 
@@ -411,29 +451,7 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
     c.not_null(ks.is_some(), "keySchema");
     c.not_null(ads.is_some(), "attributeDefinitions");
     let key_elems = key_schema_elements(ks, "keySchema", &mut c)?;
-    let mut defs: Vec<(String, String)> = Vec::new();
-    for (i, d) in ads.into_iter().flatten().enumerate() {
-        let Value::Object(d) = d else {
-            return Err(ApiError::serialization(
-                "AttributeDefinitions elements must be objects",
-            ));
-        };
-        let d = Request(d);
-        let an = d.str("AttributeName")?;
-        let at = d.str("AttributeType")?;
-        let path = format!("attributeDefinitions.{}.member", i + 1);
-        c.not_null(an.is_some(), &format!("{path}.attributeName"));
-        c.not_null(at.is_some(), &format!("{path}.attributeType"));
-        if let Some(at) = at
-            && !matches!(at, "S" | "N" | "B")
-        {
-            c.enum_value(at, &format!("{path}.attributeType"), "[B, N, S]");
-        }
-        defs.push((
-            an.unwrap_or_default().to_string(),
-            at.unwrap_or_default().to_string(),
-        ));
-    }
+    let defs = attribute_definitions(ads, &mut c)?;
     let mode = billing_mode(req.str("BillingMode")?, &mut c);
     let tp = throughput(req, &mut c)?;
     let gsis = index_list(req, IndexKind::Global, &mut c)?;
@@ -581,15 +599,121 @@ pub(super) fn update_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
     let mut c = Constraints::default();
     let mode = billing_mode(req.str("BillingMode")?, &mut c);
     let tp = throughput(req, &mut c)?;
+    let defs = match req.array("AttributeDefinitions")? {
+        Some(list) => Some(attribute_definitions(Some(list), &mut c)?),
+        None => None,
+    };
+    let updates = index_updates(req, &mut c)?;
     c.finish()?;
+    let mut index_updates = Vec::new();
+    if let Some(updates) = updates {
+        let current = engine.table_definition(&name)?;
+        let mode = mode.unwrap_or(current.billing_mode);
+        for u in updates {
+            index_updates.push(match u {
+                ParsedUpdate::Create(p) => {
+                    let mut checked =
+                        check_indexes(&current.key_schema, Some(vec![p]), None, mode)?;
+                    IndexUpdate::Create(checked.remove(0))
+                }
+                ParsedUpdate::Delete(name) => IndexUpdate::Delete(name),
+                ParsedUpdate::Update(name, throughput) => IndexUpdate::Update { name, throughput },
+            });
+        }
+    }
     let desc = engine.update_table(UpdateTableInput {
         name,
         billing_mode: mode,
         throughput: tp,
         deletion_protection: req.bool("DeletionProtectionEnabled")?,
-        attribute_definitions: None,
+        attribute_definitions: defs,
+        index_updates,
     })?;
     Ok(json!({ "TableDescription": description_json(&desc) }))
+}
+
+/// One entry of `GlobalSecondaryIndexUpdates`, parsed.
+enum ParsedUpdate {
+    Create(ParsedIndex),
+    Delete(String),
+    Update(String, Throughput),
+}
+
+/// `GlobalSecondaryIndexUpdates`: each entry is exactly one of Create, Update or Delete, and
+/// one request creates or deletes at most one index (DynamoDB's limit).
+fn index_updates(req: Request<'_>, c: &mut Constraints) -> ApiResult<Option<Vec<ParsedUpdate>>> {
+    let Some(list) = req.array("GlobalSecondaryIndexUpdates")? else {
+        return Ok(None);
+    };
+    if list.is_empty() {
+        return Err(ApiError::validation("Nothing to update"));
+    }
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let Value::Object(o) = v else {
+            return Err(ApiError::serialization(
+                "GlobalSecondaryIndexUpdates elements must be objects",
+            ));
+        };
+        let o = Request(o);
+        let member = format!("globalSecondaryIndexUpdates.{}.member", i + 1);
+        let given = ["Create", "Update", "Delete"]
+            .into_iter()
+            .filter(|f| o.has(f))
+            .count();
+        if given == 0 {
+            return Err(ApiError::validation(
+                "Update global secondary index action is null",
+            ));
+        }
+        if given > 1 {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: Only one of Create, Update or Delete can be given in one GlobalSecondaryIndexUpdate",
+            ));
+        }
+        if let Some(create) = o.object("Create")? {
+            out.push(ParsedUpdate::Create(parse_index(
+                Request(create),
+                IndexKind::Global,
+                &format!("{member}.create"),
+                c,
+            )?));
+        } else if let Some(delete) = o.object("Delete")? {
+            let name = Request(delete).str("IndexName")?;
+            match name {
+                Some(n) => c.index_name(n, &format!("{member}.delete.indexName")),
+                None => c.not_null(false, &format!("{member}.delete.indexName")),
+            }
+            out.push(ParsedUpdate::Delete(name.unwrap_or_default().to_string()));
+        } else if let Some(update) = o.object("Update")? {
+            let update = Request(update);
+            let name = update.str("IndexName")?;
+            match name {
+                Some(n) => c.index_name(n, &format!("{member}.update.indexName")),
+                None => c.not_null(false, &format!("{member}.update.indexName")),
+            }
+            let tp = throughput_at(update, &format!("{member}.update.provisionedThroughput"), c)?;
+            c.not_null(
+                tp.is_some(),
+                &format!("{member}.update.provisionedThroughput"),
+            );
+            out.push(ParsedUpdate::Update(
+                name.unwrap_or_default().to_string(),
+                tp.unwrap_or_default(),
+            ));
+        }
+    }
+    let online = out
+        .iter()
+        .filter(|u| !matches!(u, ParsedUpdate::Update(..)))
+        .count();
+    if online > 1 {
+        return Err(ApiError::new(
+            crate::error::ErrorKind::LimitExceeded,
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+        ));
+    }
+    Ok(Some(out))
 }
 
 fn resource_arn(req: Request<'_>) -> ApiResult<String> {
@@ -692,6 +816,25 @@ fn indexes_json(d: &TableDescription, out: &mut Value) {
                 global.push(v);
             }
         }
+    }
+    if let Some(index) = &d.deleted_index {
+        let mut projection = json!({ "ProjectionType": index.projection.kind.as_str() });
+        if !index.projection.non_key.is_empty() {
+            projection["NonKeyAttributes"] = json!(index.projection.non_key);
+        }
+        let tp = index.throughput.unwrap_or_default();
+        global.push(json!({
+            "IndexName": index.name,
+            "KeySchema": key_schema_json(&index.key_schema),
+            "Projection": projection,
+            "IndexStatus": "DELETING",
+            "ProvisionedThroughput": {
+                "NumberOfDecreasesToday": 0,
+                "ReadCapacityUnits": tp.read,
+                "WriteCapacityUnits": tp.write,
+            },
+            "IndexArn": format!("{}/index/{}", d.arn, index.name),
+        }));
     }
     if !local.is_empty() {
         out["LocalSecondaryIndexes"] = Value::Array(local);

@@ -652,3 +652,278 @@ async fn index_agrees_with_table_after_concurrent_moves() {
         .sum();
     assert_eq!(total, 10 + 8 * 25, "no lost update");
 }
+
+async fn gsi_status(c: &Client, table: &str, index: &str) -> Option<(String, bool)> {
+    let d = c
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    d.global_secondary_indexes()
+        .iter()
+        .find(|g| g.index_name() == Some(index))
+        .map(|g| {
+            (
+                g.index_status().unwrap().as_str().to_string(),
+                g.backfilling().unwrap_or(false),
+            )
+        })
+}
+
+async fn wait_active(c: &Client, table: &str, index: &str) {
+    for _ in 0..400 {
+        if gsi_status(c, table, index).await == Some(("ACTIVE".into(), false)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("index {index} did not become ACTIVE");
+}
+
+fn create_gsi_update(
+    name: &str,
+    hash: &str,
+) -> aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate {
+    aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+        .create(
+            aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                .index_name(name)
+                .key_schema(key(hash, KeyType::Hash))
+                .projection(projection(ProjectionType::KeysOnly, &[]))
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
+/// A global index added to a populated table while writers keep changing it: the backfill
+/// and the writers together leave exactly one entry per item, with its current key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gsi_added_by_update_table_backfills_under_concurrent_writes() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    crate::harness::create_table(&c, "grow", None).await;
+    for i in 0..600 {
+        c.put_item()
+            .table_name("grow")
+            .item("pk", s(&format!("k{i}")))
+            .item("colour", s(["red", "green", "blue"][i % 3]))
+            .send()
+            .await
+            .unwrap();
+    }
+    let writer = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            for j in 0..300 {
+                let k = format!("k{}", (j * 7) % 700);
+                c.put_item()
+                    .table_name("grow")
+                    .item("pk", s(&k))
+                    .item("colour", s(["red", "green", "blue", "mauve"][j % 4]))
+                    .send()
+                    .await
+                    .unwrap();
+                if j % 5 == 0 {
+                    c.delete_item()
+                        .table_name("grow")
+                        .key("pk", s(&format!("k{}", (j * 11) % 600)))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        })
+    };
+    let out = c
+        .update_table()
+        .table_name("grow")
+        .attribute_definitions(attr("colour", ScalarAttributeType::S))
+        .global_secondary_index_updates(create_gsi_update("by_colour", "colour"))
+        .send()
+        .await
+        .unwrap();
+    let desc = out.table_description.unwrap();
+    assert_eq!(
+        desc.table_status(),
+        Some(&aws_sdk_dynamodb::types::TableStatus::Updating)
+    );
+    assert_eq!(
+        desc.global_secondary_indexes()[0].index_status(),
+        Some(&aws_sdk_dynamodb::types::IndexStatus::Creating)
+    );
+    // A second create of the same index while it is being built.
+    let err = c
+        .update_table()
+        .table_name("grow")
+        .attribute_definitions(attr("colour", ScalarAttributeType::S))
+        .global_secondary_index_updates(create_gsi_update("by_colour", "colour"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        ["ResourceInUseException", "ValidationException"].contains(&code(&err).as_str()),
+        "{}",
+        code(&err)
+    );
+    writer.await.unwrap();
+    wait_active(&c, "grow", "by_colour").await;
+
+    let mut table: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = c
+            .scan()
+            .table_name("grow")
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for i in page.items() {
+            table.insert((
+                i["pk"].as_s().unwrap().clone(),
+                i["colour"].as_s().unwrap().clone(),
+            ));
+        }
+        match page.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => break,
+        }
+    }
+    let mut index = Vec::new();
+    for colour in ["red", "green", "blue", "mauve"] {
+        let mut start = None;
+        loop {
+            let page = c
+                .query()
+                .table_name("grow")
+                .index_name("by_colour")
+                .key_condition_expression("colour = :c")
+                .expression_attribute_values(":c", s(colour))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .unwrap();
+            for i in page.items() {
+                index.push((
+                    i["pk"].as_s().unwrap().clone(),
+                    i["colour"].as_s().unwrap().clone(),
+                ));
+            }
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+    }
+    assert_eq!(index.len(), table.len(), "one entry per item");
+    assert_eq!(index.into_iter().collect::<BTreeSet<_>>(), table);
+
+    // Deleting the index: reads through it stop, and its key attribute is no longer defined.
+    let out = c
+        .update_table()
+        .table_name("grow")
+        .global_secondary_index_updates(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name("by_colour")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.table_description.unwrap().global_secondary_indexes()[0].index_status(),
+        Some(&aws_sdk_dynamodb::types::IndexStatus::Deleting)
+    );
+    let err = c
+        .query()
+        .table_name("grow")
+        .index_name("by_colour")
+        .key_condition_expression("colour = :c")
+        .expression_attribute_values(":c", s("red"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "The table does not have the specified index: by_colour"
+    );
+    let d = c
+        .describe_table()
+        .table_name("grow")
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    assert!(d.global_secondary_indexes().is_empty());
+    assert_eq!(d.attribute_definitions().len(), 1);
+    // Deleting an index that does not exist.
+    let err = c
+        .update_table()
+        .table_name("grow")
+        .global_secondary_index_updates(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name("by_colour")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ResourceNotFoundException");
+}
+
+/// A backfill cut short by a shutdown resumes when the server starts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_backfill_resumes_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let t = TestServer::start_with(|_| {}, dir).await;
+    let c = t.client();
+    crate::harness::create_table(&c, "resume", None).await;
+    for i in 0..3000 {
+        c.put_item()
+            .table_name("resume")
+            .item("pk", s(&format!("k{i}")))
+            .item("g", s(&format!("g{}", i % 10)))
+            .send()
+            .await
+            .unwrap();
+    }
+    c.update_table()
+        .table_name("resume")
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .global_secondary_index_updates(create_gsi_update("by_g", "g"))
+        .send()
+        .await
+        .unwrap();
+    let TestServer { server, dir } = t;
+    server.shutdown().await;
+    assert_eq!(dir.path(), path);
+    let t = TestServer::start_with(|_| {}, dir).await;
+    let c = t.client();
+    wait_active(&c, "resume", "by_g").await;
+    let count = c
+        .scan()
+        .table_name("resume")
+        .index_name("by_g")
+        .select(Select::Count)
+        .send()
+        .await
+        .unwrap()
+        .count;
+    assert_eq!(count, 3000);
+}
