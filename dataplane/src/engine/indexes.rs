@@ -159,8 +159,9 @@ impl Table {
     }
 
     /// Refuses an item whose index key attributes have the wrong type or an empty or
-    /// oversized value, as DynamoDB does before writing anything.
-    pub fn check_index_keys(&self, item: &Item) -> ApiResult<()> {
+    /// oversized value, as DynamoDB does before writing anything. `by_update` words the
+    /// empty-value error as UpdateItem does.
+    pub fn check_index_keys(&self, item: &Item, by_update: bool) -> ApiResult<()> {
         let ks = &self.def.key_schema;
         for index in &self.def.indexes {
             for (pos, name) in index.key_names().enumerate() {
@@ -182,6 +183,16 @@ impl Table {
                     AttributeValue::B(b) => b.len(),
                     _ => 1,
                 };
+                if len == 0 && by_update {
+                    return Err(ApiError::validation(format!(
+                        "One or more parameter values are not valid. The update expression attempted to update a secondary index key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty {} value.",
+                        if matches!(v, AttributeValue::S(_)) {
+                            "string"
+                        } else {
+                            "binary"
+                        }
+                    )));
+                }
                 if len == 0 {
                     return Err(ApiError::validation(format!(
                         "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {} value. IndexName: {}, IndexKey: {name}",
@@ -210,7 +221,57 @@ impl Table {
     }
 }
 
+/// What `ItemCollectionMetrics` reports: the partition key, and the collection's size as a
+/// range of gigabytes.
+pub struct CollectionMetrics {
+    pub key: Item,
+    pub size_gb: (f64, f64),
+}
+
 impl Engine {
+    /// ItemCollectionMetrics for the item collection `item` (an item or a key) belongs to:
+    /// its items plus their local-index entries. `None` unless the table has a local index
+    /// (DynamoDB reports item collections only then). Read after the write, as an estimate.
+    pub fn item_collection_metrics(
+        &self,
+        table: &str,
+        item: &Item,
+    ) -> ApiResult<Option<CollectionMetrics>> {
+        let table = self.table(table)?;
+        let locals: Vec<&IndexDef> = table
+            .def
+            .indexes
+            .iter()
+            .filter(|i| i.kind == IndexKind::Local)
+            .collect();
+        let hash = &table.def.key_schema.hash;
+        let (false, Some(pk)) = (locals.is_empty(), item.get(hash)) else {
+            return Ok(None);
+        };
+        let id = table.handle.table_id;
+        let mut bytes = 0u64;
+        let mut prefixes = vec![(Space::Items, keyenc::partition_prefix(id, pk))];
+        for i in locals {
+            prefixes.push((
+                Space::Index,
+                keyenc::index_partition_prefix(id, i.index_no, pk),
+            ));
+        }
+        for (space, prefix) in prefixes {
+            let (start, end) = super::reads::prefix_range(prefix);
+            self.store
+                .scan_in(space, &table.handle, &start, &end, true, |_, item| {
+                    bytes += tabula_core::value::item_size(&item) as u64;
+                    Ok(true)
+                })?;
+        }
+        let low = (bytes as f64 / f64::from(1u32 << 30)).floor();
+        Ok(Some(CollectionMetrics {
+            key: Item::from([(hash.clone(), pk.clone())]),
+            size_gb: (low, low + 1.0),
+        }))
+    }
+
     /// The index entries to remove and to write when an item changes from `old` to `new`
     /// (`None` meaning absent). Entries that would not change are left alone.
     pub(crate) fn index_writes(

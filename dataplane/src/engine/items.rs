@@ -130,7 +130,7 @@ impl Engine {
         check_item_size(&input.item)?;
         let skey = table.storage_key(&key);
         let (_guard, table) = self.lock_item(&table, &skey).await?;
-        table.check_index_keys(&input.item)?;
+        table.check_index_keys(&input.item, false)?;
         // An unconditional put that returns nothing, on a table without indexes, does not
         // need the old item: skip the read.
         let needs_old = input.condition.is_some()
@@ -224,7 +224,7 @@ impl Engine {
                 .map_err(|e| ApiError::validation(e.message))?;
         }
         check_item_size(&new)?;
-        table.check_index_keys(&new)?;
+        table.check_index_keys(&new, true)?;
         self.commit_item(&table, skey, old.as_ref(), Some(&new))
             .await?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&new));
@@ -336,7 +336,7 @@ impl Engine {
                     }
                 }
                 let key = t.key_from_item(item)?;
-                t.check_index_keys(item)?;
+                t.check_index_keys(item, false)?;
                 key
             }
             WriteRequest::Delete(key) => t.key_from_key_param(key)?,

@@ -162,13 +162,14 @@ impl<'a> Target<'a> {
 
     /// Whether the read must fetch each item from the table because the request needs
     /// attributes the index does not hold. Only a local index can (DynamoDB fetches them
-    /// from the table in the same partition); on a global index asking for all attributes
-    /// of a partial projection is an error.
+    /// from the table in the same partition); on a global index asking for attributes it
+    /// does not project is an error, and so is a Query filter on unprojected attributes.
     fn needs_fetch(
         &self,
         select: Select,
         projection: Option<&Projection>,
         filter: Option<&Condition>,
+        is_query: bool,
     ) -> ApiResult<bool> {
         let Some(index) = self.index else {
             return Ok(false);
@@ -176,20 +177,43 @@ impl<'a> Target<'a> {
         if index.projection.kind == ProjectionType::All {
             return Ok(false);
         }
-        let outside = |attrs: Vec<String>| attrs.iter().any(|a| !self.table.projects(index, a));
-        let wants_more = select == Select::AllAttributes
-            || projection.is_some_and(|p| outside(p.top_level_attrs()))
-            || filter.is_some_and(|f| outside(f.top_level_attrs()));
-        if index.kind == IndexKind::Global {
-            if select == Select::AllAttributes {
-                return Err(ApiError::validation(format!(
-                    "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
-                    index.name
-                )));
-            }
-            return Ok(false);
+        let outside = |attrs: Vec<String>| -> Vec<String> {
+            attrs
+                .into_iter()
+                .filter(|a| !self.table.projects(index, a))
+                .collect()
+        };
+        let global = index.kind == IndexKind::Global;
+        if global && select == Select::AllAttributes {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+                index.name
+            )));
         }
-        Ok(wants_more)
+        let projected_out = projection
+            .map(|p| outside(p.top_level_attrs()))
+            .unwrap_or_default();
+        if global && !projected_out.is_empty() {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Global secondary index {} does not project [{}]",
+                index.name,
+                projected_out.join(", ")
+            )));
+        }
+        let filtered_out = filter
+            .map(|f| outside(f.top_level_attrs()))
+            .unwrap_or_default();
+        if is_query && !filtered_out.is_empty() {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Secondary index {} does not project one or more filter attributes: [{}]",
+                index.name,
+                filtered_out.join(", ")
+            )));
+        }
+        Ok(!global
+            && (select == Select::AllAttributes
+                || !projected_out.is_empty()
+                || !filtered_out.is_empty()))
     }
 }
 
@@ -288,6 +312,7 @@ impl Engine {
             input.select,
             input.projection.as_ref(),
             input.filter.as_ref(),
+            true,
         )?;
         self.read_range(
             &target,
@@ -346,6 +371,7 @@ impl Engine {
             input.select,
             input.projection.as_ref(),
             input.filter.as_ref(),
+            false,
         )?;
         self.read_range(
             &target,

@@ -264,6 +264,39 @@ fn write_response(
     out
 }
 
+/// `ReturnItemCollectionMetrics`: whether SIZE was asked for.
+fn wants_collection_metrics(req: Request<'_>) -> ApiResult<bool> {
+    match req.str("ReturnItemCollectionMetrics")? {
+        None | Some("NONE") => Ok(false),
+        Some("SIZE") => Ok(true),
+        Some(other) => {
+            let mut c = Constraints::default();
+            c.enum_value(other, "returnItemCollectionMetrics", "[SIZE, NONE]");
+            c.finish().map(|_| false)
+        }
+    }
+}
+
+/// Adds `ItemCollectionMetrics` to a write's answer when asked for and the table has one.
+fn add_collection_metrics(
+    engine: &Engine,
+    wanted: bool,
+    table: &str,
+    item: &Item,
+    out: &mut Value,
+) -> ApiResult<()> {
+    if !wanted {
+        return Ok(());
+    }
+    if let Some(m) = engine.item_collection_metrics(table, item)? {
+        out["ItemCollectionMetrics"] = json!({
+            "ItemCollectionKey": item_to_json(&m.key),
+            "SizeEstimateRangeGB": [m.size_gb.0, m.size_gb.1],
+        });
+    }
+    Ok(())
+}
+
 pub(super) async fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let table = req.table_name()?;
     let item = req.get("Item");
@@ -284,12 +317,14 @@ pub(super) async fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         req.has("ConditionExpression"),
         Some("ConditionExpression is null"),
     )?;
+    let metrics = wants_collection_metrics(req)?;
     let mut resolver = params.resolver();
     let condition = write_condition(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
+    let collection = metrics.then(|| item.clone());
     let out = engine
         .put_item(PutItemInput {
-            table,
+            table: table.clone(),
             item,
             report_capacity: detail != CapacityDetail::None,
             condition,
@@ -297,7 +332,11 @@ pub(super) async fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
             return_old_on_failure: rv_fail,
         })
         .await?;
-    Ok(write_response(out.attributes, detail, &out.consumed))
+    let mut response = write_response(out.attributes, detail, &out.consumed);
+    if let Some(item) = collection {
+        add_collection_metrics(engine, true, &table, &item, &mut response)?;
+    }
+    Ok(response)
 }
 
 pub(super) async fn delete_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
@@ -316,19 +355,22 @@ pub(super) async fn delete_item(engine: &Engine, req: Request<'_>) -> ApiResult<
         req.has("ConditionExpression"),
         Some("ConditionExpression is null"),
     )?;
+    let metrics = wants_collection_metrics(req)?;
     let mut resolver = params.resolver();
     let condition = write_condition(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
     let out = engine
         .delete_item(DeleteItemInput {
-            table,
-            key,
+            table: table.clone(),
+            key: key.clone(),
             condition,
             return_values: rv,
             return_old_on_failure: rv_fail,
         })
         .await?;
-    Ok(write_response(out.attributes, detail, &out.consumed))
+    let mut response = write_response(out.attributes, detail, &out.consumed);
+    add_collection_metrics(engine, metrics, &table, &key, &mut response)?;
+    Ok(response)
 }
 
 pub(super) async fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
@@ -371,19 +413,22 @@ pub(super) async fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<
     } else {
         None
     };
+    let metrics = wants_collection_metrics(req)?;
     let condition = write_condition(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
     let out = engine
         .update_item(UpdateItemInput {
-            table,
-            key,
+            table: table.clone(),
+            key: key.clone(),
             update,
             condition,
             return_values: rv,
             return_old_on_failure: rv_fail,
         })
         .await?;
-    Ok(write_response(out.attributes, detail, &out.consumed))
+    let mut response = write_response(out.attributes, detail, &out.consumed);
+    add_collection_metrics(engine, metrics, &table, &key, &mut response)?;
+    Ok(response)
 }
 
 pub(super) fn get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {

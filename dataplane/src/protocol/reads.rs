@@ -30,7 +30,7 @@ fn select(req: Request<'_>, has_projection: bool, on_index: bool) -> ApiResult<S
         Some("ALL_PROJECTED_ATTRIBUTES") if on_index => Select::AllProjectedAttributes,
         Some("ALL_PROJECTED_ATTRIBUTES") => {
             return Err(ApiError::validation(
-                "One or more parameter values were invalid: Select type ALL_PROJECTED_ATTRIBUTES is supported only for Query and Scan on an index",
+                "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
             ));
         }
         Some(other) => {
@@ -49,12 +49,16 @@ fn select(req: Request<'_>, has_projection: bool, on_index: bool) -> ApiResult<S
             "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
         ));
     }
+    if has_projection && s == Select::AllProjectedAttributes {
+        return Err(ApiError::validation(
+            "Cannot specify the ProjectionExpression when choosing to get ALL_PROJECTED_ATTRIBUTES",
+        ));
+    }
     if has_projection && s != Select::SpecificAttributes {
         return Err(ApiError::validation(format!(
             "One or more parameter values were invalid: Cannot specify the AttributesToGet or ProjectionExpression when choosing to get {}",
             match s {
                 Select::Count => "COUNT",
-                Select::AllProjectedAttributes => "ALL_PROJECTED_ATTRIBUTES",
                 _ => "ALL_ATTRIBUTES",
             }
         )));

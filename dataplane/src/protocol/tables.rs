@@ -275,7 +275,7 @@ fn parse_index(
                 c.enum_value(
                     k,
                     &format!("{member}.projection.projectionType"),
-                    "[ALL, KEYS_ONLY, INCLUDE]",
+                    "[ALL, INCLUDE, KEYS_ONLY]",
                 );
             }
             let non_key = match p.array("NonKeyAttributes")? {
@@ -289,6 +289,20 @@ fn parse_index(
                                     ApiError::serialization("NonKeyAttributes must be strings")
                                 })?
                                 .to_string(),
+                        );
+                    }
+                    let path = format!("{member}.projection.nonKeyAttributes");
+                    if names.is_empty() {
+                        c.push(
+                            Some("[]"),
+                            &path,
+                            "Member must have length greater than or equal to 1",
+                        );
+                    } else if names.len() > MAX_NON_KEY_PER_INDEX {
+                        c.push(
+                            Some(&format!("[{}]", names.join(", "))),
+                            &path,
+                            "Member must have length less than or equal to 20",
                         );
                     }
                     Some(names)
@@ -366,12 +380,7 @@ fn check_indexes(
             Some("ALL") => ProjectionType::All,
             Some("KEYS_ONLY") => ProjectionType::KeysOnly,
             Some("INCLUDE") => ProjectionType::Include,
-            _ => {
-                return Err(bad(format!(
-                    "Unknown ProjectionType: null for index: {}",
-                    p.name
-                )));
-            }
+            _ => return Err(bad("Unknown ProjectionType: null".into())),
         };
         let non_key = match (kind, non_key) {
             (ProjectionType::Include, None) => {
@@ -380,10 +389,9 @@ fn check_indexes(
                 ));
             }
             (ProjectionType::Include, Some(list)) => {
-                if list.is_empty() {
-                    return Err(bad(
-                        "NonKeyAttributes must not be empty when ProjectionType is INCLUDE".into(),
-                    ));
+                let mut seen = std::collections::HashSet::new();
+                if let Some(dup) = list.iter().find(|a| !seen.insert(a.as_str())) {
+                    return Err(bad(format!("Duplicate element in NonKeyAttributes: {dup}")));
                 }
                 list
             }
@@ -405,7 +413,7 @@ fn check_indexes(
             match (mode, p.throughput) {
                 (BillingMode::Provisioned, None) => {
                     return Err(bad(format!(
-                        "ProvisionedThroughput must be specified for index: {}",
+                        "ProvisionedThroughput is not specified for index: {}",
                         p.name
                     )));
                 }
@@ -433,6 +441,8 @@ fn check_indexes(
 
 /// DynamoDB's per-table limit on local indexes (global ones: `engine::MAX_GSIS`).
 const MAX_LSIS: usize = 5;
+/// NonKeyAttributes one INCLUDE projection may name.
+const MAX_NON_KEY_PER_INDEX: usize = 20;
 /// Attributes all of a table's INCLUDE projections may name together.
 const MAX_PROJECTED_ATTRIBUTES: usize = 100;
 

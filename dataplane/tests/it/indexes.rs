@@ -300,14 +300,29 @@ async fn index_reads_apply_projection_select_and_paging_rules() {
         .await
         .unwrap();
     assert_eq!(proj.items()[0]["secret"], s("not projected"));
-    let filtered = q()
+    // A Query filter must stay within the projection, even on a local index.
+    let err = q()
+        .filter_expression("amount < :a")
+        .expression_attribute_values(":a", n(94))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "One or more parameter values were invalid: Secondary index by_day does not project one or more filter attributes: [amount]"
+    );
+    // A Scan of a local index may filter on anything: the items are read from the table.
+    let filtered = c
+        .scan()
+        .table_name("orders2")
+        .index_name("by_day")
         .filter_expression("amount < :a")
         .expression_attribute_values(":a", n(94))
         .send()
         .await
         .unwrap();
     assert_eq!(filtered.count, 2);
-    assert_eq!(filtered.scanned_count, 4);
+    assert_eq!(filtered.scanned_count, 9);
 
     // On a global index with a partial projection, ALL_ATTRIBUTES is refused.
     let err = c
