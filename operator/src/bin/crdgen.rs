@@ -1,11 +1,16 @@
 //! Writes the CRDs generated from the Rust types: `cargo run -p tabula-operator --bin crdgen`
 //! rewrites `crds/` and the chart's copy. The operator's tests fail while either is stale.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // `cargo run` sets CARGO_MANIFEST_DIR for the process; the compile-time value may name
+    // another checkout whose build cargo reused (a shared target dir).
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root = dir.join("..");
     for (file, yaml) in tabula_operator::crd_files() {
         for dir in [root.join("crds"), root.join("charts/tabula/crds")] {
             let path = dir.join(file);

@@ -19,13 +19,23 @@ pub fn table_from_yaml(yaml: &str) -> Table {
 }
 
 pub fn repo_path(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
+    manifest_dir().join("..").join(p)
+}
+
+/// The operator crate's directory, as cargo gives it to the running test. The compile-time
+/// value is only a fallback: cargo reuses a test binary built in another checkout of the
+/// same workspace (CI's clean clone shares the target dir), and that binary's compile-time
+/// path names the other checkout.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// Compares an object with `operator/tests/golden/<name>.yaml`. `TABULA_BLESS=1` rewrites the
 /// file instead (then review the diff before committing).
 pub fn assert_golden<T: serde::Serialize>(name: &str, obj: &T) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let path = manifest_dir()
         .join("tests/golden")
         .join(format!("{name}.yaml"));
     let rendered = serde_yaml::to_string(obj).expect("renders");
