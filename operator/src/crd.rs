@@ -108,8 +108,9 @@ pub struct TableSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioned_throughput: Option<ProvisionedThroughput>,
 
-    /// Global secondary indexes. Served once the data plane supports indexes; until then the
-    /// operator reports them as not supported in the Degraded condition.
+    /// Global secondary indexes. Adding, removing or reshaping one changes the live table one
+    /// index at a time (a new index is filled from the table in the background); leaving the
+    /// field out leaves the table's indexes alone, and `[]` removes them all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 20))]
     pub global_secondary_indexes: Option<Vec<GlobalSecondaryIndex>>,

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::crd::{KeySchemaElement, KeyType, ProjectionType, Table};
+use crate::crd::{GlobalSecondaryIndex, KeySchemaElement, KeyType, ProjectionType, Table};
 
 fn key_schema(k: &[KeySchemaElement]) -> Value {
     Value::Array(
@@ -42,29 +42,44 @@ fn throughput(t: &crate::crd::ProvisionedThroughput) -> Value {
     json!({"ReadCapacityUnits": t.read_capacity_units, "WriteCapacityUnits": t.write_capacity_units})
 }
 
+fn attribute_definitions(table: &Table) -> Value {
+    Value::Array(
+        table
+            .spec
+            .attribute_definitions
+            .iter()
+            .map(|a| {
+                json!({
+                    "AttributeName": a.attribute_name,
+                    "AttributeType": match a.attribute_type {
+                        crate::crd::ScalarAttributeType::S => "S",
+                        crate::crd::ScalarAttributeType::N => "N",
+                        crate::crd::ScalarAttributeType::B => "B",
+                    },
+                })
+            })
+            .collect(),
+    )
+}
+
+fn global_index(i: &GlobalSecondaryIndex) -> Value {
+    let mut o = json!({
+        "IndexName": i.index_name,
+        "KeySchema": key_schema(&i.key_schema),
+        "Projection": projection(&i.projection),
+    });
+    if let (Some(t), Some(obj)) = (&i.provisioned_throughput, o.as_object_mut()) {
+        obj.insert("ProvisionedThroughput".into(), throughput(t));
+    }
+    o
+}
+
 /// CreateTable for the table the spec declares. Billing mode defaults to PAY_PER_REQUEST.
 pub fn create_table_request(table: &Table) -> Value {
     let s = &table.spec;
     let mut m = Map::new();
     m.insert("TableName".into(), json!(table.table_name()));
-    m.insert(
-        "AttributeDefinitions".into(),
-        Value::Array(
-            s.attribute_definitions
-                .iter()
-                .map(|a| {
-                    json!({
-                        "AttributeName": a.attribute_name,
-                        "AttributeType": match a.attribute_type {
-                            crate::crd::ScalarAttributeType::S => "S",
-                            crate::crd::ScalarAttributeType::N => "N",
-                            crate::crd::ScalarAttributeType::B => "B",
-                        },
-                    })
-                })
-                .collect(),
-        ),
-    );
+    m.insert("AttributeDefinitions".into(), attribute_definitions(table));
     m.insert("KeySchema".into(), key_schema(&s.key_schema));
     m.insert(
         "BillingMode".into(),
@@ -90,25 +105,12 @@ pub fn create_table_request(table: &Table) -> Value {
             ),
         );
     }
-    if let Some(g) = &s.global_secondary_indexes {
+    if let Some(g) = &s.global_secondary_indexes
+        && !g.is_empty()
+    {
         m.insert(
             "GlobalSecondaryIndexes".into(),
-            Value::Array(
-                g.iter()
-                    .map(|i| {
-                        let mut o = json!({
-                            "IndexName": i.index_name,
-                            "KeySchema": key_schema(&i.key_schema),
-                            "Projection": projection(&i.projection),
-                        });
-                        if let (Some(t), Some(obj)) = (&i.provisioned_throughput, o.as_object_mut())
-                        {
-                            obj.insert("ProvisionedThroughput".into(), throughput(t));
-                        }
-                        o
-                    })
-                    .collect(),
-            ),
+            Value::Array(g.iter().map(global_index).collect()),
         );
     }
     if let Some(l) = &s.local_secondary_indexes {
@@ -209,6 +211,101 @@ fn stream_specification(st: &crate::crd::StreamSpecification) -> Value {
     Value::Object(o)
 }
 
+/// Whether a described index (`described`: one entry of DescribeTable's
+/// `GlobalSecondaryIndexes`) has the key schema and projection the spec declares.
+fn same_shape(described: &Value, wanted: &GlobalSecondaryIndex) -> bool {
+    let sorted = |v: Option<&Value>| {
+        let mut names: Vec<String> = v
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    };
+    let want = projection(&wanted.projection);
+    let have = described.get("Projection");
+    described.get("KeySchema") == Some(&key_schema(&wanted.key_schema))
+        && have.and_then(|p| p.get("ProjectionType")) == want.get("ProjectionType")
+        && sorted(have.and_then(|p| p.get("NonKeyAttributes")))
+            == sorted(want.get("NonKeyAttributes"))
+}
+
+/// The next UpdateTable that moves the table's global secondary indexes (`described`:
+/// DescribeTable's `Table` object) toward `spec.globalSecondaryIndexes`: first a deletion
+/// (of an index the spec no longer names, or whose key schema or projection changed — an
+/// index cannot be altered, so it is rebuilt), then a creation (DynamoDB creates or deletes
+/// one index per request), then throughput changes. `None` when they match, and while an
+/// index is still being created or deleted (the next reconcile continues). Without
+/// `globalSecondaryIndexes` in the spec the indexes are left alone; `[]` removes them all.
+pub fn index_update_request(table: &Table, described: &Value) -> Option<Value> {
+    let wanted = table.spec.global_secondary_indexes.as_ref()?;
+    let current: Vec<&Value> = described
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    if current
+        .iter()
+        .any(|g| g.get("IndexStatus").and_then(Value::as_str) != Some("ACTIVE"))
+    {
+        return None;
+    }
+    let name_of = |g: &Value| {
+        g.get("IndexName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let request = |updates: Vec<Value>, with_definitions: bool| {
+        let mut m = Map::new();
+        m.insert("TableName".into(), json!(table.table_name()));
+        if with_definitions {
+            m.insert("AttributeDefinitions".into(), attribute_definitions(table));
+        }
+        m.insert("GlobalSecondaryIndexUpdates".into(), Value::Array(updates));
+        Some(Value::Object(m))
+    };
+    for g in &current {
+        let name = name_of(g);
+        let keep = wanted
+            .iter()
+            .find(|w| w.index_name == name)
+            .is_some_and(|w| same_shape(g, w));
+        if !keep {
+            return request(vec![json!({"Delete": {"IndexName": name}})], false);
+        }
+    }
+    if let Some(missing) = wanted
+        .iter()
+        .find(|w| !current.iter().any(|g| name_of(g) == w.index_name))
+    {
+        return request(vec![json!({"Create": global_index(missing)})], true);
+    }
+    let updates: Vec<Value> = wanted
+        .iter()
+        .filter_map(|w| {
+            let t = w.provisioned_throughput.as_ref()?;
+            let g = current.iter().find(|g| name_of(g) == w.index_name)?;
+            let rcu = g
+                .pointer("/ProvisionedThroughput/ReadCapacityUnits")
+                .and_then(Value::as_i64);
+            let wcu = g
+                .pointer("/ProvisionedThroughput/WriteCapacityUnits")
+                .and_then(Value::as_i64);
+            (rcu != Some(t.read_capacity_units) || wcu != Some(t.write_capacity_units)).then(
+                || json!({"Update": {"IndexName": w.index_name, "ProvisionedThroughput": throughput(t)}}),
+            )
+        })
+        .collect();
+    if updates.is_empty() {
+        return None;
+    }
+    request(updates, false)
+}
+
 /// TagResource and UntagResource bodies bringing the table's tags (`listed`: the answer of
 /// ListTagsOfResource) to `spec.tags`; nothing when the spec names no tags.
 pub fn tag_requests(table: &Table, arn: &str, listed: &Value) -> (Option<Value>, Option<Value>) {
@@ -299,6 +396,66 @@ spec:
                 "Tags": [{"Key": "team", "Value": "shop"}]
             })
         );
+    }
+
+    fn with_gsis(yaml: &str) -> Table {
+        let mut t = table();
+        t.spec.global_secondary_indexes = Some(serde_yaml::from_str(yaml).expect("gsis"));
+        t
+    }
+
+    fn described_gsi(name: &str, hash: &str, status: &str, projection: Value) -> Value {
+        json!({"IndexName": name, "IndexStatus": status, "Projection": projection,
+               "KeySchema": [{"AttributeName": hash, "KeyType": "HASH"}]})
+    }
+
+    #[test]
+    fn global_indexes_change_one_at_a_time_deletions_first() {
+        let spec = with_gsis(
+            "[{indexName: by_a, keySchema: [{attributeName: a, keyType: HASH}], projection: {projectionType: INCLUDE, nonKeyAttributes: [y, x]}},
+              {indexName: by_b, keySchema: [{attributeName: b, keyType: HASH}], projection: {projectionType: ALL}}]",
+        );
+        let all = json!({"ProjectionType": "ALL"});
+        let include = json!({"ProjectionType": "INCLUDE", "NonKeyAttributes": ["x", "y"]});
+        // An index the spec dropped goes first, alone.
+        let d = json!({"GlobalSecondaryIndexes": [
+            described_gsi("by_a", "a", "ACTIVE", include.clone()),
+            described_gsi("old", "o", "ACTIVE", all.clone())]});
+        let r = index_update_request(&spec, &d).expect("update");
+        assert_eq!(
+            r["GlobalSecondaryIndexUpdates"],
+            json!([{"Delete": {"IndexName": "old"}}])
+        );
+        assert!(r.get("AttributeDefinitions").is_none());
+        // Then the missing one is created, with the attribute definitions.
+        let d = json!({"GlobalSecondaryIndexes": [described_gsi("by_a", "a", "ACTIVE", include.clone())]});
+        let r = index_update_request(&spec, &d).expect("update");
+        assert_eq!(
+            r["GlobalSecondaryIndexUpdates"][0]["Create"]["IndexName"],
+            "by_b"
+        );
+        assert!(r["AttributeDefinitions"].is_array());
+        // Nothing happens while an index is still being built.
+        let d = json!({"GlobalSecondaryIndexes": [
+            described_gsi("by_a", "a", "ACTIVE", include.clone()),
+            described_gsi("by_b", "b", "CREATING", all.clone())]});
+        assert_eq!(index_update_request(&spec, &d), None);
+        // In shape (NonKeyAttributes in any order): nothing to do.
+        let d = json!({"GlobalSecondaryIndexes": [
+            described_gsi("by_a", "a", "ACTIVE", include),
+            described_gsi("by_b", "b", "ACTIVE", all.clone())]});
+        assert_eq!(index_update_request(&spec, &d), None);
+        // A reshaped index is rebuilt: deleted first.
+        let d = json!({"GlobalSecondaryIndexes": [
+            described_gsi("by_a", "a", "ACTIVE", all.clone()),
+            described_gsi("by_b", "b", "ACTIVE", all)]});
+        let r = index_update_request(&spec, &d).expect("update");
+        assert_eq!(
+            r["GlobalSecondaryIndexUpdates"],
+            json!([{"Delete": {"IndexName": "by_a"}}])
+        );
+        // Without the field, indexes are left alone.
+        assert_eq!(index_update_request(&table(), &d), None);
     }
 
     #[test]

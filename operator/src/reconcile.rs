@@ -399,6 +399,24 @@ async fn sync_data_plane(
         desc = answer.get("TableDescription").cloned().unwrap_or(desc);
         *seen = Some(observed_table(&desc));
     }
+    if let Some(update) = crate::dynamodb::index_update_request(table, &desc) {
+        let answer = dp
+            .call(&endpoint, "UpdateTable", &update)
+            .await
+            .map_err(rejected)?;
+        normal(
+            recorder,
+            table,
+            "IndexesUpdated",
+            &format!(
+                "changing the global secondary indexes of {name}: {}",
+                update["GlobalSecondaryIndexUpdates"]
+            ),
+        )
+        .await;
+        desc = answer.get("TableDescription").cloned().unwrap_or(desc);
+        *seen = Some(observed_table(&desc));
+    }
     let arn = desc
         .get("TableArn")
         .and_then(Value::as_str)

@@ -239,11 +239,96 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
     let tags: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
     assert_eq!(tags, [("team", "shop")], "spec.tags reached the table");
 
+    // A global index added to the spec is created on the live table and filled from it;
+    // removed from the spec, it is deleted.
+    sdk.put_item()
+        .table_name("orders")
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S("a".into()))
+        .item("sk", aws_sdk_dynamodb::types::AttributeValue::N("1".into()))
+        .item(
+            "state",
+            aws_sdk_dynamodb::types::AttributeValue::S("open".into()),
+        )
+        .send()
+        .await
+        .expect("put");
+    api.edit(
+        TABLE,
+        json!({"metadata": {"generation": 3}, "spec": {
+            "attributeDefinitions": [
+                {"attributeName": "pk", "attributeType": "S"},
+                {"attributeName": "sk", "attributeType": "N"},
+                {"attributeName": "state", "attributeType": "S"}],
+            "globalSecondaryIndexes": [{
+                "indexName": "by_state",
+                "keySchema": [{"attributeName": "state", "keyType": "HASH"}],
+                "projection": {"projectionType": "KEYS_ONLY"},
+                "provisionedThroughput": {"readCapacityUnits": 1, "writeCapacityUnits": 1}}]}}),
+    );
+    pass(&api, &ctx).await;
+    assert!(event_reasons(&api).contains(&"IndexesUpdated".to_string()));
+    let mut found = 0;
+    for _ in 0..200 {
+        let q = sdk
+            .query()
+            .table_name("orders")
+            .index_name("by_state")
+            .key_condition_expression("#s = :s")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_values(
+                ":s",
+                aws_sdk_dynamodb::types::AttributeValue::S("open".into()),
+            )
+            .send()
+            .await;
+        if let Ok(out) = q {
+            found = out.count;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(found, 1, "the new index holds the existing item");
+    // Its throughput follows the spec too.
+    api.edit(
+        TABLE,
+        json!({"metadata": {"generation": 4}, "spec": {
+            "globalSecondaryIndexes": [{
+                "indexName": "by_state",
+                "keySchema": [{"attributeName": "state", "keyType": "HASH"}],
+                "projection": {"projectionType": "KEYS_ONLY"},
+                "provisionedThroughput": {"readCapacityUnits": 3, "writeCapacityUnits": 4}}]}}),
+    );
+    pass(&api, &ctx).await;
+    let gsi = |sdk: aws_sdk_dynamodb::Client| async move {
+        sdk.describe_table()
+            .table_name("orders")
+            .send()
+            .await
+            .expect("describe")
+            .table
+            .expect("table")
+            .global_secondary_indexes
+            .unwrap_or_default()
+    };
+    let now = gsi(sdk.clone()).await;
+    let pt = now[0].provisioned_throughput().expect("index throughput");
+    assert_eq!(
+        (pt.read_capacity_units(), pt.write_capacity_units()),
+        (Some(3), Some(4))
+    );
+    api.edit(
+        TABLE,
+        json!({"metadata": {"generation": 5}, "spec": {"globalSecondaryIndexes": []}}),
+    );
+    pass(&api, &ctx).await;
+    assert!(gsi(sdk.clone()).await.is_empty(), "the index is gone");
+    assert_eq!(condition(&api, "Degraded").0, "False");
+
     // A setting the data plane cannot serve yet is Degraded with its answer; the table keeps
     // serving, so Ready stays True.
     api.edit(
         TABLE,
-        json!({"metadata": {"generation": 3},
+        json!({"metadata": {"generation": 6},
                "spec": {"timeToLive": {"attributeName": "expires", "enabled": true}}}),
     );
     pass(&api, &ctx).await;
@@ -258,7 +343,7 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
         .map(|c| c.message)
         .unwrap_or_default();
     assert!(message.contains("TimeToLive"), "{message}");
-    assert_eq!(ctx.metrics.reconciles(), 6);
+    assert_eq!(ctx.metrics.reconciles(), 9);
 }
 
 #[tokio::test]
