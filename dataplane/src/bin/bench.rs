@@ -6,8 +6,9 @@
 //! SigV4-signed. The echo server is the ceiling (client + HTTP + loopback cost); each workload is
 //! reported as a ratio to it, with p50/p99 latency.
 //!
-//! Workloads: PutItem (random key of the key space, 100-byte value), GetItem, mixed 50/50, and
-//! Query of a 10-item partition.
+//! Workloads: PutItem (random key of the key space, 100-byte value), GetItem, mixed 50/50,
+//! Query of a 10-item partition, PutItem on a table with two global secondary indexes (what
+//! indexes cost a write), and Query of 10 items through a global secondary index.
 //!
 //!   cargo run --release -p tabula-dataplane --bin tabula-bench -- --secs 10
 
@@ -44,8 +45,13 @@ struct Args {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
-    /// Workloads to run (comma-separated: get, put, mixed, query); the echo ceiling always runs.
-    #[arg(long, default_value = "get,put,mixed,query", value_delimiter = ',')]
+    /// Workloads to run (comma-separated: get, put, mixed, query, put-gsi, query-gsi); the
+    /// echo ceiling always runs.
+    #[arg(
+        long,
+        default_value = "get,put,mixed,query,put-gsi,query-gsi",
+        value_delimiter = ','
+    )]
     workloads: Vec<String>,
 }
 
@@ -59,6 +65,8 @@ enum Workload {
     Get,
     Mixed,
     Query,
+    PutGsi,
+    QueryGsi,
 }
 
 struct Result {
@@ -145,6 +153,24 @@ fn put_body(table: &str, key: usize, value: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A put into `benchg`, whose two global indexes key on `a` (ALL) and `b` (KEYS_ONLY).
+fn put_gsi_body(key: usize, value: &str) -> Vec<u8> {
+    format!(
+        r#"{{"TableName":"benchg","Item":{{"pk":{{"S":"key{key:08}"}},"a":{{"S":"a{:05}"}},"b":{{"S":"b{:05}"}},"v":{{"S":"{value}"}}}}}}"#,
+        key % 10_000,
+        key % 9_973
+    )
+    .into_bytes()
+}
+
+/// A Query of one 10-item group through `benchq`'s global index `by_g`.
+fn query_gsi_body(group: usize) -> Vec<u8> {
+    format!(
+        r#"{{"TableName":"benchq","IndexName":"by_g","KeyConditionExpression":"g = :g","ExpressionAttributeValues":{{":g":{{"S":"grp{group:07}"}}}}}}"#
+    )
+    .into_bytes()
+}
+
 fn get_body(table: &str, key: usize) -> Vec<u8> {
     format!(r#"{{"TableName":"{table}","Key":{{"pk":{{"S":"key{key:08}"}}}}}}"#).into_bytes()
 }
@@ -189,6 +215,8 @@ async fn run(addr: &str, workload: Workload, args: &Args) -> Result {
                     Workload::Mixed if r & (1 << 20) == 0 => ("GetItem", get_body("bench", key)),
                     Workload::Mixed => ("PutItem", put_body("bench", key, &value)),
                     Workload::Query => ("Query", query_body("benchq", key % (keys / 10).max(1))),
+                    Workload::PutGsi => ("PutItem", put_gsi_body(key, &value)),
+                    Workload::QueryGsi => ("Query", query_gsi_body(key % (keys / 10).max(1))),
                 };
                 let t = Instant::now();
                 match conn.call(op, &body).await {
@@ -272,9 +300,10 @@ async fn load(addr: &str, args: &Args) {
                 let st = conn.call("PutItem", &put_body("bench", k, &value)).await.expect("load put");
                 assert_eq!(st, 200, "load put failed");
                 let body = format!(
-                    r#"{{"TableName":"benchq","Item":{{"pk":{{"S":"part{:07}"}},"sk":{{"N":"{}"}},"v":{{"S":"{value}"}}}}}}"#,
+                    r#"{{"TableName":"benchq","Item":{{"pk":{{"S":"part{:07}"}},"sk":{{"N":"{}"}},"g":{{"S":"grp{:07}"}},"v":{{"S":"{value}"}}}}}}"#,
                     k / 10,
-                    k % 10
+                    k % 10,
+                    k / 10
                 );
                 let st = conn.call("PutItem", body.as_bytes()).await.expect("load query item");
                 assert_eq!(st, 200, "load query item failed");
@@ -307,7 +336,11 @@ async fn main() {
         ),
         (
             "benchq",
-            r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"}]"#,
+            r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"},{"AttributeName":"g","AttributeType":"S"}],"GlobalSecondaryIndexes":[{"IndexName":"by_g","KeySchema":[{"AttributeName":"g","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]"#,
+        ),
+        (
+            "benchg",
+            r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"a","AttributeType":"S"},{"AttributeName":"b","AttributeType":"S"}],"GlobalSecondaryIndexes":[{"IndexName":"by_a","KeySchema":[{"AttributeName":"a","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}},{"IndexName":"by_b","KeySchema":[{"AttributeName":"b","KeyType":"HASH"}],"Projection":{"ProjectionType":"KEYS_ONLY"}}]"#,
         ),
     ] {
         let body = format!(r#"{{"TableName":"{table}","BillingMode":"PAY_PER_REQUEST",{schema}}}"#);
@@ -350,6 +383,8 @@ async fn main() {
         ("put", "PutItem (durable)", Workload::Put),
         ("mixed", "mixed 50/50", Workload::Mixed),
         ("query", "Query (10 items)", Workload::Query),
+        ("put-gsi", "PutItem, 2 GSIs", Workload::PutGsi),
+        ("query-gsi", "Query GSI (10 items)", Workload::QueryGsi),
     ] {
         if !args.workloads.iter().any(|x| x == key) {
             continue;
