@@ -1342,6 +1342,34 @@ def tag_op(target: str, body: dict, answer: dict) -> dict:
     return op(target, body, expect={"status": 200, "body": answer}, why=WHY_TAGS)
 
 
+# Time to live ----------------------------------------------------------------------------------
+def ttl(enabled: bool, attribute: str = "exp", t: str = "${T}", **opts) -> dict:
+    return op("UpdateTimeToLive", {"TableName": t, "TimeToLiveSpecification":
+                                   {"AttributeName": attribute, "Enabled": enabled}}, **opts)
+
+
+def ttl_describe(t: str = "${T}") -> dict:
+    return op("DescribeTimeToLive", {"TableName": t})
+
+
+case("ttl_settings", create(),
+     ttl_describe(),
+     ttl(False),                      # already disabled
+     ttl(True),
+     ttl_describe(),
+     ttl(True),                       # already enabled
+     ttl(True, "other"),              # active on a different attribute
+     ttl(False, "other"),
+     ttl(False),
+     ttl_describe())
+case("ttl_missing_table",
+     ttl_describe("${T}-missing"),
+     ttl(True, t="${T}-missing"))
+case("ttl_bad_specification", create(),
+     op("UpdateTimeToLive", {"TableName": "${T}"}, ignore_message=True),
+     op("UpdateTimeToLive", {"TableName": "${T}", "TimeToLiveSpecification": {"Enabled": True}},
+        ignore_message=True))
+
 case("tags_basic", create(),
      tag_op("TagResource", {"ResourceArn": "${ARN:T}", "Tags": [{"Key": "team", "Value": "db"},
                                                                  {"Key": "env", "Value": "test"}]}, {}),

@@ -39,6 +39,8 @@ pub struct Config {
     pub region: String,
     /// See `EngineConfig::stats_interval`.
     pub stats_interval: std::time::Duration,
+    /// See `EngineConfig::ttl_sweep_interval`.
+    pub ttl_sweep_interval: std::time::Duration,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             master_key_file: None,
             region: "us-east-1".into(),
             stats_interval: EngineConfig::default().stats_interval,
+            ttl_sweep_interval: EngineConfig::default().ttl_sweep_interval,
         }
     }
 }
@@ -97,6 +100,7 @@ impl Server {
             EngineConfig {
                 region: config.region.clone(),
                 stats_interval: config.stats_interval,
+                ttl_sweep_interval: config.ttl_sweep_interval,
                 ..EngineConfig::default()
             },
         )

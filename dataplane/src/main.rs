@@ -55,6 +55,11 @@ struct Args {
     #[arg(long, default_value_t = 300, env = "TABULA_STATS_INTERVAL_SECS")]
     stats_interval_secs: u64,
 
+    /// Seconds between sweeps that delete items whose time-to-live has passed (tables with
+    /// TTL enabled). DynamoDB deletes expired items within a few days; lower it for tests.
+    #[arg(long, default_value_t = 60, env = "TABULA_TTL_SWEEP_INTERVAL_SECS")]
+    ttl_sweep_interval_secs: u64,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`.
     #[arg(long, default_value = "info", env = "TABULA_LOG")]
     log: String,
@@ -92,6 +97,7 @@ async fn main() {
         master_key_file: args.master_key_file.clone(),
         region: args.region.clone(),
         stats_interval: std::time::Duration::from_secs(args.stats_interval_secs),
+        ttl_sweep_interval: std::time::Duration::from_secs(args.ttl_sweep_interval_secs.max(1)),
     };
     let server = match Server::start(config).await {
         Ok(s) => s,

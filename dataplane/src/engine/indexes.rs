@@ -272,14 +272,26 @@ impl Engine {
         }))
     }
 
-    /// The index entries to remove and to write when an item changes from `old` to `new`
-    /// (`None` meaning absent). Entries that would not change are left alone.
+    /// See [`index_writes`].
     pub(crate) fn index_writes(
         &self,
         table: &Table,
         old: Option<&Item>,
         new: Option<&Item>,
     ) -> ApiResult<Vec<SealedWrite>> {
+        Ok(index_writes(&self.store, table, old, new)?)
+    }
+}
+
+/// The index entries to remove and to write when an item changes from `old` to `new`
+/// (`None` meaning absent). Entries that would not change are left alone.
+pub(crate) fn index_writes(
+    store: &tabula_storage::Store,
+    table: &Table,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> tabula_storage::Result<Vec<SealedWrite>> {
+    {
         let mut out = Vec::new();
         for index in &table.def.indexes {
             let old_key = old.and_then(|i| table.index_entry_key(index, i));
@@ -293,19 +305,11 @@ impl Engine {
             if let Some(o) = old_key
                 && new_key.as_ref() != Some(&o)
             {
-                out.push(
-                    self.store
-                        .prepare_in(Space::Index, &table.handle, o, None)?,
-                );
+                out.push(store.prepare_in(Space::Index, &table.handle, o, None)?);
             }
             if let (Some(n), Some(new)) = (new_key, new) {
                 let projected = table.project(index, new);
-                out.push(self.store.prepare_in(
-                    Space::Index,
-                    &table.handle,
-                    n,
-                    Some(&projected),
-                )?);
+                out.push(store.prepare_in(Space::Index, &table.handle, n, Some(&projected))?);
             }
         }
         Ok(out)

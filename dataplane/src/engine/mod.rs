@@ -11,6 +11,7 @@ mod indexes;
 mod items;
 mod reads;
 mod tables;
+mod ttl;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,6 +25,7 @@ pub use indexes::*;
 pub use items::*;
 pub use reads::*;
 pub use tables::*;
+pub use ttl::*;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -38,6 +40,8 @@ pub struct EngineConfig {
     /// How old a table's ItemCount/TableSizeBytes may get before DescribeTable starts a
     /// background recount (DynamoDB itself refreshes them about every six hours).
     pub stats_interval: Duration,
+    /// Time between sweeps deleting expired items of tables with TTL enabled.
+    pub ttl_sweep_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +50,7 @@ impl Default for EngineConfig {
             region: "us-east-1".into(),
             account: "000000000000".into(),
             stats_interval: Duration::from_secs(300),
+            ttl_sweep_interval: Duration::from_secs(60),
         }
     }
 }
@@ -90,6 +95,7 @@ impl Engine {
         };
         engine.load_catalog()?;
         engine.resume_backfills();
+        engine.start_ttl_sweeper();
         Ok(engine)
     }
 

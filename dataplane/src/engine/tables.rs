@@ -71,6 +71,9 @@ pub struct TableDef {
     /// The `index_no` the next index gets (numbers are never reused within a table).
     #[serde(default)]
     pub next_index_no: u16,
+    /// The attribute holding each item's expiry (epoch seconds) while TTL is enabled.
+    #[serde(default)]
+    pub ttl_attribute: Option<String>,
 }
 
 impl TableDef {
@@ -243,6 +246,7 @@ impl Engine {
             billing_mode_changed_ms: None,
             next_index_no: indexes.len() as u16 + 1,
             indexes,
+            ttl_attribute: None,
         };
         let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
         if tables.contains_key(&input.name) {

@@ -32,6 +32,8 @@ pub enum Operation {
     ListTagsOfResource,
     DescribeEndpoints,
     DescribeLimits,
+    UpdateTimeToLive,
+    DescribeTimeToLive,
 }
 
 /// DynamoDB operations that exist in the API but are not built in Tabula yet: they get a clear
@@ -51,7 +53,6 @@ const NOT_YET: &[&str] = &[
     "DescribeImport",
     "DescribeKinesisStreamingDestination",
     "DescribeTableReplicaAutoScaling",
-    "DescribeTimeToLive",
     "DisableKinesisStreamingDestination",
     "EnableKinesisStreamingDestination",
     "ExecuteStatement",
@@ -75,7 +76,6 @@ const NOT_YET: &[&str] = &[
     "UpdateGlobalTableSettings",
     "UpdateKinesisStreamingDestination",
     "UpdateTableReplicaAutoScaling",
-    "UpdateTimeToLive",
 ];
 
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
@@ -93,6 +93,7 @@ impl Operation {
                 | Operation::ListTagsOfResource
                 | Operation::DescribeEndpoints
                 | Operation::DescribeLimits
+                | Operation::DescribeTimeToLive
         )
     }
 
@@ -119,6 +120,8 @@ impl Operation {
             "ListTagsOfResource" => Operation::ListTagsOfResource,
             "DescribeEndpoints" => Operation::DescribeEndpoints,
             "DescribeLimits" => Operation::DescribeLimits,
+            "UpdateTimeToLive" => Operation::UpdateTimeToLive,
+            "DescribeTimeToLive" => Operation::DescribeTimeToLive,
             other if NOT_YET.contains(&other) => {
                 return Err(ApiError::new(
                     ErrorKind::UnknownOperation,
@@ -151,6 +154,8 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<
         Operation::TagResource => tables::tag_resource(engine, req),
         Operation::UntagResource => tables::untag_resource(engine, req),
         Operation::ListTagsOfResource => tables::list_tags(engine, req),
+        Operation::UpdateTimeToLive => tables::update_time_to_live(engine, req),
+        Operation::DescribeTimeToLive => tables::describe_time_to_live(engine, req),
         Operation::DescribeEndpoints => Ok(serde_json::json!({
             "Endpoints": [{"Address": "localhost", "CachePeriodInMinutes": 1440}]
         })),

@@ -1,5 +1,6 @@
 //! Table operations on the wire: CreateTable, DeleteTable, DescribeTable, ListTables,
-//! UpdateTable, TagResource, UntagResource, ListTagsOfResource.
+//! UpdateTable, TagResource, UntagResource, ListTagsOfResource, UpdateTimeToLive,
+//! DescribeTimeToLive.
 
 use std::collections::BTreeMap;
 
@@ -724,6 +725,51 @@ fn index_updates(req: Request<'_>, c: &mut Constraints) -> ApiResult<Option<Vec<
         ));
     }
     Ok(Some(out))
+}
+
+pub(super) fn update_time_to_live(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+    let name = req.table_name()?;
+    let spec = req.object("TimeToLiveSpecification")?;
+    let mut c = Constraints::default();
+    c.not_null(spec.is_some(), "timeToLiveSpecification");
+    let (mut attribute, mut enabled) = (None, None);
+    if let Some(spec) = spec {
+        let spec = Request(spec);
+        attribute = spec.str("AttributeName")?;
+        enabled = spec.bool("Enabled")?;
+        c.not_null(enabled.is_some(), "timeToLiveSpecification.enabled");
+        match attribute {
+            None => c.not_null(false, "timeToLiveSpecification.attributeName"),
+            Some("") => c.push(
+                Some(""),
+                "timeToLiveSpecification.attributeName",
+                "Member must have length greater than or equal to 1",
+            ),
+            Some(a) if a.len() > 255 => c.push(
+                Some(a),
+                "timeToLiveSpecification.attributeName",
+                "Member must have length less than or equal to 255",
+            ),
+            Some(_) => {}
+        }
+    }
+    c.finish()?;
+    let (attribute, enabled) = (attribute.unwrap_or_default(), enabled.unwrap_or_default());
+    engine.update_time_to_live(&name, enabled, attribute)?;
+    Ok(json!({
+        "TimeToLiveSpecification": {"AttributeName": attribute, "Enabled": enabled}
+    }))
+}
+
+pub(super) fn describe_time_to_live(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+    let name = req.table_name()?;
+    let ttl = engine.describe_time_to_live(&name)?;
+    Ok(match ttl.attribute {
+        Some(a) => json!({
+            "TimeToLiveDescription": {"TimeToLiveStatus": "ENABLED", "AttributeName": a}
+        }),
+        None => json!({ "TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"} }),
+    })
 }
 
 fn resource_arn(req: Request<'_>) -> ApiResult<String> {

@@ -13,3 +13,4 @@ mod items;
 mod queries;
 mod tables;
 mod tls;
+mod ttl;

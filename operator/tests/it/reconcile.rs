@@ -324,12 +324,30 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
     assert!(gsi(sdk.clone()).await.is_empty(), "the index is gone");
     assert_eq!(condition(&api, "Degraded").0, "False");
 
-    // A setting the data plane cannot serve yet is Degraded with its answer; the table keeps
-    // serving, so Ready stays True.
+    // Time to live follows the spec.
     api.edit(
         TABLE,
         json!({"metadata": {"generation": 6},
                "spec": {"timeToLive": {"attributeName": "expires", "enabled": true}}}),
+    );
+    pass(&api, &ctx).await;
+    let ttl = sdk
+        .describe_time_to_live()
+        .table_name("orders")
+        .send()
+        .await
+        .expect("describe ttl")
+        .time_to_live_description
+        .expect("description");
+    assert_eq!(ttl.attribute_name.as_deref(), Some("expires"));
+    assert_eq!(condition(&api, "Degraded").0, "False");
+
+    // A setting the data plane cannot serve yet is Degraded with its answer; the table keeps
+    // serving, so Ready stays True.
+    api.edit(
+        TABLE,
+        json!({"metadata": {"generation": 7},
+               "spec": {"streamSpecification": {"streamEnabled": true, "streamViewType": "NEW_IMAGE"}}}),
     );
     pass(&api, &ctx).await;
     assert_eq!(
@@ -342,8 +360,8 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
         .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Degraded"))
         .map(|c| c.message)
         .unwrap_or_default();
-    assert!(message.contains("TimeToLive"), "{message}");
-    assert_eq!(ctx.metrics.reconciles(), 9);
+    assert!(message.contains("StreamSpecification"), "{message}");
+    assert_eq!(ctx.metrics.reconciles(), 10);
 }
 
 #[tokio::test]
