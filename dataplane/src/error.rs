@@ -20,6 +20,9 @@ pub enum ErrorKind {
     RequestLimitExceeded,
     ItemCollectionSizeLimitExceeded,
     TransactionConflict,
+    TransactionCanceled,
+    TransactionInProgress,
+    IdempotentParameterMismatch,
     LimitExceeded,
     InternalServer,
 }
@@ -43,6 +46,9 @@ impl ErrorKind {
                 "ItemCollectionSizeLimitExceededException"
             }
             ErrorKind::TransactionConflict => "TransactionConflictException",
+            ErrorKind::TransactionCanceled => "TransactionCanceledException",
+            ErrorKind::TransactionInProgress => "TransactionInProgressException",
+            ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::InternalServer => "InternalServerError",
         }
@@ -76,12 +82,14 @@ impl ErrorKind {
 }
 
 /// An error as the client receives it. `item` carries the old item for
-/// `ReturnValuesOnConditionCheckFailure: ALL_OLD`.
+/// `ReturnValuesOnConditionCheckFailure: ALL_OLD`; `cancellation_reasons` the per-action
+/// reasons of a TransactionCanceledException.
 #[derive(Clone, Debug)]
 pub struct ApiError {
     pub kind: ErrorKind,
     pub message: String,
     pub item: Option<serde_json::Value>,
+    pub cancellation_reasons: Option<Vec<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -90,6 +98,7 @@ impl ApiError {
             kind,
             message: message.into(),
             item: None,
+            cancellation_reasons: None,
         }
     }
 
@@ -126,6 +135,9 @@ impl ApiError {
         });
         if let Some(item) = &self.item {
             body["Item"] = item.clone();
+        }
+        if let Some(reasons) = &self.cancellation_reasons {
+            body["CancellationReasons"] = serde_json::Value::Array(reasons.clone());
         }
         body
     }

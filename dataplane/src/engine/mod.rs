@@ -11,6 +11,7 @@ mod indexes;
 mod items;
 mod reads;
 mod tables;
+mod transactions;
 mod ttl;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ pub use indexes::*;
 pub use items::*;
 pub use reads::*;
 pub use tables::*;
+pub use transactions::*;
 pub use ttl::*;
 
 use crate::error::{ApiError, ApiResult};
@@ -71,6 +73,8 @@ pub struct Engine {
     /// Whoever holds several (index backfill) takes them in stripe order.
     locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     committer: commit::Committer,
+    /// ClientRequestTokens of recent write transactions.
+    tokens: transactions::Tokens,
     /// ItemCount/TableSizeBytes per table id, recounted in the background when stale.
     stats: Arc<Mutex<HashMap<u32, tables::StatsEntry>>>,
 }
@@ -92,6 +96,7 @@ impl Engine {
                     .collect(),
             ),
             stats: Arc::default(),
+            tokens: transactions::Tokens::default(),
         };
         engine.load_catalog()?;
         engine.resume_backfills();

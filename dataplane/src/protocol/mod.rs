@@ -4,6 +4,7 @@
 mod items;
 mod reads;
 mod tables;
+mod transactions;
 pub mod values;
 
 use serde_json::{Map, Value};
@@ -34,6 +35,8 @@ pub enum Operation {
     DescribeLimits,
     UpdateTimeToLive,
     DescribeTimeToLive,
+    TransactWriteItems,
+    TransactGetItems,
 }
 
 /// DynamoDB operations that exist in the API but are not built in Tabula yet: they get a clear
@@ -68,8 +71,6 @@ const NOT_YET: &[&str] = &[
     "PutResourcePolicy",
     "RestoreTableFromBackup",
     "RestoreTableToPointInTime",
-    "TransactGetItems",
-    "TransactWriteItems",
     "UpdateContinuousBackups",
     "UpdateContributorInsights",
     "UpdateGlobalTable",
@@ -94,6 +95,7 @@ impl Operation {
                 | Operation::DescribeEndpoints
                 | Operation::DescribeLimits
                 | Operation::DescribeTimeToLive
+                | Operation::TransactGetItems
         )
     }
 
@@ -122,6 +124,8 @@ impl Operation {
             "DescribeLimits" => Operation::DescribeLimits,
             "UpdateTimeToLive" => Operation::UpdateTimeToLive,
             "DescribeTimeToLive" => Operation::DescribeTimeToLive,
+            "TransactWriteItems" => Operation::TransactWriteItems,
+            "TransactGetItems" => Operation::TransactGetItems,
             other if NOT_YET.contains(&other) => {
                 return Err(ApiError::new(
                     ErrorKind::UnknownOperation,
@@ -173,6 +177,8 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<
         Operation::BatchWriteItem => items::batch_write_item(engine, req).await,
         Operation::Query => reads::query(engine, req),
         Operation::Scan => reads::scan(engine, req),
+        Operation::TransactWriteItems => transactions::transact_write_items(engine, req).await,
+        Operation::TransactGetItems => transactions::transact_get_items(engine, req),
     }
 }
 

@@ -597,17 +597,9 @@ async fn protocol_errors_have_dynamodb_shapes() {
                 .ends_with("#UnknownOperationException"),
             "{body}"
         );
-        let (_, body) = raw(
-            &ep,
-            Some("DynamoDB_20120810.TransactWriteItems"),
-            true,
-            b"{}",
-        );
+        let (_, body) = raw(&ep, Some("DynamoDB_20120810.CreateBackup"), true, b"{}");
         assert!(
-            body["message"]
-                .as_str()
-                .unwrap()
-                .contains("TransactWriteItems"),
+            body["message"].as_str().unwrap().contains("CreateBackup"),
             "{body}"
         );
         let (st, body) = raw(&ep, Some("DynamoDB_20120810.ListTables"), false, b"{}");

@@ -13,4 +13,5 @@ mod items;
 mod queries;
 mod tables;
 mod tls;
+mod transactions;
 mod ttl;

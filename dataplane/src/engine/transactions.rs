@@ -1,0 +1,374 @@
+//! TransactWriteItems and TransactGetItems.
+//!
+//! A write transaction takes the locks of all its items (stripes in ascending order, so two
+//! transactions never wait on each other in a cycle, and single-item writes hold one stripe
+//! at a time), reads every item under them, checks every condition, and — only if all pass —
+//! commits every change, with the index entries, as one batch. Single-item writes take the
+//! same locks, so transactions are serializable against them; readers see a transaction all
+//! at once or not at all (one RocksDB batch). A read transaction reads from one RocksDB
+//! snapshot, which has the same all-or-nothing view.
+//!
+//! `ClientRequestToken` makes a write transaction idempotent for ten minutes: the same token
+//! with the same request answers the first call's result without writing again; with another
+//! request it is an IdempotentParameterMismatchException. Tokens are kept in memory (a restart
+//! forgets them).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tabula_core::Item;
+use tabula_core::expr::{Condition, Projection, UpdateExpr};
+
+use super::{ConsumedCapacity, Engine, Table, check_item_size, read_units, write_units};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::protocol::values::item_to_json;
+
+/// How long a ClientRequestToken is remembered.
+const TOKEN_TTL: Duration = Duration::from_secs(600);
+
+/// What one action of a write transaction does.
+pub enum TransactOp {
+    ConditionCheck,
+    /// The item to write (its key is taken from it).
+    Put(Item),
+    Delete,
+    Update(UpdateExpr),
+}
+
+pub struct TransactAction {
+    pub table: String,
+    /// The item's key (for `Put`, the item itself).
+    pub key: Item,
+    pub op: TransactOp,
+    pub condition: Option<Condition>,
+    pub return_old_on_failure: bool,
+}
+
+/// A write transaction's answer: the capacity it consumed, per table.
+#[derive(Clone, Debug, Default)]
+pub struct TransactWriteOutput {
+    pub consumed: Vec<ConsumedCapacity>,
+}
+
+pub struct TransactGet {
+    pub table: String,
+    pub key: Item,
+    pub projection: Option<Projection>,
+}
+
+#[derive(Debug, Default)]
+pub struct TransactGetOutput {
+    pub items: Vec<Option<Item>>,
+    pub consumed: Vec<ConsumedCapacity>,
+}
+
+/// The idempotency record of one ClientRequestToken.
+enum TokenState {
+    Running,
+    Done(TransactWriteOutput),
+}
+
+#[derive(Default)]
+pub(crate) struct Tokens {
+    entries: std::sync::Mutex<HashMap<String, (String, TokenState, Instant)>>,
+}
+
+/// One action's outcome before commit: a reason for the cancellation list, or the write.
+enum Outcome {
+    Fails(Value),
+    Passes(Option<Option<Item>>),
+}
+
+fn reason_none() -> Value {
+    json!({"Code": "None"})
+}
+
+fn cancelled(reasons: Vec<Value>) -> ApiError {
+    let codes: Vec<&str> = reasons
+        .iter()
+        .map(|r| r.get("Code").and_then(Value::as_str).unwrap_or("None"))
+        .collect();
+    let mut e = ApiError::new(
+        ErrorKind::TransactionCanceled,
+        format!(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]",
+            codes.join(", ")
+        ),
+    );
+    e.cancellation_reasons = Some(reasons);
+    e
+}
+
+/// Adds `units` for `table` to a per-table capacity list.
+fn charge(list: &mut Vec<ConsumedCapacity>, table: &str, read: f64, write: f64) {
+    match list.iter_mut().find(|c| c.table == table) {
+        Some(c) => {
+            c.read_units += read;
+            c.write_units += write;
+        }
+        None => list.push(ConsumedCapacity {
+            table: table.to_string(),
+            read_units: read,
+            write_units: write,
+        }),
+    }
+}
+
+impl Engine {
+    /// Runs a write transaction. `token` is the ClientRequestToken with a fingerprint of the
+    /// rest of the request.
+    pub async fn transact_write(
+        &self,
+        actions: Vec<TransactAction>,
+        token: Option<(String, String)>,
+    ) -> ApiResult<TransactWriteOutput> {
+        let Some((token, fingerprint)) = token else {
+            return self.transact_write_once(actions).await;
+        };
+        {
+            let mut entries = self
+                .tokens
+                .entries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            entries.retain(|_, (_, _, at)| at.elapsed() < TOKEN_TTL);
+            match entries.get(&token) {
+                Some((f, _, _)) if *f != fingerprint => {
+                    return Err(ApiError::new(
+                        ErrorKind::IdempotentParameterMismatch,
+                        "Client token has been used with different parameters",
+                    ));
+                }
+                Some((_, TokenState::Done(out), _)) => return Ok(out.clone()),
+                Some((_, TokenState::Running, _)) => {
+                    return Err(ApiError::new(
+                        ErrorKind::TransactionInProgress,
+                        "Transaction with the same client request token is in progress",
+                    ));
+                }
+                None => {
+                    entries.insert(
+                        token.clone(),
+                        (fingerprint.clone(), TokenState::Running, Instant::now()),
+                    );
+                }
+            }
+        }
+        let result = self.transact_write_once(actions).await;
+        let mut entries = self
+            .tokens
+            .entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(out) => {
+                entries.insert(
+                    token,
+                    (fingerprint, TokenState::Done(out.clone()), Instant::now()),
+                );
+            }
+            // A failed transaction changed nothing: the token may be used again.
+            Err(_) => {
+                entries.remove(&token);
+            }
+        }
+        result
+    }
+
+    async fn transact_write_once(
+        &self,
+        actions: Vec<TransactAction>,
+    ) -> ApiResult<TransactWriteOutput> {
+        // Static checks first: tables, keys, sizes, one action per item.
+        let mut resolved: Vec<(Arc<Table>, Vec<u8>)> = Vec::with_capacity(actions.len());
+        for a in &actions {
+            let table = self.table(&a.table)?;
+            let key = match &a.op {
+                TransactOp::Put(item) => {
+                    check_item_size(item)?;
+                    table.key_from_item(item)?
+                }
+                _ => table.key_from_key_param(&a.key)?,
+            };
+            let skey = table.storage_key(&key);
+            if resolved
+                .iter()
+                .any(|(t, k)| t.handle.table_id == table.handle.table_id && *k == skey)
+            {
+                return Err(ApiError::validation(
+                    "Transaction request cannot include multiple operations on one item",
+                ));
+            }
+            resolved.push((table, skey));
+        }
+        let mut stripes: Vec<usize> = resolved.iter().map(|(_, k)| super::stripe(k)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for s in stripes {
+            guards.push(self.locks[s].lock().await);
+        }
+
+        // Under the locks: each item as it is now, each condition, each new item.
+        let mut reasons = Vec::with_capacity(actions.len());
+        let mut failed = false;
+        let mut plans = Vec::with_capacity(actions.len());
+        for (a, (t, skey)) in actions.iter().zip(&resolved) {
+            let table = self.table(&a.table)?;
+            if table.handle.table_id != t.handle.table_id {
+                return Err(ApiError::table_not_found(&a.table));
+            }
+            let old = self.store.get(&table.handle, skey)?;
+            let outcome = evaluate(&table, a, old.as_ref())?;
+            match outcome {
+                Outcome::Fails(reason) => {
+                    failed = true;
+                    reasons.push(reason);
+                }
+                Outcome::Passes(new) => {
+                    reasons.push(reason_none());
+                    plans.push((table, skey.clone(), old, new));
+                }
+            }
+        }
+        if failed {
+            return Err(cancelled(reasons));
+        }
+
+        let mut writes = Vec::new();
+        let mut consumed = Vec::new();
+        for ((table, skey, old, new), a) in plans.into_iter().zip(&actions) {
+            let size = old
+                .as_ref()
+                .map(tabula_core::value::item_size)
+                .unwrap_or(0)
+                .max(
+                    new.as_ref()
+                        .and_then(|n| n.as_ref())
+                        .map(tabula_core::value::item_size)
+                        .unwrap_or(0),
+                );
+            match new {
+                None => charge(&mut consumed, &a.table, 2.0 * read_units(size, true), 0.0),
+                Some(new) => {
+                    charge(&mut consumed, &a.table, 0.0, 2.0 * write_units(size));
+                    writes.push(self.store.prepare(&table.handle, skey, new.as_ref())?);
+                    if !table.def.indexes.is_empty() {
+                        writes.extend(self.index_writes(&table, old.as_ref(), new.as_ref())?);
+                    }
+                }
+            }
+        }
+        if !writes.is_empty() {
+            self.committer.commit(writes).await?;
+        }
+        drop(guards);
+        Ok(TransactWriteOutput { consumed })
+    }
+
+    /// Reads several items as of one instant.
+    pub fn transact_get(&self, gets: Vec<TransactGet>) -> ApiResult<TransactGetOutput> {
+        let mut resolved: Vec<(Arc<Table>, Vec<u8>)> = Vec::with_capacity(gets.len());
+        for g in &gets {
+            let table = self.table(&g.table)?;
+            let key = table.key_from_key_param(&g.key)?;
+            let skey = table.storage_key(&key);
+            if resolved
+                .iter()
+                .any(|(t, k)| t.handle.table_id == table.handle.table_id && *k == skey)
+            {
+                return Err(ApiError::validation(
+                    "Transaction request cannot include multiple operations on one item",
+                ));
+            }
+            resolved.push((table, skey));
+        }
+        let reads: Vec<(&tabula_storage::TableHandle, &[u8])> = resolved
+            .iter()
+            .map(|(t, k)| (t.handle.as_ref(), k.as_slice()))
+            .collect();
+        let found = self.store.get_consistent(&reads)?;
+        let mut out = TransactGetOutput::default();
+        for (g, item) in gets.iter().zip(found) {
+            let size = item
+                .as_ref()
+                .map(tabula_core::value::item_size)
+                .unwrap_or(0);
+            charge(
+                &mut out.consumed,
+                &g.table,
+                2.0 * read_units(size, true),
+                0.0,
+            );
+            out.items.push(match (&g.projection, item) {
+                (Some(p), Some(i)) => Some(p.apply(&i)),
+                (_, i) => i,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Checks one action against its item as it is now (`old`). A failed condition, or a new
+/// item DynamoDB would refuse, becomes a cancellation reason; `Passes(None)` writes nothing
+/// (a condition check, or a delete of an absent item), `Passes(Some(new))` writes `new`.
+fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<Outcome> {
+    if let Some(c) = &a.condition {
+        let empty = Item::new();
+        let ok = c
+            .evaluate(old.unwrap_or(&empty))
+            .map_err(|e| ApiError::validation(e.message))?;
+        if !ok {
+            let mut reason = json!({
+                "Code": "ConditionalCheckFailed",
+                "Message": "The conditional request failed",
+            });
+            if a.return_old_on_failure
+                && let Some(old) = old
+            {
+                reason["Item"] = item_to_json(old);
+            }
+            return Ok(Outcome::Fails(reason));
+        }
+    }
+    let validation =
+        |e: ApiError| Outcome::Fails(json!({"Code": "ValidationError", "Message": e.message}));
+    let new = match &a.op {
+        TransactOp::ConditionCheck => return Ok(Outcome::Passes(None)),
+        TransactOp::Delete => {
+            if old.is_none() {
+                return Ok(Outcome::Passes(None));
+            }
+            None
+        }
+        TransactOp::Put(item) => Some(item.clone()),
+        TransactOp::Update(u) => {
+            let ks = &table.def.key_schema;
+            if let Some(attr) = u
+                .top_level_attrs()
+                .into_iter()
+                .find(|attr| *attr == ks.hash || ks.range.as_deref() == Some(attr.as_str()))
+            {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Cannot update attribute {attr}. This attribute is part of the key"
+                )));
+            }
+            let mut new = old.cloned().unwrap_or_else(|| a.key.clone());
+            if let Err(e) = u.apply(&mut new) {
+                return Ok(validation(ApiError::validation(e.message)));
+            }
+            if let Err(e) = check_item_size(&new) {
+                return Ok(validation(e));
+            }
+            Some(new)
+        }
+    };
+    if let Some(n) = &new
+        && let Err(e) = table.check_index_keys(n, matches!(a.op, TransactOp::Update(_)))
+    {
+        return Ok(validation(e));
+    }
+    Ok(Outcome::Passes(Some(new)))
+}
