@@ -348,6 +348,21 @@ impl Store {
         }
     }
 
+    /// Reads several items of (possibly) several tables as of one instant: a RocksDB
+    /// snapshot, so a batch committed meanwhile is seen entirely or not at all.
+    pub fn get_consistent(&self, reads: &[(&TableHandle, &[u8])]) -> Result<Vec<Option<Item>>> {
+        let items = self.cf(CF_ITEMS)?;
+        let snapshot = self.db.snapshot();
+        let mut out = Vec::with_capacity(reads.len());
+        for (table, key) in reads {
+            out.push(match snapshot.get_cf(items, key)? {
+                Some(v) => Some(open_item(table, key, &v)?),
+                None => None,
+            });
+        }
+        Ok(out)
+    }
+
     /// Prepares one item write outside any lock: encodes and seals the item so that the commit
     /// itself only copies bytes.
     pub fn prepare(
