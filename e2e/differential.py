@@ -14,11 +14,12 @@ answers are compared on:
 
   * the HTTP status;
   * for errors: the `__type` suffix (after '#'), the message text (`message` or `Message`),
-    and any further fields of the error body (e.g. `Item` for ReturnValuesOnConditionCheckFailure);
+    and any further fields of the error body (e.g. `Item` for ReturnValuesOnConditionCheckFailure,
+    `CancellationReasons` of a cancelled transaction, compared in order);
   * for successes: the whole JSON body, normalised (timestamps, ARNs, table ids, sizes and
     counts that DynamoDB refreshes lazily are dropped; sets, and the items of a Scan or
-    BatchGetItem whose order is unspecified, are sorted; the run's table names are mapped
-    back to their placeholders).
+    BatchGetItem whose order is unspecified, are sorted, as is a per-table ConsumedCapacity
+    list; the run's table names are mapped back to their placeholders).
 
 Where DynamoDB Local disagrees with the AWS documentation, a step carries `expect=...` with
 the documented answer (and `why` naming the document); the endpoint under test is then
@@ -86,7 +87,8 @@ STEP_OPTIONS = ("expect", "why", "ignore_message", "ordered", "unordered")
 
 def op(target: str, body: dict, **opts) -> dict:
     """A signed JSON request. Options:
-    expect=dict(status=, type=, message=, body=)  documented answer (overrides the oracle)
+    expect=dict(status=, type=, message=, body=, extra=)  documented answer (overrides the oracle);
+                                                extra: further error-body fields (CancellationReasons)
     why="..."                                   where that is documented
     ignore_message=True                         don't compare error message text
     ordered=True                                keep Items order even for Scan
@@ -1322,6 +1324,344 @@ case("batch_write_missing_table",
      op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1)}}]}},
         expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_RNF_ITEM))
 
+# --- Transactions: TransactWriteItems / TransactGetItems ---------------------------------------
+# Every case here is named txn-*. ${T} is hash+range (pk S, sk N), ${T2} hash-only (pk S).
+# Error answers are compared field by field, CancellationReasons included (an error body's extra
+# fields are compared like any other, in order: the reasons are positional). Where DynamoDB Local
+# departs from the real service the step carries the documented answer; `extra` in it pins the
+# CancellationReasons too.
+EV_SCYLLA_TXN = ("scylladb/scylladb test/alternator/test_transactions.py (tests written and checked against "
+                 "DynamoDB)")
+EV_CONF_TWI = EV_CONF + " tests/tier3/error-messages/transactWriteItems.test.ts (exact text, captured from AWS)"
+EV_CONF_TGI = EV_CONF + " tests/tier3/error-messages/transactGetItems.test.ts (exact text, captured from AWS)"
+WHY_TXN_RNF = ("real DynamoDB answers a transaction naming a missing table with ResourceNotFoundException "
+               "'Requested resource not found' (" + EV_CONF_TWI + "; transactGetItems.test.ts likewise); "
+               "'Cannot do operations on a non-existent table' is DynamoDB Local's")
+WHY_TXN_EMPTY = ("real DynamoDB reports the empty list in its validator's form (" + EV_CONF_TWI + " and "
+                 "transactGetItems.test.ts); DynamoDB Local drops the '1 validation error detected: ' prefix "
+                 "and quotes (and for TransactGetItems says 'Value null')")
+WHY_TXN_OVER_100 = ("AWS API Reference, TransactWriteItems/TransactGetItems: TransactItems holds 1..100 items; "
+                    "real DynamoDB words it '1 validation error detected: Value '[<Java rendering of the "
+                    "list>]' at 'transactItems' failed to satisfy constraint: Member must have length less "
+                    "than or equal to 100' (" + EV_CONF_TWI + ", matched by pattern since the rendering "
+                    "changes); as for BatchWriteItem the value is abbreviated to '[...]'. DynamoDB Local "
+                    "says only 'Member must have length less than or equal to 100'")
+WHY_TXN_KEY_TYPE = ("real DynamoDB cancels a transaction whose Put item has a wrongly typed key with a "
+                    "ValidationError reason naming the key and both types (" + EV_CONF_TWI + "); DynamoDB "
+                    "Local's reason stops after 'Type mismatch for key'")
+WHY_TXN_LOOKUP_KEY = ("real DynamoDB cancels a transaction whose Update/Delete/ConditionCheck Key is wrongly "
+                      "typed or non-scalar with a ValidationError reason 'The provided key element does not "
+                      "match the schema' (" + EV_CONF_TWI + ", four regions; paritysuite/dynamodb-conformance"
+                      "#60); DynamoDB Local says 'Type mismatch for key', or a top-level 'Invalid attribute "
+                      "value type' for a non-scalar key")
+WHY_TXN_FIRST_ERROR = ("real DynamoDB validates every action before running any: the first action with a "
+                       "validation error gets a ValidationError reason and every other action 'None', even "
+                       "one that is invalid too or whose condition is false (" + EV_SCYLLA_TXN + ", "
+                       "test_transact_write_cancellation_reasons_validationerror); DynamoDB Local reports each "
+                       "action's own failure")
+WHY_TXN_UPDATE_SIZE = ("real DynamoDB reports an Update that grows the item past 400 KB as a cancellation, "
+                       "reason ValidationError 'Item size to update has exceeded the maximum allowed size' "
+                       "(" + EV_CONF + " tests/tier3/limits/itemSizeBySurface.test.ts, captured eu-west-2); "
+                       "a too-large Put is a top-level ValidationException. DynamoDB Local answers the Update "
+                       "with a top-level ValidationException")
+WHY_TXN_ENUM = ("AWS API Reference: ReturnConsumedCapacity is one of INDEXES | TOTAL | NONE, "
+                "ReturnValuesOnConditionCheckFailure one of ALL_OLD | NONE; real DynamoDB rejects any other "
+                "value of the latter for the whole request (" + EV_SCYLLA_TXN + ", "
+                "test_transact_write_items_returnvaluesonconditioncheckfailure). DynamoDB Local accepts both")
+WHY_TXN_TOKEN_LEN = ("AWS API Reference, TransactWriteItems: ClientRequestToken has length 1..36; real "
+                     "DynamoDB reports it in its validator's form (" + EV_SCYLLA_TXN + ": "
+                     "'ValidationException.*clientRequestToken'; the form as in WHY_CORAL). DynamoDB Local "
+                     "drops the prefix and quotes")
+WHY_TXN_NULL_MEMBER = ("AWS API Reference: the member is required; real DynamoDB reports a missing one in its "
+                       "validator's form with the member path (" + EV_SCYLLA_TXN + ": a ConditionCheck "
+                       "without ConditionExpression is 'ValidationException.*[cC]onditionExpression'; form as "
+                       "in WHY_CORAL). DynamoDB Local drops the '1 validation error detected: ' prefix")
+WHY_TXN_UPDATE_EXPR = ("AWS API Reference, Update (in TransactWriteItems): UpdateExpression is required; "
+                       "DynamoDB Local accepts an Update without one and does nothing")
+WHY_TXN_GET_KEY = ("real DynamoDB reports an invalid Get key inside TransactGetItems through the cancellation "
+                   "channel: TransactionCanceledException 'Transaction cancelled, please refer cancellation "
+                   "reasons for specific reasons [ValidationError]' (" + EV_CONF_TGI + ", empty Key); DynamoDB "
+                   "Local answers TransactionCanceledException with its inner message and no "
+                   "CancellationReasons")
+WHY_TXN_GET_TABLENAME = ("AWS API Reference, Get: TableName is required; reported in the validator's form with "
+                         "the member path (as DynamoDB Local does for TransactWriteItems, see WHY_CORAL); "
+                         "DynamoDB Local says 'Requested resource not found'")
+WHY_TXN_WRITE_UNITS = ("AWS Developer Guide, 'Capacity management for transactions' and 'DynamoDB read and "
+                       "write operations': a transactional write costs two write units per 1 KB of each item, "
+                       "rounded up per item, so three small Puts on one table are 6.0; DynamoDB Local sums the "
+                       "items' bytes before rounding (2.0)")
+WHY_TXN_IDX_TYPE = ("real DynamoDB cancels the transaction, reason ValidationError with the PutItem text that "
+                    "names the attribute, both types and the index (" + EV_CONF_TWI + ": 'Put wrong-typed index "
+                    "key'); DynamoDB Local's reason stops after 'Type mismatch for Index Key'")
+
+
+def tw(*items: dict, **extra) -> dict:
+    """TransactWriteItems of the given actions (build them with t_put/t_upd/t_del/t_cc)."""
+    return _req("TransactWriteItems", {"TransactItems": list(items)}, extra)
+
+
+def tg(*items: dict, **extra) -> dict:
+    """TransactGetItems of the given actions (build them with t_get)."""
+    return _req("TransactGetItems", {"TransactItems": list(items)}, extra)
+
+
+def t_put(item: dict, t: str = "${T}", **extra) -> dict:
+    return {"Put": {"TableName": t, "Item": item, **extra}}
+
+
+def t_upd(key: dict, expr: str, t: str = "${T}", **extra) -> dict:
+    return {"Update": {"TableName": t, "Key": key, "UpdateExpression": expr, **extra}}
+
+
+def t_del(key: dict, t: str = "${T}", **extra) -> dict:
+    return {"Delete": {"TableName": t, "Key": key, **extra}}
+
+
+def t_cc(key: dict, cond: str, t: str = "${T}", **extra) -> dict:
+    return {"ConditionCheck": {"TableName": t, "Key": key, "ConditionExpression": cond, **extra}}
+
+
+def t_get(key: dict, t: str = "${T}", **extra) -> dict:
+    return {"Get": {"TableName": t, "Key": key, **extra}}
+
+
+def cancelled(*codes: str, reasons: list | None = None) -> dict:
+    """The documented TransactionCanceledException for these per-action codes (and, if given, exactly these
+    CancellationReasons)."""
+    out = {"status": 400, "type": "TransactionCanceledException",
+           "message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                      f"[{', '.join(codes)}]"}
+    if reasons is not None:
+        out["extra"] = {"CancellationReasons": reasons}
+    return out
+
+
+def txn_coral(path: str, value: str, constraint: str) -> dict:
+    return invalid(f"1 validation error detected: Value {value} at '{path}' failed to satisfy constraint: "
+                   f"{constraint}")
+
+
+B1 = {"pk": S("b1")}
+KEY2 = {"pk": S("p1"), "sk": N(2)}
+KEY3 = {"pk": S("p1"), "sk": N(3)}
+NOT_NULL = "Member must not be null"
+
+
+def seed_txn() -> list[dict]:
+    """${T}: p1/1 (v 1), p1/2 (v 2); ${T2}: b1 (state open)."""
+    return [create(), create("${T2}", HASH_ONLY), put(hr("p1", 1, v=N(1))), put(hr("p1", 2, v=N(2))),
+            put({"pk": S("b1"), "state": S("open")}, t="${T2}")]
+
+
+STATE_NAMES = {"ExpressionAttributeNames": {"#s": "state"}}
+
+# TransactWriteItems: success -------------------------------------------------------------------
+case("txn-write_put_update_delete_check_two_tables", *seed_txn(),
+     tw(t_put(hr("p1", 3, v=N(3)), ConditionExpression="attribute_not_exists(pk)"),
+        t_upd(KEY1, "SET v = v + :one, tag = :t", ConditionExpression="v = :one",
+              ExpressionAttributeValues={":one": N(1), ":t": S("x")}),
+        t_del(KEY2, ConditionExpression="attribute_exists(v)"),
+        t_cc(B1, "#s = :s", t="${T2}", **STATE_NAMES, ExpressionAttributeValues={":s": S("open")})),
+     scan(), get(KEY1), get(KEY2), get(B1, t="${T2}"),
+     tw(t_upd({"pk": S("new")}, "SET n = :n", t="${T2}", ExpressionAttributeValues={":n": N(1)}),
+        t_cc(KEY3, "attribute_exists(pk)")),  # an Update creates the item; a ConditionCheck writes nothing
+     scan("${T2}"), get(KEY3))
+case("txn-write_return_consumed_capacity", *seed_txn(),
+     tw(t_put(hr("p1", 5)), t_put({"pk": S("b5")}, t="${T2}"), ReturnConsumedCapacity="TOTAL"),
+     tw(t_upd(KEY1, "SET v = :v", ExpressionAttributeValues={":v": N(9)}), t_del({"pk": S("b5")}, t="${T2}"),
+        ReturnConsumedCapacity="INDEXES"),
+     tw(t_put(hr("p1", 6)), ReturnConsumedCapacity="NONE"),
+     tw(t_put(hr("p1", 7)), t_put(hr("p1", 8)), t_put(hr("p1", 9)), ReturnConsumedCapacity="TOTAL",
+        expect={"status": 200, "body": {"ConsumedCapacity": [{"TableName": "${T}", "CapacityUnits": 6.0}]}},
+        why=WHY_TXN_WRITE_UNITS),
+     tw(t_put(hr("p1", 10)), ReturnConsumedCapacity="BOGUS", expect=VALIDATION, why=WHY_TXN_ENUM),
+     get({"pk": S("p1"), "sk": N(10)}, expect={"status": 200, "body": {}},
+         why="the rejected request above must not have written its item (DynamoDB Local accepts it and does)"))
+
+# TransactWriteItems: cancellation --------------------------------------------------------------
+case("txn-write_condition_check_fails_nothing_written", *seed_txn(),
+     put({"pk": S("b1"), "state": S("closed")}, t="${T2}"),
+     tw(t_put(hr("p1", 3, v=N(3))),
+        t_cc(B1, "#s = :s", t="${T2}", **STATE_NAMES, ExpressionAttributeValues={":s": S("open")},
+             ReturnValuesOnConditionCheckFailure="ALL_OLD")),
+     tw(t_upd(KEY1, "SET v = :v", ExpressionAttributeValues={":v": N(5)}),
+        t_cc(B1, "#s = :s", t="${T2}", **STATE_NAMES, ExpressionAttributeValues={":s": S("open")})),
+     scan())
+case("txn-write_cancellation_reasons_per_action", *seed_txn(),
+     put(hr("p1", 4, v=N(4))),
+     tw(t_put(hr("p1", 3), ConditionExpression="attribute_not_exists(pk)"),        # passes: None
+        t_put(hr("p1", 1, v=N(0)), ConditionExpression="attribute_not_exists(pk)",
+              ReturnValuesOnConditionCheckFailure="ALL_OLD"),
+        t_upd(KEY2, "SET v = :z", ConditionExpression="v > :z", ExpressionAttributeValues={":z": N(50)},
+              ReturnValuesOnConditionCheckFailure="ALL_OLD"),
+        t_del({"pk": S("p1"), "sk": N(4)}, ConditionExpression="v = :z", ExpressionAttributeValues={":z": N(0)},
+              ReturnValuesOnConditionCheckFailure="NONE"),
+        t_cc({"pk": S("missing")}, "attribute_exists(pk)", t="${T2}",
+             ReturnValuesOnConditionCheckFailure="ALL_OLD"),                        # no item: no Item
+        t_upd({"pk": S("p9"), "sk": N(9)}, "ADD hits :one", ConditionExpression="attribute_exists(pk)",
+              ExpressionAttributeValues={":one": N(1)}, ReturnValuesOnConditionCheckFailure="ALL_OLD")),
+     scan(), scan("${T2}"))
+
+# TransactWriteItems: request validation --------------------------------------------------------
+case("txn-write_empty_or_missing_list",
+     tw(expect=txn_coral("transactItems", "'[]'", "Member must have length greater than or equal to 1"),
+        why=WHY_TXN_EMPTY),
+     op("TransactWriteItems", {}, expect=txn_coral("transactItems", "null", NOT_NULL), why=WHY_TXN_EMPTY))
+case("txn-write_100_and_101_items", create(),
+     tw(*[t_put(hr("q", i)) for i in range(101)],
+        expect=txn_coral("transactItems", "'[...]'", "Member must have length less than or equal to 100"),
+        why=WHY_TXN_OVER_100),
+     query(KeyConditionExpression="pk = :q", ExpressionAttributeValues={":q": S("q")}, Select="COUNT"),
+     tw(*[t_put(hr("q", i)) for i in range(100)]),
+     query(KeyConditionExpression="pk = :q", ExpressionAttributeValues={":q": S("q")}, Select="COUNT"))
+case("txn-write_two_operations_on_one_item", *seed_txn(),
+     tw(t_put(hr("p1", 3)), t_put(hr("p1", 3, v=N(1)))),
+     tw(t_cc(KEY1, "attribute_exists(pk)"), t_upd(KEY1, "SET v = :v", ExpressionAttributeValues={":v": N(7)})),
+     tw(t_put(hr("p1", 3)), t_cc(B1, "attribute_exists(pk)", t="${T2}"), t_del(KEY3)),
+     tw(t_put(hr("p1", 3)), t_put(hr("p1", 4)), t_put({"pk": S("p1")}, t="${T2}")),  # same pk, other items
+     scan(), scan("${T2}"))
+case("txn-write_action_shape", *seed_txn(),
+     tw({"Put": {"TableName": "${T}", "Item": hr("p1", 3)}, "Delete": {"TableName": "${T}", "Key": KEY1}},
+        ignore_message=True),
+     tw({}, ignore_message=True),
+     tw(t_put(hr("p1", 3)), {}, ignore_message=True),
+     tw({"Put": {"Item": hr("p1", 3)}},
+        expect=txn_coral("transactItems.1.member.put.tableName", "null", NOT_NULL), why=WHY_TXN_NULL_MEMBER),
+     tw(t_put(hr("p1", 3)), {"Delete": {"Key": KEY1}},
+        expect=txn_coral("transactItems.2.member.delete.tableName", "null", NOT_NULL), why=WHY_TXN_NULL_MEMBER),
+     tw({"Put": {"TableName": "${T}"}},
+        expect=txn_coral("transactItems.1.member.put.item", "null", NOT_NULL), why=WHY_TXN_NULL_MEMBER),
+     tw({"ConditionCheck": {"TableName": "${T}", "Key": KEY1}},
+        expect=txn_coral("transactItems.1.member.conditionCheck.conditionExpression", "null", NOT_NULL),
+        why=WHY_TXN_NULL_MEMBER),
+     tw({"Update": {"TableName": "${T}", "Key": KEY1}}, expect=VALIDATION, why=WHY_TXN_UPDATE_EXPR),
+     scan())
+case("txn-write_missing_table", create(),
+     tw(t_put(hr("p1", 1), t="${T9}"),
+        expect={"status": 400, "type": "ResourceNotFoundException", "message": "Requested resource not found"},
+        why=WHY_TXN_RNF),
+     tw(t_put(hr("p1", 1)), t_cc({"pk": S("x")}, "attribute_exists(pk)", t="${T9}"),
+        expect={"status": 400, "type": "ResourceNotFoundException", "message": "Requested resource not found"},
+        why=WHY_TXN_RNF),
+     scan())
+LOOKUP_MISMATCH = [{"Code": "ValidationError", "Message": "The provided key element does not match the schema"}]
+case("txn-write_key_type_errors", create("${T2}", HASH_ONLY),
+     tw(t_put({"pk": N(5)}, t="${T2}"),
+        expect=cancelled("ValidationError", reasons=[
+            {"Code": "ValidationError",
+             "Message": "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"}]),
+        why=WHY_TXN_KEY_TYPE),
+     tw(t_upd({"pk": N(5)}, "SET a = :v", t="${T2}", ExpressionAttributeValues={":v": S("x")}),
+        expect=cancelled("ValidationError", reasons=LOOKUP_MISMATCH), why=WHY_TXN_LOOKUP_KEY),
+     tw(t_del({"pk": {"L": [S("x")]}}, t="${T2}"),
+        expect=cancelled("ValidationError", reasons=LOOKUP_MISMATCH), why=WHY_TXN_LOOKUP_KEY),
+     tw(t_cc({"pk": N(5)}, "attribute_not_exists(pk)", t="${T2}"),
+        expect=cancelled("ValidationError", reasons=LOOKUP_MISMATCH), why=WHY_TXN_LOOKUP_KEY),
+     tw(t_put({"pk": S("")}, t="${T2}")),         # empty key values: top-level, as for PutItem
+     tw(t_del({"pk": S("")}, t="${T2}")),
+     scan("${T2}"))
+case("txn-write_first_validation_error_only", create("${T2}", HASH_ONLY),
+     tw(t_put({"pk": N(7)}, t="${T2}"), t_put({"pk": N(8)}, t="${T2}"),
+        t_put({"pk": S("x")}, t="${T2}", ConditionExpression="attribute_exists(pk)"),
+        expect=cancelled("ValidationError", "None", "None", reasons=[
+            {"Code": "ValidationError",
+             "Message": "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"},
+            {"Code": "None"}, {"Code": "None"}]),
+        why=WHY_TXN_FIRST_ERROR),
+     scan("${T2}"))
+case("txn-write_expression_errors", *seed_txn(),
+     tw(t_upd(KEY1, "SET v := :v", ExpressionAttributeValues={":v": N(1)})),
+     tw(t_upd(KEY1, "SET status = :v", ExpressionAttributeValues={":v": N(1)})),
+     tw(t_upd(KEY1, "SET v = :nope")),
+     tw(t_upd(KEY1, "SET v = :v, v = :v", ExpressionAttributeValues={":v": N(1)})),
+     tw(t_put(hr("p1", 3)), t_upd(KEY1, "SET v = :v", ExpressionAttributeValues={":v": N(1), ":u": S("x")})),
+     tw(t_put(hr("p1", 3), ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":u": S("x")})),
+     tw(t_put(hr("p1", 3), ConditionExpression="attribute_exists(pk)", ExpressionAttributeNames={"#u": "x"})),
+     tw(t_put(hr("p1", 3), ExpressionAttributeValues={":u": S("x")})),
+     tw(t_cc(KEY1, "attribute_exists(#u)")),
+     tw(t_cc(KEY1, "v = = :x", ExpressionAttributeValues={":x": N(1)})),
+     tw(t_del(KEY1, ConditionExpression="attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure="BOGUS"),
+        expect=VALIDATION, why=WHY_TXN_ENUM),                # (fails either way: the scan below agrees)
+     scan())
+case("txn-write_item_too_large", *seed_txn(),
+     tw(t_put(hr("p1", 3, big=S("x" * 410_000)))),
+     tw(t_upd(KEY1, "SET big = :b", ExpressionAttributeValues={":b": S("x" * 410_000)}),
+        expect=cancelled("ValidationError"), why=WHY_TXN_UPDATE_SIZE),
+     scan())
+
+# TransactWriteItems: ClientRequestToken (made unique to the run, so reruns within DynamoDB's ten-minute
+# idempotency window do not collide) -----------------------------------------------------------------
+ADD_ONE = t_upd(KEY1, "ADD c :one", ExpressionAttributeValues={":one": N(1)})
+case("txn-write_client_request_token", create(), put(hr("p1", 1, c=N(0))),
+     tw(ADD_ONE, ClientRequestToken="${PREFIX}tok-a"),
+     tw(ADD_ONE, ClientRequestToken="${PREFIX}tok-a"),     # the same request again: success, not applied
+     get(KEY1),
+     tw(t_upd(KEY1, "ADD c :two", ExpressionAttributeValues={":two": N(2)}), ClientRequestToken="${PREFIX}tok-a",
+        ignore_message=True),                              # the same token, another request
+     get(KEY1),
+     tw(ADD_ONE),                                          # no token: applied every time
+     tw(ADD_ONE, ClientRequestToken="${PREFIX}tok-b"),
+     get(KEY1),
+     tw(ADD_ONE, ClientRequestToken="x" * 37,
+        expect=txn_coral("clientRequestToken", "'" + "x" * 37 + "'",
+                         "Member must have length less than or equal to 36"), why=WHY_TXN_TOKEN_LEN),
+     get(KEY1))
+
+# TransactWriteItems on a table with secondary indexes -------------------------------------------
+case("txn-put_wrong_type_index_key", ct(**copy.deepcopy(IDX_SIMPLE), BillingMode="PAY_PER_REQUEST"),
+     create("${T2}", HASH_ONLY),
+     tw(t_put(hr("p9", 1, gpk=N(5))),
+        expect=cancelled("ValidationError", reasons=[
+            {"Code": "ValidationError",
+             "Message": "One or more parameter values were invalid: Type mismatch for Index Key gpk Expected: S "
+                        "Actual: N IndexName: gsi1"}]),
+        why=WHY_TXN_IDX_TYPE),
+     tw(t_put({"pk": S("ok")}, t="${T2}"), t_put(hr("p9", 1, gpk=S("g"), gsk=S("5"))),
+        expect=cancelled("None", "ValidationError", reasons=[
+            {"Code": "None"},
+            {"Code": "ValidationError",
+             "Message": "One or more parameter values were invalid: Type mismatch for Index Key gsk Expected: N "
+                        "Actual: S IndexName: gsi1"}]),
+        why=WHY_TXN_IDX_TYPE),
+     tw(t_put(hr("p9", 1, gpk=S("")))),                    # empty index key: top-level, as for PutItem
+     get(KEY9), scan("${T2}"),
+     tw(t_put(hr("p9", 1, gpk=S("g"), gsk=N(1), lsk=S("l")))),
+     iq("gsi1", "gpk = :g", {":g": S("g")}))
+
+# TransactGetItems ------------------------------------------------------------------------------
+case("txn-get_items_across_tables", *seed_txn(),
+     put(hr("p1", 3, m={"M": {"a": S("x"), "b": S("y")}}, name=S("n"))),
+     tg(t_get(KEY1), t_get({"pk": S("nope")}, t="${T2}"), t_get(B1, t="${T2}"),
+        t_get(KEY3, ProjectionExpression="m.a, #n", ExpressionAttributeNames={"#n": "name"}),
+        t_get({"pk": S("p2"), "sk": N(1)}, ProjectionExpression="v")),
+     tg(*[t_get({"pk": S("p1"), "sk": N(i)}) for i in range(100)]))
+case("txn-get_return_consumed_capacity", *seed_txn(),
+     tg(t_get(KEY1), t_get(B1, t="${T2}"), ReturnConsumedCapacity="TOTAL"),
+     tg(t_get(KEY1), t_get(KEY2), t_get({"pk": S("nope"), "sk": N(1)}), ReturnConsumedCapacity="TOTAL"),
+     tg(t_get(KEY1), ReturnConsumedCapacity="NONE"),
+     tg(t_get(KEY1), ReturnConsumedCapacity="BOGUS", expect=VALIDATION, why=WHY_TXN_ENUM))
+case("txn-get_validation", *seed_txn(),
+     tg(expect=txn_coral("transactItems", "'[]'", "Member must have length greater than or equal to 1"),
+        why=WHY_TXN_EMPTY),
+     op("TransactGetItems", {}, expect=txn_coral("transactItems", "null", NOT_NULL), why=WHY_TXN_EMPTY),
+     tg(*[t_get({"pk": S("q"), "sk": N(i)}) for i in range(101)],
+        expect=txn_coral("transactItems", "'[...]'", "Member must have length less than or equal to 100"),
+        why=WHY_TXN_OVER_100),
+     tg(t_get(KEY1), t_get(KEY1)),                         # the same item twice
+     tg({}, ignore_message=True),
+     tg({"Get": {"Key": KEY1}},
+        expect=txn_coral("transactItems.1.member.get.tableName", "null", NOT_NULL), why=WHY_TXN_GET_TABLENAME),
+     tg(t_get(KEY1, t="${T9}"),
+        expect={"status": 400, "type": "ResourceNotFoundException", "message": "Requested resource not found"},
+        why=WHY_TXN_RNF),
+     tg(t_get({}), expect=cancelled("ValidationError"), why=WHY_TXN_GET_KEY),
+     tg(t_get({"pk": S("p1"), "sk": S("1")}), expect=cancelled("ValidationError"), why=WHY_TXN_GET_KEY),
+     tg(t_get({"pk": S(""), "sk": N(1)})),
+     tg(t_get(KEY1, ProjectionExpression="!!!")),
+     tg(t_get(KEY1, ProjectionExpression="v", ExpressionAttributeNames={"#u": "x"})),
+     tg(t_get(KEY1, ProjectionExpression="#u")),
+     tg(t_get(KEY1, ProjectionExpression="name")))
+
 # --- ListTables --------------------------------------------------------------------------------
 case("list_tables_pagination",
      create("${T1}", HASH_ONLY), create("${T2}", HASH_ONLY), create("${T3}", HASH_ONLY),
@@ -1634,6 +1974,10 @@ def normalise(v, unordered: bool):
                 x = "<size estimate range>"
             elif k == "Tags" and isinstance(x, list):
                 x = sorted(x, key=canon)
+            elif k == "ConsumedCapacity" and isinstance(x, list):
+                # one entry per table (transactions, batches): DynamoDB Local lists them in its own
+                # order, the API Reference in request order; compared by table
+                x = sorted(x, key=lambda d: (str(d.get("TableName")) if isinstance(d, dict) else "", canon(d)))
             out[k] = x
         return out
     if isinstance(v, list):
@@ -1717,6 +2061,8 @@ def check_expect(expect: dict, got: dict, run: Run) -> list[str]:
         problems.append(f"error message: documented {expect['message']!r}, got {got.get('message')!r}")
     if "body" in expect:
         problems += diff(normalise(expect["body"], True), got.get("body"))
+    if "extra" in expect:  # further error-body fields, e.g. CancellationReasons
+        problems += diff(normalise(expect["extra"], True), got.get("extra"), "error")
     return problems
 
 

@@ -23,6 +23,8 @@ pub enum ErrorKind {
     TransactionCanceled,
     TransactionInProgress,
     IdempotentParameterMismatch,
+    ExpiredIterator,
+    TrimmedDataAccess,
     LimitExceeded,
     InternalServer,
 }
@@ -49,6 +51,8 @@ impl ErrorKind {
             ErrorKind::TransactionCanceled => "TransactionCanceledException",
             ErrorKind::TransactionInProgress => "TransactionInProgressException",
             ErrorKind::IdempotentParameterMismatch => "IdempotentParameterMismatchException",
+            ErrorKind::ExpiredIterator => "ExpiredIteratorException",
+            ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::InternalServer => "InternalServerError",
         }

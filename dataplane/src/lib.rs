@@ -41,6 +41,10 @@ pub struct Config {
     pub stats_interval: std::time::Duration,
     /// See `EngineConfig::ttl_sweep_interval`.
     pub ttl_sweep_interval: std::time::Duration,
+    /// See `EngineConfig::stream_retention`.
+    pub stream_retention: std::time::Duration,
+    /// See `EngineConfig::stream_shard_duration`.
+    pub stream_shard_duration: std::time::Duration,
 }
 
 impl Config {
@@ -54,6 +58,8 @@ impl Config {
             region: "us-east-1".into(),
             stats_interval: EngineConfig::default().stats_interval,
             ttl_sweep_interval: EngineConfig::default().ttl_sweep_interval,
+            stream_retention: EngineConfig::default().stream_retention,
+            stream_shard_duration: EngineConfig::default().stream_shard_duration,
         }
     }
 }
@@ -101,6 +107,8 @@ impl Server {
                 region: config.region.clone(),
                 stats_interval: config.stats_interval,
                 ttl_sweep_interval: config.ttl_sweep_interval,
+                stream_retention: config.stream_retention,
+                stream_shard_duration: config.stream_shard_duration,
                 ..EngineConfig::default()
             },
         )

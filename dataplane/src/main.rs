@@ -60,6 +60,15 @@ struct Args {
     #[arg(long, default_value_t = 60, env = "TABULA_TTL_SWEEP_INTERVAL_SECS")]
     ttl_sweep_interval_secs: u64,
 
+    /// Seconds stream records are kept (DynamoDB: 24 hours).
+    #[arg(long, default_value_t = 86_400, env = "TABULA_STREAM_RETENTION_SECS")]
+    stream_retention_secs: u64,
+
+    /// Seconds one stream shard spans before the stream rolls over to a child shard
+    /// (DynamoDB: about 4 hours). Applies to streams enabled from now on.
+    #[arg(long, default_value_t = 14_400, env = "TABULA_STREAM_SHARD_SECS")]
+    stream_shard_secs: u64,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`.
     #[arg(long, default_value = "info", env = "TABULA_LOG")]
     log: String,
@@ -98,6 +107,8 @@ async fn main() {
         region: args.region.clone(),
         stats_interval: std::time::Duration::from_secs(args.stats_interval_secs),
         ttl_sweep_interval: std::time::Duration::from_secs(args.ttl_sweep_interval_secs.max(1)),
+        stream_retention: std::time::Duration::from_secs(args.stream_retention_secs.max(1)),
+        stream_shard_duration: std::time::Duration::from_secs(args.stream_shard_secs.max(1)),
     };
     let server = match Server::start(config).await {
         Ok(s) => s,

@@ -34,6 +34,11 @@ pub use crypto::{DataKey, MasterKey};
 const CF_META: &str = "meta";
 const CF_ITEMS: &str = "items";
 const CF_INDEX: &str = "index";
+const CF_STREAM: &str = "stream";
+const META_STREAM_SEQ_FLOOR: &[u8] = b"stream_seq_floor";
+/// How far ahead of the last assigned stream sequence number the persisted floor is kept:
+/// after a restart numbering resumes above it without scanning the records.
+const STREAM_SEQ_STEP: u64 = 10_000_000;
 
 const META_FORMAT: &[u8] = b"format";
 const META_NEXT_TABLE_ID: &[u8] = b"next_table_id";
@@ -121,6 +126,9 @@ pub struct TableHandle {
 pub enum Space {
     Items,
     Index,
+    /// Change-stream records, `table_id | stream_no | sequence number`. A record's key is
+    /// completed at commit: the store gives it the next sequence number.
+    Stream,
 }
 
 impl Space {
@@ -128,6 +136,7 @@ impl Space {
         match self {
             Space::Items => CF_ITEMS,
             Space::Index => CF_INDEX,
+            Space::Stream => CF_STREAM,
         }
     }
 }
@@ -146,6 +155,9 @@ pub struct Store {
     handles: RwLock<HashMap<String, Arc<TableHandle>>>,
     /// Serialises catalog changes (id allocation, create/delete) — rare operations.
     catalog_lock: std::sync::Mutex<()>,
+    /// Serialises the commits that carry stream records, and holds the last stream sequence
+    /// number and the persisted floor: records become visible in sequence order.
+    stream_seq: std::sync::Mutex<(u64, u64)>,
 }
 
 impl Store {
@@ -172,14 +184,24 @@ impl Store {
         let cfs = [
             ColumnFamilyDescriptor::new(CF_META, opts.clone()),
             ColumnFamilyDescriptor::new(CF_ITEMS, items_opts.clone()),
-            ColumnFamilyDescriptor::new(CF_INDEX, items_opts),
+            ColumnFamilyDescriptor::new(CF_INDEX, items_opts.clone()),
+            ColumnFamilyDescriptor::new(CF_STREAM, items_opts),
         ];
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
+        let floor = match db.get_cf(
+            db.cf_handle(CF_META)
+                .ok_or_else(|| StorageError::Corrupt("missing column family meta".into()))?,
+            META_STREAM_SEQ_FLOOR,
+        )? {
+            Some(v) if v.len() == 8 => u64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8])),
+            _ => 0,
+        };
         let store = Store {
             db,
             master,
             handles: RwLock::new(HashMap::new()),
             catalog_lock: std::sync::Mutex::new(()),
+            stream_seq: std::sync::Mutex::new((floor, floor)),
         };
         store.check_format()?;
         Ok(store)
@@ -302,7 +324,7 @@ impl Store {
             .table_id
             .checked_add(1)
             .ok_or_else(|| StorageError::Corrupt("table id space exhausted".into()))?;
-        for space in [Space::Items, Space::Index] {
+        for space in [Space::Items, Space::Index, Space::Stream] {
             b.delete_range_cf(
                 self.cf(space.cf_name())?,
                 record.table_id.to_be_bytes(),
@@ -408,17 +430,127 @@ impl Store {
     pub fn commit(&self, writes: &[&SealedWrite]) -> Result<()> {
         let items = self.cf(CF_ITEMS)?;
         let index = self.cf(CF_INDEX)?;
+        let stream = self.cf(CF_STREAM)?;
         let mut b = WriteBatch::default();
+        let has_stream = writes.iter().any(|w| w.space == Space::Stream);
+        // Stream records take their sequence numbers here, under the lock, and the batch is
+        // written before the lock is released: numbers are handed out in commit order and a
+        // reader never sees a record before one with a smaller number.
+        let mut seq = if has_stream {
+            Some(self.stream_seq.lock().unwrap_or_else(|p| p.into_inner()))
+        } else {
+            None
+        };
         for w in writes {
-            let cf = match w.space {
-                Space::Items => items,
-                Space::Index => index,
-            };
-            match &w.value {
-                Some(v) => b.put_cf(cf, &w.key, v),
-                None => b.delete_cf(cf, &w.key),
+            match (w.space, &w.value, seq.as_mut()) {
+                (Space::Stream, Some(v), Some(state)) => {
+                    let n = next_stream_seq(state.0);
+                    state.0 = n;
+                    let mut key = w.key.clone();
+                    key.extend_from_slice(&n.to_be_bytes());
+                    b.put_cf(stream, key, v);
+                    if n >= state.1 {
+                        state.1 = n + STREAM_SEQ_STEP;
+                        b.put_cf(
+                            self.cf(CF_META)?,
+                            META_STREAM_SEQ_FLOOR,
+                            state.1.to_be_bytes(),
+                        );
+                    }
+                }
+                (Space::Stream, _, _) => {}
+                (space, value, _) => {
+                    let cf = if space == Space::Items { items } else { index };
+                    match value {
+                        Some(v) => b.put_cf(cf, &w.key, v),
+                        None => b.delete_cf(cf, &w.key),
+                    }
+                }
             }
         }
+        let result = self.sync_write(b);
+        drop(seq);
+        result
+    }
+
+    /// A stream sequence number no later commit can go below: with it, a reader decides that
+    /// a shard (a range of sequence numbers) can receive no more records.
+    pub fn stream_clock(&self) -> u64 {
+        let state = self.stream_seq.lock().unwrap_or_else(|p| p.into_inner());
+        next_stream_seq(state.0)
+    }
+
+    /// Prepares a stream record of `stream` (`table_id | stream_no`); the sequence number is
+    /// added at commit. The record is sealed under the table's data key with the stream as
+    /// authenticated data.
+    pub fn prepare_stream_record(
+        &self,
+        table: &TableHandle,
+        stream: Vec<u8>,
+        record: &[u8],
+    ) -> Result<SealedWrite> {
+        let value = table.key.seal(&stream, record)?;
+        Ok(SealedWrite {
+            space: Space::Stream,
+            key: stream,
+            value: Some(value),
+        })
+    }
+
+    /// The records of `stream` with sequence numbers in `[from, to)`, in order, decrypted;
+    /// `visit` returns `false` to stop.
+    pub fn scan_stream(
+        &self,
+        table: &TableHandle,
+        stream: &[u8],
+        from: u64,
+        to: u64,
+        mut visit: impl FnMut(u64, Vec<u8>) -> Result<bool>,
+    ) -> Result<()> {
+        let cf = self.cf(CF_STREAM)?;
+        let key = |n: u64| [stream, &n.to_be_bytes()[..]].concat();
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(key(from));
+        ro.set_iterate_upper_bound(key(to));
+        for kv in self.db.iterator_cf_opt(cf, ro, IteratorMode::Start) {
+            let (k, v) = kv?;
+            let n = k
+                .get(stream.len()..)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+                .ok_or_else(|| StorageError::Corrupt("short stream record key".into()))?;
+            if !visit(n, table.key.open(stream, &v)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The sequence number of the last record of `stream` below `to`, if any.
+    pub fn last_stream_seq(&self, stream: &[u8], to: u64) -> Result<Option<u64>> {
+        let cf = self.cf(CF_STREAM)?;
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(stream.to_vec());
+        ro.set_iterate_upper_bound([stream, &to.to_be_bytes()[..]].concat());
+        match self.db.iterator_cf_opt(cf, ro, IteratorMode::End).next() {
+            Some(kv) => {
+                let (k, _) = kv?;
+                Ok(k.get(stream.len()..)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes the records of `stream` numbered below `before` (retention).
+    pub fn trim_stream(&self, stream: &[u8], before: u64) -> Result<()> {
+        let mut b = WriteBatch::default();
+        b.delete_range_cf(
+            self.cf(CF_STREAM)?,
+            stream.to_vec(),
+            [stream, &before.to_be_bytes()[..]].concat(),
+        );
         self.sync_write(b)
     }
 
@@ -466,7 +598,7 @@ impl Store {
 
     /// Flushes memtables and compacts everything (used by tests and by backups).
     pub fn flush_and_compact(&self) -> Result<()> {
-        for name in [CF_META, CF_ITEMS, CF_INDEX] {
+        for name in [CF_META, CF_ITEMS, CF_INDEX, CF_STREAM] {
             let cf = self.cf(name)?;
             self.db.flush_cf(cf)?;
             self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
@@ -474,6 +606,17 @@ impl Store {
         self.db.flush_wal(true)?;
         Ok(())
     }
+}
+
+/// The next stream sequence number after `last`: the current time in microseconds, or
+/// `last + 1` when that is not larger (so numbers only grow, and a restart — which resumes
+/// above the persisted floor — never reuses one).
+fn next_stream_seq(last: u64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    now.max(last + 1)
 }
 
 fn open_item(table: &TableHandle, key: &[u8], sealed: &[u8]) -> Result<Item> {

@@ -115,6 +115,9 @@ impl Engine {
         if !table.def.indexes.is_empty() {
             writes.extend(self.index_writes(table, old, new)?);
         }
+        if let Some(record) = super::stream_record(&self.store, table, old, new, false)? {
+            writes.push(record);
+        }
         self.committer.commit(writes).await
     }
 
@@ -131,12 +134,13 @@ impl Engine {
         let skey = table.storage_key(&key);
         let (_guard, table) = self.lock_item(&table, &skey).await?;
         table.check_index_keys(&input.item, false)?;
-        // An unconditional put that returns nothing, on a table without indexes, does not
-        // need the old item: skip the read.
+        // An unconditional put that returns nothing, on a table without indexes or stream,
+        // does not need the old item: skip the read.
         let needs_old = input.condition.is_some()
             || input.return_values == ReturnValues::AllOld
             || input.report_capacity
-            || !table.def.indexes.is_empty();
+            || !table.def.indexes.is_empty()
+            || super::current_stream(&table).is_some();
         let old = if needs_old {
             self.store.get(&table.handle, &skey)?
         } else {

@@ -10,6 +10,7 @@ mod commit;
 mod indexes;
 mod items;
 mod reads;
+mod streams;
 mod tables;
 mod transactions;
 mod ttl;
@@ -25,6 +26,7 @@ use tabula_storage::{Store, TableHandle};
 pub use indexes::*;
 pub use items::*;
 pub use reads::*;
+pub use streams::*;
 pub use tables::*;
 pub use transactions::*;
 pub use ttl::*;
@@ -44,6 +46,11 @@ pub struct EngineConfig {
     pub stats_interval: Duration,
     /// Time between sweeps deleting expired items of tables with TTL enabled.
     pub ttl_sweep_interval: Duration,
+    /// How long stream records are kept (DynamoDB: 24 hours).
+    pub stream_retention: Duration,
+    /// The span of one stream shard; new streams roll over to a new shard this often
+    /// (DynamoDB: about every 4 hours).
+    pub stream_shard_duration: Duration,
 }
 
 impl Default for EngineConfig {
@@ -53,6 +60,8 @@ impl Default for EngineConfig {
             account: "000000000000".into(),
             stats_interval: Duration::from_secs(300),
             ttl_sweep_interval: Duration::from_secs(60),
+            stream_retention: Duration::from_secs(24 * 3600),
+            stream_shard_duration: Duration::from_secs(4 * 3600),
         }
     }
 }
@@ -73,6 +82,8 @@ pub struct Engine {
     /// Whoever holds several (index backfill) takes them in stripe order.
     locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     committer: commit::Committer,
+    /// How far each stream has been trimmed (see `streams::TrimMarks`).
+    stream_trims: Arc<streams::TrimMarks>,
     /// ClientRequestTokens of recent write transactions.
     tokens: transactions::Tokens,
     /// ItemCount/TableSizeBytes per table id, recounted in the background when stale.
@@ -97,6 +108,7 @@ impl Engine {
             ),
             stats: Arc::default(),
             tokens: transactions::Tokens::default(),
+            stream_trims: Arc::default(),
         };
         engine.load_catalog()?;
         engine.resume_backfills();

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tabula_core::ScalarType;
 use tabula_storage::{Space, StorageError, Store, TableHandle};
 
-use super::{Engine, IndexDef, IndexKind, IndexUpdate, Table};
+use super::{Engine, IndexDef, IndexKind, IndexUpdate, StreamDef, StreamViewType, Table};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
 /// Version of the engine's table-definition record.
@@ -74,6 +74,11 @@ pub struct TableDef {
     /// The attribute holding each item's expiry (epoch seconds) while TTL is enabled.
     #[serde(default)]
     pub ttl_attribute: Option<String>,
+    /// The table's streams, oldest first; the last one is current unless disabled.
+    #[serde(default)]
+    pub streams: Vec<StreamDef>,
+    #[serde(default)]
+    pub next_stream_no: u16,
 }
 
 impl TableDef {
@@ -112,6 +117,8 @@ pub struct CreateTableInput {
     pub tags: BTreeMap<String, String>,
     /// Validated by the protocol layer; `index_no` is assigned here.
     pub indexes: Vec<IndexDef>,
+    /// The view type of the table's stream, if it has one.
+    pub stream: Option<StreamViewType>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,6 +161,8 @@ pub struct UpdateTableInput {
     pub deletion_protection: Option<bool>,
     pub attribute_definitions: Option<Vec<(String, String)>>,
     pub index_updates: Vec<IndexUpdate>,
+    /// `Some(Some(view))` enables a stream, `Some(None)` disables it.
+    pub stream: Option<Option<StreamViewType>>,
 }
 
 /// The last count of a table's items and bytes.
@@ -247,7 +256,14 @@ impl Engine {
             next_index_no: indexes.len() as u16 + 1,
             indexes,
             ttl_attribute: None,
+            streams: Vec::new(),
+            next_stream_no: 1,
         };
+        let mut def = def;
+        if let Some(view) = input.stream {
+            self.add_stream(&mut def, view);
+        }
+        let def = def;
         let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
         if tables.contains_key(&input.name) {
             return Err(table_in_use(&input.name));
@@ -283,6 +299,21 @@ impl Engine {
             index_counts: BTreeMap::new(),
             deleted_index: None,
         })
+    }
+
+    /// Starts a new stream on `def`.
+    fn add_stream(&self, def: &mut TableDef, view: StreamViewType) {
+        let created_ms = now_ms();
+        let no = def.next_stream_no.max(1);
+        def.next_stream_no = no + 1;
+        def.streams.push(StreamDef {
+            stream_no: no,
+            label: super::stream_label(created_ms),
+            view_type: view,
+            created_ms,
+            disabled_ms: None,
+            shard_micros: (self.config.stream_shard_duration.as_micros() as u64).max(1_000),
+        });
     }
 
     /// A copy of a table's definition.
@@ -477,6 +508,23 @@ impl Engine {
         }
         let mut backfill = None;
         let mut deleted_index = None;
+        match input.stream {
+            None => {}
+            Some(Some(view)) => {
+                if super::current_stream_of(&def).is_some() {
+                    return Err(ApiError::validation("Table already has an enabled stream"));
+                }
+                self.add_stream(&mut def, view);
+                changed = true;
+            }
+            Some(None) => {
+                let Some(s) = def.streams.last_mut().filter(|s| s.disabled_ms.is_none()) else {
+                    return Err(ApiError::validation("Table has no stream to disable"));
+                };
+                s.disabled_ms = Some(now_ms());
+                changed = true;
+            }
+        }
         for update in input.index_updates {
             match update {
                 IndexUpdate::Create(index) => {

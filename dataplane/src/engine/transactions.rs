@@ -78,11 +78,33 @@ pub(crate) struct Tokens {
 /// One action's outcome before commit: a reason for the cancellation list, or the write.
 enum Outcome {
     Fails(Value),
+    Invalid(ApiError),
     Passes(Option<Option<Item>>),
 }
 
 fn reason_none() -> Value {
     json!({"Code": "None"})
+}
+
+/// A key error DynamoDB answers for the whole request rather than as a cancellation reason:
+/// empty key values.
+fn is_top_level(e: &ApiError) -> bool {
+    e.message.contains("cannot contain an empty")
+}
+
+/// Cancels with one ValidationError reason at `at` and `None` for every other action (DynamoDB
+/// reports only the first validation error of a transaction).
+fn cancelled_by_validation(count: usize, at: usize, e: ApiError) -> ApiError {
+    let reasons = (0..count)
+        .map(|i| {
+            if i == at {
+                json!({"Code": "ValidationError", "Message": e.message})
+            } else {
+                reason_none()
+            }
+        })
+        .collect();
+    cancelled(reasons)
 }
 
 fn cancelled(reasons: Vec<Value>) -> ApiError {
@@ -181,16 +203,31 @@ impl Engine {
         &self,
         actions: Vec<TransactAction>,
     ) -> ApiResult<TransactWriteOutput> {
-        // Static checks first: tables, keys, sizes, one action per item.
+        // Static checks first: tables, keys, sizes, one action per item. A bad key is a
+        // cancellation reason, except for an empty key value (an error for the request).
         let mut resolved: Vec<(Arc<Table>, Vec<u8>)> = Vec::with_capacity(actions.len());
-        for a in &actions {
+        let mut first_invalid: Option<(usize, ApiError)> = None;
+        for (i, a) in actions.iter().enumerate() {
             let table = self.table(&a.table)?;
             let key = match &a.op {
                 TransactOp::Put(item) => {
                     check_item_size(item)?;
-                    table.key_from_item(item)?
+                    table.key_from_item(item).and_then(|k| {
+                        table.check_index_keys(item, false)?;
+                        Ok(k)
+                    })
                 }
-                _ => table.key_from_key_param(&a.key)?,
+                _ => table.key_from_key_param(&a.key),
+            };
+            let key = match key {
+                Ok(k) => k,
+                Err(e) if is_top_level(&e) => return Err(e),
+                Err(e) => {
+                    if first_invalid.is_none() {
+                        first_invalid = Some((i, e));
+                    }
+                    continue;
+                }
             };
             let skey = table.storage_key(&key);
             if resolved
@@ -202,6 +239,9 @@ impl Engine {
                 ));
             }
             resolved.push((table, skey));
+        }
+        if let Some((at, e)) = first_invalid {
+            return Err(cancelled_by_validation(actions.len(), at, e));
         }
         let mut stripes: Vec<usize> = resolved.iter().map(|(_, k)| super::stripe(k)).collect();
         stripes.sort_unstable();
@@ -215,7 +255,7 @@ impl Engine {
         let mut reasons = Vec::with_capacity(actions.len());
         let mut failed = false;
         let mut plans = Vec::with_capacity(actions.len());
-        for (a, (t, skey)) in actions.iter().zip(&resolved) {
+        for (i, (a, (t, skey))) in actions.iter().zip(&resolved).enumerate() {
             let table = self.table(&a.table)?;
             if table.handle.table_id != t.handle.table_id {
                 return Err(ApiError::table_not_found(&a.table));
@@ -223,6 +263,9 @@ impl Engine {
             let old = self.store.get(&table.handle, skey)?;
             let outcome = evaluate(&table, a, old.as_ref())?;
             match outcome {
+                Outcome::Invalid(e) => {
+                    return Err(cancelled_by_validation(actions.len(), i, e));
+                }
                 Outcome::Fails(reason) => {
                     failed = true;
                     reasons.push(reason);
@@ -258,6 +301,15 @@ impl Engine {
                     if !table.def.indexes.is_empty() {
                         writes.extend(self.index_writes(&table, old.as_ref(), new.as_ref())?);
                     }
+                    if let Some(record) = super::stream_record(
+                        &self.store,
+                        &table,
+                        old.as_ref(),
+                        new.as_ref(),
+                        false,
+                    )? {
+                        writes.push(record);
+                    }
                 }
             }
         }
@@ -271,9 +323,13 @@ impl Engine {
     /// Reads several items as of one instant.
     pub fn transact_get(&self, gets: Vec<TransactGet>) -> ApiResult<TransactGetOutput> {
         let mut resolved: Vec<(Arc<Table>, Vec<u8>)> = Vec::with_capacity(gets.len());
-        for g in &gets {
+        for (i, g) in gets.iter().enumerate() {
             let table = self.table(&g.table)?;
-            let key = table.key_from_key_param(&g.key)?;
+            let key = match table.key_from_key_param(&g.key) {
+                Ok(k) => k,
+                Err(e) if is_top_level(&e) => return Err(e),
+                Err(e) => return Err(cancelled_by_validation(gets.len(), i, e)),
+            };
             let skey = table.storage_key(&key);
             if resolved
                 .iter()
@@ -321,9 +377,14 @@ fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<
             .evaluate(old.unwrap_or(&empty))
             .map_err(|e| ApiError::validation(e.message))?;
         if !ok {
+            // DynamoDB words a failed ConditionCheck with a final period.
+            let message = match a.op {
+                TransactOp::ConditionCheck => "The conditional request failed.",
+                _ => "The conditional request failed",
+            };
             let mut reason = json!({
                 "Code": "ConditionalCheckFailed",
-                "Message": "The conditional request failed",
+                "Message": message,
             });
             if a.return_old_on_failure
                 && let Some(old) = old
@@ -333,8 +394,7 @@ fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<
             return Ok(Outcome::Fails(reason));
         }
     }
-    let validation =
-        |e: ApiError| Outcome::Fails(json!({"Code": "ValidationError", "Message": e.message}));
+    let validation = Outcome::Invalid;
     let new = match &a.op {
         TransactOp::ConditionCheck => return Ok(Outcome::Passes(None)),
         TransactOp::Delete => {
@@ -368,6 +428,9 @@ fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<
     if let Some(n) = &new
         && let Err(e) = table.check_index_keys(n, matches!(a.op, TransactOp::Update(_)))
     {
+        if is_top_level(&e) {
+            return Err(e);
+        }
         return Ok(validation(e));
     }
     Ok(Outcome::Passes(Some(new)))

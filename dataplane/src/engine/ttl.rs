@@ -1,5 +1,6 @@
 //! Time to live: UpdateTimeToLive / DescribeTimeToLive, and the sweeper that deletes items
-//! whose expiry has passed.
+//! whose expiry has passed (the same background thread also trims stream records past their
+//! retention).
 //!
 //! The expiry is a Number attribute holding epoch seconds. As in DynamoDB, an item is deleted
 //! only when that value is in the past but not more than five years in the past (older values
@@ -126,6 +127,8 @@ impl Engine {
             locks: self.locks.clone(),
             stop: self.background.stop.clone(),
             interval: self.config.ttl_sweep_interval,
+            stream_retention: self.config.stream_retention,
+            stream_trims: self.stream_trims.clone(),
         };
         self.background.spawn("tabula-ttl", move || sweeper.run());
     }
@@ -137,6 +140,8 @@ struct Sweeper {
     locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     interval: Duration,
+    stream_retention: Duration,
+    stream_trims: Arc<super::streams::TrimMarks>,
 }
 
 impl Sweeper {
@@ -162,6 +167,12 @@ impl Sweeper {
                 .filter(|t| t.def.ttl_attribute.is_some())
                 .cloned()
                 .collect();
+            super::streams::trim_streams(
+                &self.store,
+                &self.tables,
+                &self.stream_trims,
+                self.stream_retention,
+            );
             for t in tables {
                 match self.sweep(&t) {
                     Ok(0) => {}
@@ -245,6 +256,12 @@ impl Sweeper {
                     Some(&item),
                     None,
                 )?);
+                // The stream shows the delete as the TTL service's.
+                if let Some(record) =
+                    super::stream_record(&self.store, &current, Some(&item), None, true)?
+                {
+                    writes.push(record);
+                }
                 deleted += 1;
             }
             let all: Vec<&SealedWrite> = writes.iter().collect();

@@ -3,6 +3,7 @@
 
 mod items;
 mod reads;
+mod streams;
 mod tables;
 mod transactions;
 pub mod values;
@@ -37,6 +38,10 @@ pub enum Operation {
     DescribeTimeToLive,
     TransactWriteItems,
     TransactGetItems,
+    ListStreams,
+    DescribeStream,
+    GetShardIterator,
+    GetRecords,
 }
 
 /// DynamoDB operations that exist in the API but are not built in Tabula yet: they get a clear
@@ -80,6 +85,8 @@ const NOT_YET: &[&str] = &[
 ];
 
 const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+/// The DynamoDB Streams API shares the endpoint, under its own target prefix.
+const STREAMS_TARGET_PREFIX: &str = "DynamoDBStreams_20120810.";
 
 impl Operation {
     /// Operations that never write (and so never wait for an fsync).
@@ -96,12 +103,25 @@ impl Operation {
                 | Operation::DescribeLimits
                 | Operation::DescribeTimeToLive
                 | Operation::TransactGetItems
+                | Operation::ListStreams
+                | Operation::DescribeStream
+                | Operation::GetShardIterator
+                | Operation::GetRecords
         )
     }
 
     /// Resolves an `X-Amz-Target` header value.
     pub fn from_target(target: &str) -> ApiResult<Operation> {
         let unknown = || ApiError::new(ErrorKind::UnknownOperation, "");
+        if let Some(name) = target.strip_prefix(STREAMS_TARGET_PREFIX) {
+            return Ok(match name {
+                "ListStreams" => Operation::ListStreams,
+                "DescribeStream" => Operation::DescribeStream,
+                "GetShardIterator" => Operation::GetShardIterator,
+                "GetRecords" => Operation::GetRecords,
+                _ => return Err(unknown()),
+            });
+        }
         let name = target.strip_prefix(TARGET_PREFIX).ok_or_else(unknown)?;
         Ok(match name {
             "CreateTable" => Operation::CreateTable,
@@ -179,6 +199,10 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<
         Operation::Scan => reads::scan(engine, req),
         Operation::TransactWriteItems => transactions::transact_write_items(engine, req).await,
         Operation::TransactGetItems => transactions::transact_get_items(engine, req),
+        Operation::ListStreams => streams::list_streams(engine, req),
+        Operation::DescribeStream => streams::describe_stream(engine, req),
+        Operation::GetShardIterator => streams::get_shard_iterator(engine, req),
+        Operation::GetRecords => streams::get_records(engine, req),
     }
 }
 

@@ -9,17 +9,13 @@ use serde_json::{Value, json};
 use super::{Constraints, Request};
 use crate::engine::{
     BillingMode, CreateTableInput, Engine, IndexDef, IndexKind, IndexProjection, IndexUpdate,
-    KeySchema, MAX_GSIS, ProjectionType, TableDescription, TableStatus, Throughput,
+    KeySchema, MAX_GSIS, ProjectionType, StreamViewType, TableDescription, TableStatus, Throughput,
     UpdateTableInput,
 };
 use crate::error::{ApiError, ApiResult};
 
 /// Features of CreateTable/UpdateTable not built yet: refused clearly rather than ignored.
-const UNSUPPORTED_TABLE_FIELDS: &[&str] = &[
-    "StreamSpecification",
-    "ReplicaUpdates",
-    "OnDemandThroughput",
-];
+const UNSUPPORTED_TABLE_FIELDS: &[&str] = &["ReplicaUpdates", "OnDemandThroughput"];
 
 fn refuse_unsupported(req: Request<'_>) -> ApiResult<()> {
     for f in UNSUPPORTED_TABLE_FIELDS {
@@ -552,6 +548,7 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         deletion_protection: req.bool("DeletionProtectionEnabled")?.unwrap_or(false),
         tags: tags(req.array("Tags")?)?,
         indexes,
+        stream: stream_specification(req)?.flatten(),
     })?;
     Ok(json!({ "TableDescription": description_json(&desc) }))
 }
@@ -601,9 +598,9 @@ pub(super) fn list_tables(engine: &Engine, req: Request<'_>) -> ApiResult<Value>
 
 pub(super) fn update_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     refuse_unsupported(req)?;
-    if req.has("StreamSpecification") || req.has("SSESpecification") {
+    if req.has("SSESpecification") {
         return Err(ApiError::validation(
-            "StreamSpecification and SSESpecification updates are not supported by Tabula yet",
+            "SSESpecification updates are not supported by Tabula: item bodies are always encrypted at rest",
         ));
     }
     let name = req.table_name()?;
@@ -639,8 +636,44 @@ pub(super) fn update_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         deletion_protection: req.bool("DeletionProtectionEnabled")?,
         attribute_definitions: defs,
         index_updates,
+        stream: stream_specification(req)?,
     })?;
     Ok(json!({ "TableDescription": description_json(&desc) }))
+}
+
+/// `StreamSpecification`: `Some(Some(view))` to enable a stream, `Some(None)` to disable.
+fn stream_specification(req: Request<'_>) -> ApiResult<Option<Option<StreamViewType>>> {
+    let Some(spec) = req.object("StreamSpecification")? else {
+        return Ok(None);
+    };
+    let spec = Request(spec);
+    let enabled = spec.bool("StreamEnabled")?;
+    let view = spec.str("StreamViewType")?;
+    let mut c = Constraints::default();
+    c.not_null(enabled.is_some(), "streamSpecification.streamEnabled");
+    if let Some(v) = view
+        && StreamViewType::parse(v).is_none()
+    {
+        c.enum_value(
+            v,
+            "streamSpecification.streamViewType",
+            "[NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY]",
+        );
+    }
+    c.finish()?;
+    match (
+        enabled.unwrap_or(false),
+        view.and_then(StreamViewType::parse),
+    ) {
+        (true, Some(v)) => Ok(Some(Some(v))),
+        (true, None) => Err(ApiError::validation(
+            "Invalid StreamViewType: Stream ViewType must not be null or empty when enabling streams.",
+        )),
+        (false, None) => Ok(Some(None)),
+        (false, Some(_)) => Err(ApiError::validation(
+            "One or more parameter values were invalid: StreamViewType cannot be specified when StreamEnabled is false",
+        )),
+    }
 }
 
 /// One entry of `GlobalSecondaryIndexUpdates`, parsed.
@@ -941,5 +974,13 @@ pub(crate) fn description_json(d: &TableDescription) -> Value {
         out["BillingModeSummary"] = json!({ "BillingMode": "PROVISIONED" });
     }
     indexes_json(d, &mut out);
+    if let Some(s) = crate::engine::current_stream_of(def) {
+        out["StreamSpecification"] =
+            json!({"StreamEnabled": true, "StreamViewType": s.view_type.as_str()});
+    }
+    if let Some(s) = def.streams.last() {
+        out["LatestStreamLabel"] = json!(s.label);
+        out["LatestStreamArn"] = json!(format!("{}/stream/{}", d.arn, s.label));
+    }
     out
 }

@@ -33,7 +33,7 @@ fn transact_items<'a>(req: Request<'a>) -> ApiResult<&'a Vec<Value>> {
             "Member must have length greater than or equal to 1",
         ),
         Some(list) if list.len() > MAX_ACTIONS => c.push(
-            Some(&format!("[{} items]", list.len())),
+            Some("[...]"),
             "transactItems",
             "Member must have length less than or equal to 100",
         ),
@@ -117,7 +117,7 @@ fn write_action(entry: &Value, n: usize) -> ApiResult<TransactAction> {
     let params = ExpressionParams::parse(req)?;
     params.check_used_without_expressions(
         req.has("ConditionExpression") || req.has("UpdateExpression"),
-        None,
+        Some("ConditionExpression is null"),
     )?;
     let mut resolver = params.resolver();
     let condition = match req.str("ConditionExpression")? {

@@ -342,12 +342,34 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
     assert_eq!(ttl.attribute_name.as_deref(), Some("expires"));
     assert_eq!(condition(&api, "Degraded").0, "False");
 
-    // A setting the data plane cannot serve yet is Degraded with its answer; the table keeps
-    // serving, so Ready stays True.
+    // So does the stream.
     api.edit(
         TABLE,
         json!({"metadata": {"generation": 7},
                "spec": {"streamSpecification": {"streamEnabled": true, "streamViewType": "NEW_IMAGE"}}}),
+    );
+    pass(&api, &ctx).await;
+    let desc = sdk
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .expect("describe")
+        .table
+        .expect("table");
+    assert!(desc.latest_stream_arn().is_some(), "the table has a stream");
+    assert_eq!(condition(&api, "Degraded").0, "False");
+
+    // A setting the data plane refuses is Degraded with its answer; the table keeps serving,
+    // so Ready stays True. (A global index on a PROVISIONED table needs its own throughput;
+    // the CRD cannot know the billing mode the table will have, the data plane does.)
+    api.edit(
+        TABLE,
+        json!({"metadata": {"generation": 8}, "spec": {
+            "globalSecondaryIndexes": [{
+                "indexName": "by_state",
+                "keySchema": [{"attributeName": "state", "keyType": "HASH"}],
+                "projection": {"projectionType": "ALL"}}]}}),
     );
     pass(&api, &ctx).await;
     assert_eq!(
@@ -360,8 +382,8 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
         .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Degraded"))
         .map(|c| c.message)
         .unwrap_or_default();
-    assert!(message.contains("StreamSpecification"), "{message}");
-    assert_eq!(ctx.metrics.reconciles(), 10);
+    assert!(message.contains("ProvisionedThroughput"), "{message}");
+    assert_eq!(ctx.metrics.reconciles(), 11);
 }
 
 #[tokio::test]
