@@ -8,7 +8,8 @@
 //!
 //! Workloads: PutItem (random key of the key space, 100-byte value), GetItem, mixed 50/50,
 //! Query of a 10-item partition, PutItem on a table with two global secondary indexes (what
-//! indexes cost a write), and Query of 10 items through a global secondary index.
+//! indexes cost a write), Query of 10 items through a global secondary index, and a
+//! TransactWriteItems updating two random items.
 //!
 //!   cargo run --release -p tabula-dataplane --bin tabula-bench -- --secs 10
 
@@ -45,11 +46,11 @@ struct Args {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
-    /// Workloads to run (comma-separated: get, put, mixed, query, put-gsi, query-gsi); the
-    /// echo ceiling always runs.
+    /// Workloads to run (comma-separated: get, put, mixed, query, put-gsi, query-gsi, txn);
+    /// the echo ceiling always runs.
     #[arg(
         long,
-        default_value = "get,put,mixed,query,put-gsi,query-gsi",
+        default_value = "get,put,mixed,query,put-gsi,query-gsi,txn",
         value_delimiter = ','
     )]
     workloads: Vec<String>,
@@ -67,6 +68,7 @@ enum Workload {
     Query,
     PutGsi,
     QueryGsi,
+    Transaction,
 }
 
 struct Result {
@@ -163,6 +165,16 @@ fn put_gsi_body(key: usize, value: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A TransactWriteItems incrementing a counter on two items.
+fn transaction_body(a: usize, b: usize) -> Vec<u8> {
+    let update = |k: usize| {
+        format!(
+            r#"{{"Update":{{"TableName":"bench","Key":{{"pk":{{"S":"key{k:08}"}}}},"UpdateExpression":"ADD n :one","ExpressionAttributeValues":{{":one":{{"N":"1"}}}}}}}}"#
+        )
+    };
+    format!(r#"{{"TransactItems":[{},{}]}}"#, update(a), update(b)).into_bytes()
+}
+
 /// A Query of one 10-item group through `benchq`'s global index `by_g`.
 fn query_gsi_body(group: usize) -> Vec<u8> {
     format!(
@@ -217,6 +229,10 @@ async fn run(addr: &str, workload: Workload, args: &Args) -> Result {
                     Workload::Query => ("Query", query_body("benchq", key % (keys / 10).max(1))),
                     Workload::PutGsi => ("PutItem", put_gsi_body(key, &value)),
                     Workload::QueryGsi => ("Query", query_gsi_body(key % (keys / 10).max(1))),
+                    Workload::Transaction => (
+                        "TransactWriteItems",
+                        transaction_body(key, (key + 1 + (r >> 32) % (keys - 1).max(1)) % keys),
+                    ),
                 };
                 let t = Instant::now();
                 match conn.call(op, &body).await {
@@ -385,6 +401,7 @@ async fn main() {
         ("query", "Query (10 items)", Workload::Query),
         ("put-gsi", "PutItem, 2 GSIs", Workload::PutGsi),
         ("query-gsi", "Query GSI (10 items)", Workload::QueryGsi),
+        ("txn", "TransactWrite, 2 items", Workload::Transaction),
     ] {
         if !args.workloads.iter().any(|x| x == key) {
             continue;

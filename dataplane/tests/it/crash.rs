@@ -1,7 +1,8 @@
 //! Crash safety: the real server process is killed with SIGKILL during a write load and
 //! restarted on the same data directory; every acknowledged write must be there, no item may
 //! be partially written, and the table's global secondary index must agree with its items
-//! (entries are written in the item's batch, so a crash cannot separate them).
+//! (entries are written in the item's batch, so a crash cannot separate them), and the
+//! table's stream must hold exactly one record per change the table shows.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -11,10 +12,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
+use aws_sdk_dynamodbstreams::types::OperationType;
 
-use crate::harness::{attr, client_for, key, s};
+use crate::harness::{attr, client_for, key, read_stream, s, streams_client};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -48,7 +50,8 @@ async fn wait_ready(port: u16) {
     panic!("server did not start on port {port}");
 }
 
-/// The table: hash key `pk`, and a global index `by_g` on `g` projecting everything.
+/// The table: hash key `pk`, a global index `by_g` on `g` projecting everything, and a
+/// KEYS_ONLY stream.
 async fn create_crash_table(c: &Client) {
     c.create_table()
         .table_name("crash")
@@ -65,6 +68,13 @@ async fn create_crash_table(c: &Client) {
                         .projection_type(ProjectionType::All)
                         .build(),
                 )
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::KeysOnly)
                 .build()
                 .unwrap(),
         )
@@ -229,7 +239,41 @@ async fn acknowledged_writes_survive_sigkill() {
     let table: BTreeSet<(String, String)> = pairs(&c, None).await.into_iter().collect();
     let index = pairs(&c, Some("by_g")).await;
     assert_eq!(index.len(), table.len(), "one index entry per item");
-    assert_eq!(index.into_iter().collect::<BTreeSet<_>>(), table);
+    assert_eq!(index.into_iter().collect::<BTreeSet<_>>(), table.clone());
+    // The stream: one INSERT per item, one MODIFY per moved item, nothing else.
+    let arn = c
+        .describe_table()
+        .table_name("crash")
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+    let sc = streams_client(&format!("http://127.0.0.1:{port}"));
+    let mut events: HashMap<String, (usize, usize)> = HashMap::new();
+    for r in read_stream(&sc, &arn).await {
+        let k = r.dynamodb().unwrap().keys().unwrap()["pk"]
+            .as_s()
+            .unwrap()
+            .clone();
+        let e = events.entry(k).or_default();
+        match r.event_name().unwrap() {
+            OperationType::Insert => e.0 += 1,
+            OperationType::Modify => e.1 += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        events.len(),
+        table.len(),
+        "a record for every item, none for others"
+    );
+    for (pk, g) in &table {
+        let moved = usize::from(g == "g1");
+        assert_eq!(events.get(pk), Some(&(1, moved)), "records of {pk}");
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 }

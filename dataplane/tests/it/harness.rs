@@ -114,3 +114,51 @@ where
         .map(str::to_string)
         .unwrap_or_default()
 }
+
+/// A client of the DynamoDB Streams API on the same endpoint.
+pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    let conf = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "AKIDTEST",
+            "secret",
+            None,
+            None,
+            "tabula-tests",
+        ))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(conf)
+}
+
+/// Every record of a stream now, shard after shard (each closed shard to its end, the open
+/// one until it has nothing more).
+pub async fn read_stream(
+    sc: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+) -> Vec<aws_sdk_dynamodbstreams::types::Record> {
+    let d = sc.describe_stream().stream_arn(arn).send().await.unwrap();
+    let mut out = Vec::new();
+    for shard in d.stream_description.unwrap().shards() {
+        let mut it = sc
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(shard.shard_id().unwrap())
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        while let Some(i) = it {
+            let page = sc.get_records().shard_iterator(i).send().await.unwrap();
+            let empty = page.records().is_empty();
+            out.extend(page.records().iter().cloned());
+            it = page.next_shard_iterator;
+            if empty {
+                break;
+            }
+        }
+    }
+    out
+}

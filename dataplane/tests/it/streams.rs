@@ -10,26 +10,9 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, BillingMode, KeyType, ScalarAttributeType, StreamSpecification, StreamViewType,
     TimeToLiveSpecification,
 };
-use aws_sdk_dynamodbstreams::Client as StreamsClient;
 use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
 
-use crate::harness::{TestServer, attr, code, key, n, s};
-
-fn streams_client(endpoint: &str) -> StreamsClient {
-    let conf = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
-            "AKIDTEST",
-            "secret",
-            None,
-            None,
-            "tabula-tests",
-        ))
-        .endpoint_url(endpoint)
-        .build();
-    StreamsClient::from_conf(conf)
-}
+use crate::harness::{TestServer, attr, code, key, n, s, streams_client};
 
 async fn create_with_stream(
     c: &aws_sdk_dynamodb::Client,
@@ -58,34 +41,7 @@ async fn create_with_stream(
         .expect("LatestStreamArn")
 }
 
-type Record = aws_sdk_dynamodbstreams::types::Record;
-
-/// Every record of every shard, following the shards in order (closed ones to their end).
-async fn read_all(sc: &StreamsClient, arn: &str) -> Vec<Record> {
-    let d = sc.describe_stream().stream_arn(arn).send().await.unwrap();
-    let mut out = Vec::new();
-    for shard in d.stream_description.unwrap().shards() {
-        let mut it = sc
-            .get_shard_iterator()
-            .stream_arn(arn)
-            .shard_id(shard.shard_id().unwrap())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap()
-            .shard_iterator;
-        while let Some(i) = it {
-            let page = sc.get_records().shard_iterator(i).send().await.unwrap();
-            let empty = page.records().is_empty();
-            out.extend(page.records().iter().cloned());
-            it = page.next_shard_iterator;
-            if empty {
-                break; // an open shard with nothing more for now
-            }
-        }
-    }
-    out
-}
+use crate::harness::read_stream as read_all;
 
 #[tokio::test]
 async fn table_changes_become_stream_records() {
