@@ -173,6 +173,40 @@ async fn table_changes_become_stream_records() {
         format!("{err:?}").contains("Invalid ShardIterator"),
         "{err:?}"
     );
+
+    // An iterator older than 15 minutes has expired. (White-box: the iterator's issue time
+    // is rewritten rather than waiting a quarter of an hour.)
+    let d = sc.describe_stream().stream_arn(&arn).send().await.unwrap();
+    let shard = d.stream_description.unwrap().shards()[0]
+        .shard_id()
+        .unwrap()
+        .to_string();
+    let it = sc
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(&shard)
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let text = String::from_utf8(b64.decode(&it).unwrap()).unwrap();
+    let mut parts: Vec<String> = text.split('|').map(str::to_string).collect();
+    let issued: u64 = parts[5].parse().unwrap();
+    parts[5] = (issued - 16 * 60 * 1000).to_string();
+    let err = sc
+        .get_records()
+        .shard_iterator(b64.encode(parts.join("|")))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:?}").contains("ExpiredIteratorException"),
+        "{err:?}"
+    );
 }
 
 /// A writer changes items while a consumer follows the stream's shards (parents before
