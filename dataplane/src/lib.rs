@@ -45,6 +45,8 @@ pub struct Config {
     pub stream_retention: std::time::Duration,
     /// See `EngineConfig::stream_shard_duration`.
     pub stream_shard_duration: std::time::Duration,
+    /// See `EngineConfig::item_collection_limit`.
+    pub item_collection_limit: u64,
 }
 
 impl Config {
@@ -60,6 +62,7 @@ impl Config {
             ttl_sweep_interval: EngineConfig::default().ttl_sweep_interval,
             stream_retention: EngineConfig::default().stream_retention,
             stream_shard_duration: EngineConfig::default().stream_shard_duration,
+            item_collection_limit: EngineConfig::default().item_collection_limit,
         }
     }
 }
@@ -109,6 +112,7 @@ impl Server {
                 ttl_sweep_interval: config.ttl_sweep_interval,
                 stream_retention: config.stream_retention,
                 stream_shard_duration: config.stream_shard_duration,
+                item_collection_limit: config.item_collection_limit,
                 ..EngineConfig::default()
             },
         )

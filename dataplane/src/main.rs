@@ -109,6 +109,8 @@ async fn main() {
         ttl_sweep_interval: std::time::Duration::from_secs(args.ttl_sweep_interval_secs.max(1)),
         stream_retention: std::time::Duration::from_secs(args.stream_retention_secs.max(1)),
         stream_shard_duration: std::time::Duration::from_secs(args.stream_shard_secs.max(1)),
+        item_collection_limit: tabula_dataplane::engine::EngineConfig::default()
+            .item_collection_limit,
     };
     let server = match Server::start(config).await {
         Ok(s) => s,

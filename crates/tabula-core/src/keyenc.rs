@@ -255,6 +255,11 @@ pub fn index_partition_prefix(table_id: u32, index_no: u16, pk: &AttributeValue)
     out
 }
 
+/// The index number reserved for item-collection size counters (tables with local indexes):
+/// `index_partition_prefix(table_id, COLLECTION_COUNTERS, pk)` holds the size of `pk`'s items
+/// and their local-index entries. Real indexes are numbered from 1 and never reach it.
+pub const COLLECTION_COUNTERS: u16 = u16::MAX;
+
 /// Full index entry key: the index key, then the table key that makes entries with equal
 /// index keys distinct (index keys need not be unique). Encodings are self-delimiting, so
 /// entries sort by index sort key, then by table key.

@@ -147,6 +147,8 @@ pub struct SealedWrite {
     pub space: Space,
     pub key: Vec<u8>,
     value: Option<Vec<u8>>,
+    /// A counter delta (an i64, summed by RocksDB's merge) rather than a value to store.
+    merge: bool,
 }
 
 pub struct Store {
@@ -181,10 +183,14 @@ impl Store {
         table.set_bloom_filter(10.0, false);
         let mut items_opts = opts.clone();
         items_opts.set_block_based_table_factory(&table);
+        // Counters (item-collection sizes) live beside the index entries and are updated
+        // with merges: concurrent writers add deltas without reading.
+        let mut index_opts = items_opts.clone();
+        index_opts.set_merge_operator_associative("tabula_add_i64", add_i64);
         let cfs = [
             ColumnFamilyDescriptor::new(CF_META, opts.clone()),
             ColumnFamilyDescriptor::new(CF_ITEMS, items_opts.clone()),
-            ColumnFamilyDescriptor::new(CF_INDEX, items_opts.clone()),
+            ColumnFamilyDescriptor::new(CF_INDEX, index_opts),
             ColumnFamilyDescriptor::new(CF_STREAM, items_opts),
         ];
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
@@ -410,7 +416,32 @@ impl Store {
             Some(item) => Some(table.key.seal(&key, &codec::encode_item(item))?),
             None => None,
         };
-        Ok(SealedWrite { space, key, value })
+        Ok(SealedWrite {
+            space,
+            key,
+            value,
+            merge: false,
+        })
+    }
+
+    /// A write adding `delta` to the counter at `key` (in the index space).
+    pub fn counter_delta(&self, key: Vec<u8>, delta: i64) -> SealedWrite {
+        SealedWrite {
+            space: Space::Index,
+            key,
+            value: Some(delta.to_be_bytes().to_vec()),
+            merge: true,
+        }
+    }
+
+    /// The counter at `key` (0 if never written).
+    pub fn counter(&self, key: &[u8]) -> Result<i64> {
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_INDEX)?, key)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(i64::from_be_bytes)
+            .unwrap_or(0))
     }
 
     /// Removes every entry of one secondary index (`prefix` is `table_id | index_no`).
@@ -462,6 +493,7 @@ impl Store {
                 (space, value, _) => {
                     let cf = if space == Space::Items { items } else { index };
                     match value {
+                        Some(v) if w.merge => b.merge_cf(cf, &w.key, v),
                         Some(v) => b.put_cf(cf, &w.key, v),
                         None => b.delete_cf(cf, &w.key),
                     }
@@ -494,6 +526,7 @@ impl Store {
             space: Space::Stream,
             key: stream,
             value: Some(value),
+            merge: false,
         })
     }
 
@@ -606,6 +639,20 @@ impl Store {
         self.db.flush_wal(true)?;
         Ok(())
     }
+}
+
+/// RocksDB merge operator of the counters: the sum of big-endian i64 operands.
+fn add_i64(
+    _key: &[u8],
+    existing: Option<&[u8]>,
+    operands: &rocksdb::MergeOperands,
+) -> Option<Vec<u8>> {
+    let read = |b: &[u8]| <[u8; 8]>::try_from(b).map(i64::from_be_bytes).unwrap_or(0);
+    let mut sum = existing.map(read).unwrap_or(0);
+    for op in operands {
+        sum = sum.saturating_add(read(op));
+    }
+    Some(sum.to_be_bytes().to_vec())
 }
 
 /// The next stream sequence number after `last`: the current time in microseconds, or

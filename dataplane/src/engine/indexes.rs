@@ -221,6 +221,70 @@ impl Table {
     }
 }
 
+impl Table {
+    /// Whether the table has a local index (then DynamoDB keeps its item collections under
+    /// 10 GB and reports their size).
+    pub(crate) fn has_local_indexes(&self) -> bool {
+        self.def.indexes.iter().any(|i| i.kind == IndexKind::Local)
+    }
+
+    /// The key of the size counter of the item collection `item` belongs to.
+    fn collection_key(&self, item: &Item) -> Option<Vec<u8>> {
+        let pk = item.get(&self.def.key_schema.hash)?;
+        Some(keyenc::index_partition_prefix(
+            self.handle.table_id,
+            keyenc::COLLECTION_COUNTERS,
+            pk,
+        ))
+    }
+
+    /// Bytes an item adds to its item collection: itself and its local-index entries.
+    fn collection_bytes(&self, item: &Item) -> i64 {
+        let mut n = tabula_core::value::item_size(item) as i64;
+        for i in self
+            .def
+            .indexes
+            .iter()
+            .filter(|i| i.kind == IndexKind::Local)
+        {
+            if self.index_entry_key(i, item).is_some() {
+                n += tabula_core::value::item_size(&self.project(i, item)) as i64;
+            }
+        }
+        n
+    }
+}
+
+/// The counter update keeping an item collection's size when an item changes from `old` to
+/// `new`, for tables with local indexes; `Err` when the change would take the collection past
+/// `limit` bytes (ItemCollectionSizeLimitExceededException, as DynamoDB).
+pub(crate) fn collection_write(
+    store: &tabula_storage::Store,
+    table: &Table,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    limit: u64,
+) -> ApiResult<Option<SealedWrite>> {
+    if !table.has_local_indexes() {
+        return Ok(None);
+    }
+    let Some(key) = new.or(old).and_then(|i| table.collection_key(i)) else {
+        return Ok(None);
+    };
+    let delta = new.map(|i| table.collection_bytes(i)).unwrap_or(0)
+        - old.map(|i| table.collection_bytes(i)).unwrap_or(0);
+    if delta == 0 {
+        return Ok(None);
+    }
+    if delta > 0 && store.counter(&key)?.saturating_add(delta) > limit as i64 {
+        return Err(ApiError::new(
+            crate::error::ErrorKind::ItemCollectionSizeLimitExceeded,
+            "Item collection size limit exceeded: an item collection of a table with local secondary indexes is limited to 10 GB",
+        ));
+    }
+    Ok(Some(store.counter_delta(key, delta)))
+}
+
 /// What `ItemCollectionMetrics` reports: the partition key, and the collection's size as a
 /// range of gigabytes.
 pub struct CollectionMetrics {
@@ -230,8 +294,8 @@ pub struct CollectionMetrics {
 
 impl Engine {
     /// ItemCollectionMetrics for the item collection `item` (an item or a key) belongs to:
-    /// its items plus their local-index entries. `None` unless the table has a local index
-    /// (DynamoDB reports item collections only then). Read after the write, as an estimate.
+    /// its items plus their local-index entries, as the collection's counter has them. `None`
+    /// unless the table has a local index (DynamoDB reports item collections only then).
     pub fn item_collection_metrics(
         &self,
         table: &str,
@@ -248,23 +312,8 @@ impl Engine {
         let (false, Some(pk)) = (locals.is_empty(), item.get(hash)) else {
             return Ok(None);
         };
-        let id = table.handle.table_id;
-        let mut bytes = 0u64;
-        let mut prefixes = vec![(Space::Items, keyenc::partition_prefix(id, pk))];
-        for i in locals {
-            prefixes.push((
-                Space::Index,
-                keyenc::index_partition_prefix(id, i.index_no, pk),
-            ));
-        }
-        for (space, prefix) in prefixes {
-            let (start, end) = super::reads::prefix_range(prefix);
-            self.store
-                .scan_in(space, &table.handle, &start, &end, true, |_, item| {
-                    bytes += tabula_core::value::item_size(&item) as u64;
-                    Ok(true)
-                })?;
-        }
+        let key = table.collection_key(item).unwrap_or_default();
+        let bytes = self.store.counter(&key)?.max(0) as u64;
         let low = (bytes as f64 / f64::from(1u32 << 30)).floor();
         Ok(Some(CollectionMetrics {
             key: Item::from([(hash.clone(), pk.clone())]),

@@ -118,6 +118,13 @@ impl Engine {
         if let Some(record) = super::stream_record(&self.store, table, old, new, false)? {
             writes.push(record);
         }
+        writes.extend(super::indexes::collection_write(
+            &self.store,
+            table,
+            old,
+            new,
+            self.config.item_collection_limit,
+        )?);
         self.committer.commit(writes).await
     }
 

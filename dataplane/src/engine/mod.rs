@@ -51,6 +51,9 @@ pub struct EngineConfig {
     /// The span of one stream shard; new streams roll over to a new shard this often
     /// (DynamoDB: about every 4 hours).
     pub stream_shard_duration: Duration,
+    /// The most bytes an item collection of a table with local indexes may hold (DynamoDB:
+    /// 10 GB; lowered by tests).
+    pub item_collection_limit: u64,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +65,7 @@ impl Default for EngineConfig {
             ttl_sweep_interval: Duration::from_secs(60),
             stream_retention: Duration::from_secs(24 * 3600),
             stream_shard_duration: Duration::from_secs(4 * 3600),
+            item_collection_limit: 10 << 30,
         }
     }
 }

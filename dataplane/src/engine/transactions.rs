@@ -310,6 +310,13 @@ impl Engine {
                     )? {
                         writes.push(record);
                     }
+                    writes.extend(super::indexes::collection_write(
+                        &self.store,
+                        &table,
+                        old.as_ref(),
+                        new.as_ref(),
+                        self.config.item_collection_limit,
+                    )?);
                 }
             }
         }

@@ -256,6 +256,16 @@ impl Sweeper {
                     Some(&item),
                     None,
                 )?);
+                writes.extend(
+                    super::indexes::collection_write(
+                        &self.store,
+                        &current,
+                        Some(&item),
+                        None,
+                        u64::MAX,
+                    )
+                    .map_err(|e| tabula_storage::StorageError::Corrupt(e.message))?,
+                );
                 // The stream shows the delete as the TTL service's.
                 if let Some(record) =
                     super::stream_record(&self.store, &current, Some(&item), None, true)?

@@ -942,3 +942,56 @@ async fn unfinished_backfill_resumes_after_restart() {
         .count;
     assert_eq!(count, 3000);
 }
+
+/// On a table with a local index, an item collection (the items of one partition key and
+/// their local-index entries) has a size limit (10 GB in DynamoDB, 2 KB here), reported by
+/// ItemCollectionMetrics.
+#[tokio::test]
+async fn item_collections_of_tables_with_local_indexes_are_limited() {
+    let t = TestServer::start_with(
+        |c| c.item_collection_limit = 2_000,
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let c = t.client();
+    create_orders(&c, "coll").await;
+    let big = |pk: &str, sk: i64| {
+        let mut item = order(pk, sk, Some("open"), sk, "d");
+        item.insert("secret".into(), s(&"x".repeat(300)));
+        item
+    };
+    let mut stored = 0;
+    let err = loop {
+        let res = c
+            .put_item()
+            .table_name("coll")
+            .set_item(Some(big("p", stored)))
+            .return_item_collection_metrics(
+                aws_sdk_dynamodb::types::ReturnItemCollectionMetrics::Size,
+            )
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let m = out.item_collection_metrics.expect("metrics");
+                assert_eq!(m.item_collection_key.unwrap()["pk"], s("p"));
+                assert_eq!(m.size_estimate_range_gb.unwrap(), [0.0, 1.0]);
+                stored += 1;
+            }
+            Err(e) => break e,
+        }
+        assert!(stored < 20, "the limit never hit");
+    };
+    assert_eq!(code(&err), "ItemCollectionSizeLimitExceededException");
+    assert!((3..=6).contains(&stored), "{stored} items fit in 2 KB");
+    // Another partition has its own collection; a delete makes room again.
+    put(&c, "coll", big("q", 0)).await;
+    c.delete_item()
+        .table_name("coll")
+        .key("pk", s("p"))
+        .key("sk", n(0))
+        .send()
+        .await
+        .unwrap();
+    put(&c, "coll", big("p", 100)).await;
+}
