@@ -25,6 +25,9 @@ use super::{ConsumedCapacity, Engine, Table, check_item_size, read_units, write_
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::protocol::values::item_to_json;
 
+/// The most bytes of items one write transaction may carry.
+const MAX_TRANSACTION_BYTES: usize = 4 << 20;
+
 /// How long a ClientRequestToken is remembered.
 const TOKEN_TTL: Duration = Duration::from_secs(600);
 
@@ -207,6 +210,18 @@ impl Engine {
         // cancellation reason, except for an empty key value (an error for the request).
         let mut resolved: Vec<(Arc<Table>, Vec<u8>)> = Vec::with_capacity(actions.len());
         let mut first_invalid: Option<(usize, ApiError)> = None;
+        let total: usize = actions
+            .iter()
+            .map(|a| match &a.op {
+                TransactOp::Put(item) => tabula_core::value::item_size(item),
+                _ => tabula_core::value::item_size(&a.key),
+            })
+            .sum();
+        if total > MAX_TRANSACTION_BYTES {
+            return Err(ApiError::validation(
+                "Transaction request size exceeds the limit: the aggregate size of the items in a transaction cannot exceed 4 MB",
+            ));
+        }
         for (i, a) in actions.iter().enumerate() {
             let table = self.table(&a.table)?;
             let key = match &a.op {

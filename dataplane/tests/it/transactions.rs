@@ -183,6 +183,35 @@ async fn a_transaction_applies_all_or_nothing_with_reasons_in_order() {
         message(&err),
         "Transaction request cannot include multiple operations on one item"
     );
+    // More than 4 MB of items in one transaction.
+    let mut big = c.transact_write_items();
+    for i in 0..11 {
+        big = big.transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name("txb")
+                        .item("pk", s(&format!("big{i}")))
+                        .item("blob", s(&"x".repeat(390_000)))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        );
+    }
+    let err = big.send().await.unwrap_err();
+    assert_eq!(code(&err), "ValidationException");
+    assert!(message(&err).contains("4 MB"), "{}", message(&err));
+    assert!(
+        c.get_item()
+            .table_name("txb")
+            .key("pk", s("big0"))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .is_none()
+    );
     // A missing table.
     let err = c
         .transact_write_items()
