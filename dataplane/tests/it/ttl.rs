@@ -190,3 +190,49 @@ async fn the_sweeper_deletes_expired_items_and_their_index_entries() {
         .unwrap();
     assert_eq!(index.count, 4, "the index entries went with the items");
 }
+
+/// Until the sweeper reaches it, an expired item is still returned, as in DynamoDB; readers
+/// that care filter on the TTL attribute.
+#[tokio::test]
+async fn expired_items_stay_readable_until_swept() {
+    let t = TestServer::start_with(
+        |c| c.ttl_sweep_interval = Duration::from_secs(3600),
+        tempfile::tempdir().unwrap(),
+    )
+    .await;
+    let c = t.client();
+    crate::harness::create_table(&c, "ttl3", None).await;
+    c.update_time_to_live()
+        .table_name("ttl3")
+        .time_to_live_specification(spec(true, "exp"))
+        .send()
+        .await
+        .unwrap();
+    for (pk, exp) in [("gone", now() - 60), ("live", now() + 3600)] {
+        c.put_item()
+            .table_name("ttl3")
+            .item("pk", s(pk))
+            .item("exp", n(exp))
+            .send()
+            .await
+            .unwrap();
+    }
+    let got = c
+        .get_item()
+        .table_name("ttl3")
+        .key("pk", s("gone"))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_some(), "expired but not yet deleted");
+    let live = c
+        .scan()
+        .table_name("ttl3")
+        .filter_expression("exp > :now")
+        .expression_attribute_values(":now", n(now()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.count, 1);
+    assert_eq!(live.items()[0]["pk"], s("live"));
+}
