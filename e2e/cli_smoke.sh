@@ -71,6 +71,10 @@ aws_ddb() {
     OUT="$(timeout 120 "$AWS_BIN" dynamodb --endpoint-url "$ENDPOINT" \
         --cli-connect-timeout 10 --cli-read-timeout 60 "$@" 2>"$ERR_FILE")"
 }
+aws_streams() {
+    OUT="$(timeout 120 "$AWS_BIN" dynamodbstreams --endpoint-url "$ENDPOINT" \
+        --cli-connect-timeout 10 --cli-read-timeout 60 "$@" 2>"$ERR_FILE")"
+}
 
 STEP=""
 step() { STEP="$1"; CURRENT="$1"; : >"$ERR_FILE"; }       # a new step
@@ -211,6 +215,58 @@ aws_ddb describe-table --table-name "$TABLE" \
     --query 'Table.[TableName, TableStatus, KeySchema[0].AttributeName, KeySchema[1].AttributeName, length(AttributeDefinitions)]' \
     --output text || fail "describe-table exited non-zero"
 expect_eq "$TABLE ACTIVE pk sk 2"
+ok
+
+# --- 11b. transactions and streams --------------------------------------------
+step "update-table enables a stream"
+aws_ddb update-table --table-name "$TABLE" \
+    --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES \
+    --query 'TableDescription.StreamSpecification.StreamViewType' --output text \
+    || fail "update-table exited non-zero"
+expect_eq "NEW_AND_OLD_IMAGES"
+ok
+
+step "transact-write-items"
+aws_ddb transact-write-items --transact-items "[
+  {\"Put\": {\"TableName\": \"$TABLE\", \"Item\": {\"pk\": {\"S\": \"t1\"}, \"sk\": {\"N\": \"1\"}}}},
+  {\"Put\": {\"TableName\": \"$TABLE\", \"Item\": {\"pk\": {\"S\": \"t2\"}, \"sk\": {\"N\": \"1\"}},
+           \"ConditionExpression\": \"attribute_not_exists(pk)\"}}]" \
+    || fail "transact-write-items exited non-zero"
+check "a failed condition cancels it"
+set +e
+aws_ddb transact-write-items --transact-items "[
+  {\"Put\": {\"TableName\": \"$TABLE\", \"Item\": {\"pk\": {\"S\": \"t3\"}, \"sk\": {\"N\": \"1\"}}}},
+  {\"Put\": {\"TableName\": \"$TABLE\", \"Item\": {\"pk\": {\"S\": \"t2\"}, \"sk\": {\"N\": \"1\"}},
+           \"ConditionExpression\": \"attribute_not_exists(pk)\"}}]"
+rc=$?
+set -e
+[[ $rc -ne 0 ]] || fail "the cancelled transaction succeeded"
+grep -q 'TransactionCanceledException' "$ERR_FILE" || fail "error text lacks TransactionCanceledException"
+check "transact-get-items"
+aws_ddb transact-get-items --transact-items "[
+  {\"Get\": {\"TableName\": \"$TABLE\", \"Key\": {\"pk\": {\"S\": \"t1\"}, \"sk\": {\"N\": \"1\"}}}},
+  {\"Get\": {\"TableName\": \"$TABLE\", \"Key\": {\"pk\": {\"S\": \"t3\"}, \"sk\": {\"N\": \"1\"}}}}]" \
+    --query 'length(Responses[?Item])' --output text || fail "transact-get-items exited non-zero"
+expect_eq "1"
+ok
+
+step "dynamodbstreams get-records"
+aws_streams list-streams --table-name "$TABLE" --query 'Streams[0].StreamArn' --output text \
+    || fail "list-streams exited non-zero"
+STREAM_ARN="$OUT"
+[[ "$STREAM_ARN" == arn:aws:dynamodb:* ]] || fail "no stream listed (got '$STREAM_ARN')"
+check "describe-stream"
+aws_streams describe-stream --stream-arn "$STREAM_ARN" \
+    --query 'StreamDescription.Shards[0].ShardId' --output text || fail "describe-stream exited non-zero"
+SHARD="$OUT"
+check "get-shard-iterator"
+aws_streams get-shard-iterator --stream-arn "$STREAM_ARN" --shard-id "$SHARD" \
+    --shard-iterator-type TRIM_HORIZON --query ShardIterator --output text \
+    || fail "get-shard-iterator exited non-zero"
+check "get-records"
+aws_streams get-records --shard-iterator "$OUT" \
+    --query 'Records[].[eventName, dynamodb.Keys.pk.S]' --output text || fail "get-records exited non-zero"
+expect_eq "INSERT t1 INSERT t2"
 ok
 
 # --- 12. list-tables -----------------------------------------------------------
