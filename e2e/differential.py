@@ -27,6 +27,11 @@ checked against that instead of against the oracle. `--ignore-expect` turns thos
 off, which is how to check the harness itself: DynamoDB Local against a second DynamoDB Local
 must then pass every case.
 
+DynamoDB Streams requests (`stream_op`, X-Amz-Target `DynamoDBStreams_20120810.*`) go to the same
+endpoint, signed the same way (the Streams API's SigV4 signing name is `dynamodb` too). What differs
+legitimately between two servers' streams (ARNs and labels, shard ids, sequence numbers, iterators,
+event ids, clocks, region) is mapped to stable placeholders in `normalise_streams`; see there.
+
 The last line is `differential: N passed, M failed`; the exit code is 1 when any case failed
 (2 for a usage or set-up error). Only loopback endpoints are accepted.
 """
@@ -67,6 +72,7 @@ except ImportError:  # pragma: no cover - re-exec path
     os.execve(py, [py, str(Path(__file__).resolve()), *sys.argv[1:]], env)
 
 TARGET_PREFIX = "DynamoDB_20120810."
+STREAMS_PREFIX = "DynamoDBStreams_20120810."  # the DynamoDB Streams API, served on the same endpoint
 CREDS = Credentials("AKIDTEST", "secret")
 REGION = "us-east-1"
 
@@ -82,7 +88,7 @@ def case(name: str, *steps: dict) -> None:
     CASES.append({"name": name, "steps": list(steps)})
 
 
-STEP_OPTIONS = ("expect", "why", "ignore_message", "ordered", "unordered")
+STEP_OPTIONS = ("expect", "why", "ignore_message", "ordered", "unordered", "save", "paginate")
 
 
 def op(target: str, body: dict, **opts) -> dict:
@@ -95,6 +101,17 @@ def op(target: str, body: dict, **opts) -> dict:
     unordered=True                              sort Items as for a Scan (a Query on a secondary
                                                 index whose items share the index key: their
                                                 relative order is unspecified)
+    save={"NAME": "path"}                       after a 200 answer, keep the value at `path` in
+                                                it for later steps' var("NAME") (forgotten when
+                                                the answer has none; kept as it was after an error)
+    paginate=("List", "LastKey", "StartKey")     repeat the request with StartKey = the answer's
+                                                LastKey until an answer has none; compared as one
+                                                answer holding every page's List (for listings of
+                                                the whole server, where this case's entries may be
+                                                on any page)
+
+    `target` is an operation of the DynamoDB API (DynamoDB_20120810. is prefixed) or a full
+    X-Amz-Target with a dot in it (see stream_op).
     """
     leaked = [k for k in STEP_OPTIONS if k in body]
     assert not leaked, f"step options {leaked} ended up in a {target} request body"
@@ -108,9 +125,22 @@ def raw(data: bytes, target: str | None = "ListTables", sign: bool = True,
             "content_type": content_type, **opts}
 
 
+def stream_op(name: str, body: dict, **opts) -> dict:
+    """A DynamoDB Streams API request (ListStreams, DescribeStream, GetShardIterator, GetRecords):
+    X-Amz-Target DynamoDBStreams_20120810.<name>, same endpoint and SigV4 signing as op()."""
+    return op(STREAMS_PREFIX + name, body, **opts)
+
+
 def prev(path: str) -> dict:
-    """In a body: the value at `path` in this endpoint's previous response (dropped if absent)."""
+    """In a body: the value at `path` in this endpoint's previous response (dropped if absent).
+    A path is dot-separated keys; a number indexes a list (`StreamDescription.Shards.0.ShardId`)."""
     return {"$prev": path}
+
+
+def var(name: str) -> dict:
+    """In a body: the value an earlier step of this case kept on this endpoint with
+    save={name: path} (dropped if nothing was kept): e.g. a stream ARN, a shard id, an iterator."""
+    return {"$var": name}
 
 
 def S(v):
@@ -1726,6 +1756,353 @@ case("tags_of_deleted_table", create(), op("DeleteTable", {"TableName": "${T}"})
      op("ListTagsOfResource", {"ResourceArn": "${ARN:T}"},
         expect={"status": 400, "type": "ResourceNotFoundException"}, why=WHY_TAGS_RNF))
 
+# --- DynamoDB Streams --------------------------------------------------------------------------
+# Every case here is named stream-*. The stream's ARN, shard id and iterators travel between steps
+# through save=/var() (each endpoint uses its own); normalise_streams maps what legitimately
+# differs. st_read() is the usual consumer: DescribeStream, a TRIM_HORIZON iterator, GetRecords.
+EV_ACK_STREAMS = (EV_ACK.replace("DDB-TABLE-042", "DDB-TABLE-442") + " (its ValidationException message "
+                  "catalogue, texts seen from the real service)")
+WHY_STREAM_SPEC = ("real DynamoDB's StreamSpecification texts: " + EV_ACK_STREAMS + "; DynamoDB Local "
+                   "words these its own way")
+WHY_STREAM_CORAL = (WHY_CORAL + "; the constraint is the API model's (DynamoDB StreamSpecification: "
+                    "StreamEnabled required, StreamViewType NEW_IMAGE | OLD_IMAGE | NEW_AND_OLD_IMAGES | "
+                    "KEYS_ONLY; DynamoDB Streams API Reference: StreamArn length 37..1024, ShardId 28..65, "
+                    "ShardIterator 1..2048, TableName 3..255 [a-zA-Z0-9_.-]+, required members)")
+WHY_STREAM_ITERATOR_TYPE = ("DynamoDB Streams API Reference, GetShardIterator: ShardIteratorType is one of "
+                            "TRIM_HORIZON | LATEST | AT_SEQUENCE_NUMBER | AFTER_SEQUENCE_NUMBER | AT_TIMESTAMP; "
+                            "another value is a 400 ValidationException (only the type is checked: the "
+                            "validator's enum list depends on the model version); DynamoDB Local answers "
+                            "500 InternalFailure")
+WHY_STREAM_SEQ_RANGE = (WHY_4XX.split(";")[0] + ": a SequenceNumber of the right shape that the shard does not "
+                        "hold is a problem with the request (only the 400 status is checked: real DynamoDB's "
+                        "type and text for it are not documented); DynamoDB Local answers 500 InternalFailure")
+WHY_STREAM_SHARD_RNF = ("real DynamoDB Streams answers GetShardIterator for a shard the stream does not have with "
+                        "ResourceNotFoundException 'Requested resource not found: Shard does not exist' "
+                        "(amazon-archives/logstash-input-dynamodb#4, opensearch-project/data-prepper#4401, "
+                        "ironSource/node-dynamodb-stream#16); DynamoDB Local drops the 'Requested resource not "
+                        "found: ' prefix")
+WHY_STREAM_AT_TIMESTAMP = ("DynamoDB Streams API Reference, GetShardIterator: ShardIteratorType AT_TIMESTAMP with "
+                           "Timestamp (epoch seconds) points to the first record created at or after it; a "
+                           "timestamp older than the trim horizon reads from the oldest record (TRIM_HORIZON), "
+                           "one in the future is a ValidationException; DynamoDB Local 3.3 answers 500 "
+                           "InternalFailure")
+WHY_STREAM_EMPTY_MAP = ("DynamoDB API Reference, AttributeValue: exactly one data type member, a map as "
+                        "{\"M\": {...}}, so an empty map is {\"M\": {}} (as GetItem returns it); DynamoDB Local "
+                        "renders an empty map in a stream image as {}")
+STREAM_VIEWS = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+UNKNOWN_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/${T}/stream/2000-01-01T00:00:00.000"
+NO_SHARD = "shardId-00000000000000000000-00000000"
+
+
+def st_spec(view: str | None = None, enabled: bool = True) -> dict:
+    return {"StreamEnabled": enabled, **({"StreamViewType": view} if view else {})}
+
+
+def st_create(view: str = "NEW_AND_OLD_IMAGES", t: str = "${T}", schema: dict = HASH_ONLY, **extra) -> dict:
+    """CreateTable with a stream of this view type; keeps the stream's ARN as var ARN."""
+    extra.setdefault("save", {"ARN": "TableDescription.LatestStreamArn"})
+    return create(t, schema, StreamSpecification=st_spec(view), **extra)
+
+
+def st_update(spec: dict, t: str = "${T}", **extra) -> dict:
+    """UpdateTable with this StreamSpecification; keeps the table's latest stream ARN as var ARN."""
+    extra.setdefault("save", {"ARN": "TableDescription.LatestStreamArn"})
+    return _req("UpdateTable", {"TableName": t, "StreamSpecification": spec}, extra)
+
+
+def describe_table(t: str = "${T}") -> dict:
+    return op("DescribeTable", {"TableName": t})
+
+
+def _st(name: str, body: dict, extra: dict, save: dict | None = None) -> dict:
+    opts = {k: extra.pop(k) for k in STEP_OPTIONS if k in extra}
+    if save:
+        opts.setdefault("save", save)
+    return stream_op(name, {**body, **extra}, **opts)
+
+
+def st_list(**extra) -> dict:
+    return _st("ListStreams", {}, extra)
+
+
+def st_describe(arn=None, **extra) -> dict:
+    """DescribeStream of var ARN (or this ARN); keeps the first shard's id as var SHARD."""
+    return _st("DescribeStream", {"StreamArn": var("ARN") if arn is None else arn}, extra,
+               {"SHARD": "StreamDescription.Shards.0.ShardId"})
+
+
+def st_iterator(kind: str | None, arn: str = "ARN", **extra) -> dict:
+    """GetShardIterator on var SHARD of var `arn` (fields in extra override); keeps var IT."""
+    body = {"StreamArn": var(arn), "ShardId": var("SHARD"), **({"ShardIteratorType": kind} if kind else {})}
+    return _st("GetShardIterator", body, extra, {"IT": "ShardIterator"})
+
+
+def st_records(it=None, **extra) -> dict:
+    """GetRecords with var IT (or this iterator); keeps the NextShardIterator as var IT."""
+    return _st("GetRecords", {"ShardIterator": var("IT") if it is None else it}, extra,
+               {"IT": "NextShardIterator"})
+
+
+def st_read(arn: str = "ARN") -> list[dict]:
+    """Everything in the stream's (first) shard from its oldest record."""
+    return [st_describe(var(arn)), st_iterator("TRIM_HORIZON", arn), st_records()]
+
+
+def st_key(pk: str) -> dict:
+    return {"pk": S(pk)}
+
+
+# INSERT, MODIFY, (an identical put: no record), MODIFY, REMOVE, (deleting a missing item: none)
+STREAM_WRITES = [
+    put({"pk": S("a"), "v": N(1)}),
+    put({"pk": S("a"), "v": N(2), "s": S("x")}),
+    put({"pk": S("a"), "v": N(2), "s": S("x")}),
+    upd(st_key("a"), UpdateExpression="SET w = :w REMOVE s", ExpressionAttributeValues={":w": {"SS": ["p", "q"]}}),
+    dele(st_key("a")),
+    dele(st_key("missing"), expect={"status": 200, "body": {}}, why=WHY_UNREQUESTED_CAPACITY),
+]
+
+# StreamSpecification on CreateTable
+for _view in STREAM_VIEWS:
+    case("stream-create-" + _view.lower().replace("_", "-"), st_create(_view), describe_table(),
+         st_list(TableName="${T}"), st_describe())
+case("stream-create-disabled", create(schema=HASH_ONLY, StreamSpecification=st_spec(enabled=False)),
+     describe_table(), st_list(TableName="${T}"))
+case("stream-create-enabled-without-view",
+     create(schema=HASH_ONLY, StreamSpecification=st_spec(), why=WHY_STREAM_SPEC,
+            expect=invalid("One or more parameter values were invalid: Table is being created with a stream "
+                           "enabled, UpdateViewType is required")))
+case("stream-create-disabled-with-view",
+     create(schema=HASH_ONLY, StreamSpecification=st_spec("KEYS_ONLY", enabled=False), why=WHY_STREAM_SPEC,
+            expect=invalid("One or more parameter values were invalid: Table is being created with a stream "
+                           "disabled, UpdateViewType should not be specified")))
+case("stream-create-invalid-view",
+     create(schema=HASH_ONLY, StreamSpecification=st_spec("ALL_IMAGES"), why=WHY_STREAM_CORAL,
+            expect=invalid("1 validation error detected: Value 'ALL_IMAGES' at 'streamSpecification.streamViewType' "
+                           "failed to satisfy constraint: Member must satisfy enum value set: [NEW_IMAGE, OLD_IMAGE, "
+                           "NEW_AND_OLD_IMAGES, KEYS_ONLY]")))
+STREAM_ENABLED_NULL = invalid("1 validation error detected: Value null at 'streamSpecification.streamEnabled' "
+                              "failed to satisfy constraint: Member must not be null")
+case("stream-create-enabled-missing",
+     create(schema=HASH_ONLY, StreamSpecification={"StreamViewType": "KEYS_ONLY"}, expect=STREAM_ENABLED_NULL,
+            why=WHY_STREAM_CORAL))
+case("stream-create-empty-specification",
+     create(schema=HASH_ONLY, StreamSpecification={}, expect=STREAM_ENABLED_NULL, why=WHY_STREAM_CORAL))
+
+# StreamSpecification on UpdateTable
+ALREADY_ENABLED = invalid("Table already has an enabled stream: TableName: ${T}")
+NO_STREAM = invalid("Table has no stream to disable: TableName: ${T}")
+case("stream-update-enable", create(schema=HASH_ONLY), st_update(st_spec("NEW_IMAGE")), describe_table(),
+     st_list(TableName="${T}"), st_describe())
+case("stream-update-enable-twice", create(schema=HASH_ONLY), st_update(st_spec("KEYS_ONLY")),
+     st_update(st_spec("KEYS_ONLY"), expect=ALREADY_ENABLED, why=WHY_STREAM_SPEC),
+     st_update(st_spec("NEW_IMAGE"), expect=ALREADY_ENABLED, why=WHY_STREAM_SPEC),
+     describe_table())
+case("stream-update-disable-without-stream", create(schema=HASH_ONLY),
+     st_update(st_spec(enabled=False), expect=NO_STREAM, why=WHY_STREAM_SPEC))
+case("stream-update-disable", create(schema=HASH_ONLY), st_update(st_spec("KEYS_ONLY")), put({"pk": S("a")}),
+     st_update(st_spec(enabled=False)), describe_table(), st_list(TableName="${T}"),
+     st_describe(),  # DISABLED; its shard closed: DescribeStream (API Reference), Developer Guide
+     st_update(st_spec(enabled=False), expect=NO_STREAM, why=WHY_STREAM_SPEC))
+case("stream-update-reenable", create(schema=HASH_ONLY),
+     st_update(st_spec("KEYS_ONLY"), save={"ARN1": "TableDescription.LatestStreamArn"}),
+     put({"pk": S("a")}),
+     st_update(st_spec(enabled=False)),
+     put({"pk": S("b")}),  # no stream: recorded nowhere
+     st_update(st_spec("NEW_IMAGE"), save={"ARN2": "TableDescription.LatestStreamArn"}),
+     put({"pk": S("c")}),
+     describe_table(), st_list(TableName="${T}"),
+     *st_read("ARN1"), *st_read("ARN2"))
+case("stream-update-enabled-without-view", create(schema=HASH_ONLY),
+     st_update(st_spec(), why=WHY_STREAM_SPEC,
+               expect=invalid("One or more parameter values were invalid: If stream is being enabled then "
+                              "UpdateViewType is required")))
+case("stream-update-disabled-with-view", st_create("KEYS_ONLY"),
+     st_update(st_spec("KEYS_ONLY", enabled=False), why=WHY_STREAM_SPEC,
+               expect=invalid("One or more parameter values were invalid: If stream is being disabled, then "
+                              "UpdateViewType must not be specified")),
+     describe_table())
+case("stream-update-invalid-view", create(schema=HASH_ONLY),
+     st_update(st_spec("NEW"), why=WHY_STREAM_CORAL,
+               expect=invalid("1 validation error detected: Value 'NEW' at 'streamSpecification.streamViewType' "
+                              "failed to satisfy constraint: Member must satisfy enum value set: [NEW_IMAGE, "
+                              "OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY]")))
+case("stream-update-enabled-missing", create(schema=HASH_ONLY),
+     st_update({}, expect=STREAM_ENABLED_NULL, why=WHY_STREAM_CORAL))
+
+# ListStreams
+# without TableName: every stream on the server (of tables since deleted too), so all pages are read
+# and only this case's tables are compared (see shape)
+case("stream-list-all", st_create(t="${T1}"), st_create("KEYS_ONLY", t="${T2}"), create("${T3}", HASH_ONLY),
+     st_list(paginate=("Streams", "LastEvaluatedStreamArn", "ExclusiveStartStreamArn")))
+case("stream-list-by-table", st_create(t="${T1}"), st_create(t="${T2}"), st_list(TableName="${T1}"))
+case("stream-list-limit", create(schema=HASH_ONLY), st_update(st_spec("KEYS_ONLY")),
+     st_update(st_spec(enabled=False)), st_update(st_spec("NEW_IMAGE")),
+     st_list(TableName="${T}", Limit=2),
+     st_list(TableName="${T}", Limit=1, save={"LAST": "LastEvaluatedStreamArn"}),
+     st_list(TableName="${T}", Limit=1, ExclusiveStartStreamArn=var("LAST")))
+case("stream-list-table-without-stream", create(schema=HASH_ONLY), st_list(TableName="${T}"))
+# the real service answers 200 {"Streams": []} (checked against AWS in localstack/localstack#8770)
+case("stream-list-unknown-table", st_list(TableName="${T}-missing"))
+case("stream-list-limit-bounds", st_list(Limit=0), st_list(Limit=101))
+case("stream-list-short-table-name",
+     st_list(TableName="ab", why=WHY_STREAM_CORAL,
+             expect=invalid("1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: "
+                            "Member must have length greater than or equal to 3")))
+case("stream-list-short-start-arn",
+     st_list(ExclusiveStartStreamArn="bogus", why=WHY_STREAM_CORAL,
+             expect=invalid("1 validation error detected: Value 'bogus' at 'exclusiveStartStreamArn' failed to "
+                            "satisfy constraint: Member must have length greater than or equal to 37")))
+
+# DescribeStream
+case("stream-describe-hash-range", st_create("NEW_IMAGE", schema=HASH_RANGE), st_describe())
+case("stream-describe-unknown-arn", st_create(), st_describe(UNKNOWN_STREAM_ARN))
+case("stream-describe-no-such-table", st_describe(UNKNOWN_STREAM_ARN))
+case("stream-describe-malformed-arn", st_describe("this-is-not-an-arn-but-it-is-long-enough"))
+case("stream-describe-short-arn",
+     st_describe("table/t/stream/1", why=WHY_STREAM_CORAL,
+                 expect=invalid("1 validation error detected: Value 'table/t/stream/1' at 'streamArn' failed to "
+                                "satisfy constraint: Member must have length greater than or equal to 37")))
+case("stream-describe-missing-arn",
+     stream_op("DescribeStream", {}, why=WHY_STREAM_CORAL,
+               expect=invalid("1 validation error detected: Value null at 'streamArn' failed to satisfy "
+                              "constraint: Member must not be null")))
+case("stream-describe-limit", st_create(), st_describe(Limit=1), st_describe(ExclusiveStartShardId=var("SHARD")),
+     st_describe(Limit=0), st_describe(Limit=101))
+case("stream-describe-child-shards", st_create(), st_describe(),
+     st_describe(ShardFilter={"Type": "CHILD_SHARDS", "ShardId": var("SHARD")}))
+# DeleteTable (API Reference): the stream goes DISABLED and is deleted 24 hours later; until then
+# it stays readable (Developer Guide, 'Data retention limit for DynamoDB Streams')
+case("stream-describe-deleted-table", st_create("NEW_IMAGE"), put({"pk": S("a")}), st_describe(),
+     op("DeleteTable", {"TableName": "${T}"}),
+     st_describe(), st_list(TableName="${T}"), st_iterator("TRIM_HORIZON"), st_records())
+
+# GetShardIterator
+case("stream-iterator-types", st_create("NEW_IMAGE"),
+     put({"pk": S("a"), "n": N(1)}), put({"pk": S("b"), "n": N(2)}), put({"pk": S("c"), "n": N(3)}),
+     st_describe(),
+     st_iterator("TRIM_HORIZON"),
+     st_records(save={"SEQ": "Records.1.dynamodb.SequenceNumber", "IT": "NextShardIterator"}),
+     st_records(),                                                   # at the end: nothing
+     st_iterator("AT_SEQUENCE_NUMBER", SequenceNumber=var("SEQ")), st_records(),   # b, c
+     st_iterator("AFTER_SEQUENCE_NUMBER", SequenceNumber=var("SEQ")), st_records(),  # c
+     st_iterator("LATEST"), st_records(),                            # nothing yet
+     put({"pk": S("d"), "n": N(4)}), st_records())                   # d
+case("stream-iterator-unknown-shard", st_create(), st_describe(),
+     st_iterator("TRIM_HORIZON", ShardId=NO_SHARD, why=WHY_STREAM_SHARD_RNF,
+                 expect={"status": 400, "type": "ResourceNotFoundException",
+                         "message": "Requested resource not found: Shard does not exist"}))
+case("stream-iterator-short-shard-id", st_create(), st_describe(),
+     st_iterator("TRIM_HORIZON", ShardId="shardId-1", why=WHY_STREAM_CORAL,
+                 expect=invalid("1 validation error detected: Value 'shardId-1' at 'shardId' failed to satisfy "
+                                "constraint: Member must have length greater than or equal to 28")))
+# the message text for an unknown stream is not documented (DynamoDB Local: 'Stream does not exist')
+case("stream-iterator-unknown-stream", create(schema=HASH_ONLY),
+     stream_op("GetShardIterator", {"StreamArn": UNKNOWN_STREAM_ARN, "ShardId": NO_SHARD,
+                                    "ShardIteratorType": "TRIM_HORIZON"}, ignore_message=True))
+case("stream-iterator-sequence-number-missing", st_create(), st_describe(),
+     st_iterator("AT_SEQUENCE_NUMBER"), st_iterator("AFTER_SEQUENCE_NUMBER"))
+case("stream-iterator-sequence-number-short", st_create(), st_describe(),
+     st_iterator("AT_SEQUENCE_NUMBER", SequenceNumber="1"), st_iterator("AFTER_SEQUENCE_NUMBER", SequenceNumber="abc"))
+case("stream-iterator-sequence-number-beyond-shard", st_create(), put({"pk": S("a")}), st_describe(),
+     st_iterator("AT_SEQUENCE_NUMBER", SequenceNumber="9" * 40, expect={"status": 400}, why=WHY_STREAM_SEQ_RANGE),
+     st_iterator("AFTER_SEQUENCE_NUMBER", SequenceNumber="9" * 21, expect={"status": 400},
+                 why=WHY_STREAM_SEQ_RANGE))
+case("stream-iterator-sequence-number-with-trim-horizon", st_create(), put({"pk": S("a")}), st_describe(),
+     st_iterator("TRIM_HORIZON"), st_records(save={"SEQ": "Records.0.dynamodb.SequenceNumber"}),
+     st_iterator("TRIM_HORIZON", SequenceNumber=var("SEQ")),
+     st_iterator("LATEST", SequenceNumber="0" * 21))
+case("stream-iterator-invalid-type", st_create(), st_describe(),
+     st_iterator("FROM_START", expect=VALIDATION, why=WHY_STREAM_ITERATOR_TYPE))
+case("stream-iterator-missing-type", st_create(), st_describe(),
+     st_iterator(None, why=WHY_STREAM_CORAL,
+                 expect=invalid("1 validation error detected: Value null at 'shardIteratorType' failed to satisfy "
+                                "constraint: Member must not be null")))
+case("stream-iterator-missing-shard-id", st_create(), st_describe(),
+     stream_op("GetShardIterator", {"StreamArn": var("ARN"), "ShardIteratorType": "LATEST"}, why=WHY_STREAM_CORAL,
+               expect=invalid("1 validation error detected: Value null at 'shardId' failed to satisfy constraint: "
+                              "Member must not be null")))
+case("stream-iterator-at-timestamp", st_create("KEYS_ONLY"), put({"pk": S("a")}), st_describe(),
+     st_iterator("AT_TIMESTAMP", Timestamp=1000000000, why=WHY_STREAM_AT_TIMESTAMP,
+                 expect={"status": 200, "body": {"ShardIterator": "<iterator>"}}),
+     st_records(why=WHY_STREAM_AT_TIMESTAMP, expect={"status": 200, "body": {
+         "NextShardIterator": "<iterator>",
+         "Records": [{"awsRegion": "<region>", "eventID": "<event id>", "eventName": "INSERT",
+                      "eventSource": "aws:dynamodb", "eventVersion": "1.1",
+                      "dynamodb": {"ApproximateCreationDateTime": "<whole seconds>", "Keys": {"pk": S("a")},
+                                   "SequenceNumber": "<sequence number>", "SizeBytes": 3,
+                                   "StreamViewType": "KEYS_ONLY"}}]}}),
+     st_iterator("AT_TIMESTAMP", Timestamp=4102444800, expect=VALIDATION, why=WHY_STREAM_AT_TIMESTAMP))
+
+# GetRecords
+for _view in STREAM_VIEWS:
+    case("stream-records-" + _view.lower().replace("_", "-"), st_create(_view), *STREAM_WRITES, *st_read())
+case("stream-records-hash-range", st_create(schema=HASH_RANGE),
+     put(hr("p", 1, v=S("x"))), put(hr("p", 2)), upd(hr("p", 1), UpdateExpression="ADD c :one",
+                                                     ExpressionAttributeValues={":one": N(1)}),
+     dele(hr("p", 2)), *st_read())
+# (ALL_TYPES without its empty nested map: see stream-records-empty-map)
+case("stream-records-all-types", st_create(schema=HASH_RANGE), put({**ALL_TYPES, "m": {"M": {"inner": {"L": []}}}}),
+     upd({"pk": S("all"), "sk": N(1)}, UpdateExpression="SET l[0] = :v, m.k = :v DELETE ss :a",
+         ExpressionAttributeValues={":v": S("new"), ":a": {"SS": ["a"]}}),
+     *st_read())
+# SizeBytes (the record's Keys and images) per number form: DynamoDB sizes a number at 1 byte per two
+# significant digits, the digits paired from the decimal point (1.5 takes two), plus 1, and 1 more
+# when negative (zaccharles/dynamodb-calculator, fitted to what the real service bills; DynamoDB
+# Local agrees)
+case("stream-records-size-bytes-numbers", st_create("NEW_IMAGE"),
+     put({"pk": S("a"), "n": N(1)}), put({"pk": S("b"), "n": N(-1)}), put({"pk": S("c"), "n": N("-12.500")}),
+     put({"pk": S("d"), "n": N("0.001")}), put({"pk": S("e"), "n": {"NS": ["3", "-2"]}}),
+     put({"pk": S("f"), "n": N("1.5")}), put({"pk": S("g"), "n": N("15")}), *st_read())
+case("stream-records-empty-map", st_create("NEW_IMAGE"), put({"pk": S("a"), "e": {"M": {}}}),
+     get(st_key("a")), st_describe(), st_iterator("TRIM_HORIZON"),
+     st_records(why=WHY_STREAM_EMPTY_MAP, expect={"status": 200, "body": {
+         "NextShardIterator": "<iterator>",
+         "Records": [{"awsRegion": "<region>", "eventID": "<event id>", "eventName": "INSERT",
+                      "eventSource": "aws:dynamodb", "eventVersion": "1.1",
+                      "dynamodb": {"ApproximateCreationDateTime": "<whole seconds>", "Keys": st_key("a"),
+                                   "NewImage": {"pk": S("a"), "e": {"M": {}}},
+                                   "SequenceNumber": "<sequence number>", "SizeBytes": 10,
+                                   "StreamViewType": "NEW_IMAGE"}}]}}))
+case("stream-records-no-change", st_create(),
+     put({"pk": S("a"), "v": N(1)}),
+     # no record for: the same value, removing an absent attribute, failed conditions
+     upd(st_key("a"), UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": N(1)}),
+     upd(st_key("a"), UpdateExpression="REMOVE absent"),
+     put({"pk": S("a"), "v": N(9)}, ConditionExpression="attribute_not_exists(pk)"),
+     dele(st_key("a"), ConditionExpression="v = :v", ExpressionAttributeValues={":v": N(9)}),
+     upd(st_key("b"), UpdateExpression="REMOVE absent"),  # creates b: an INSERT
+     *st_read())
+case("stream-records-batch-and-transaction", st_create(),
+     put({"pk": S("a"), "v": N(1)}),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": {"pk": S("b")}}},
+                                                      {"DeleteRequest": {"Key": st_key("a")}}]}}),
+     op("TransactWriteItems", {"TransactItems": [
+         {"Put": {"TableName": "${T}", "Item": {"pk": S("c")}}},
+         {"Update": {"TableName": "${T}", "Key": st_key("b"), "UpdateExpression": "SET v = :v",
+                     "ExpressionAttributeValues": {":v": N(2)}}},
+         {"ConditionCheck": {"TableName": "${T}", "Key": st_key("zz"),
+                             "ConditionExpression": "attribute_not_exists(pk)"}}]}),
+     *st_read())
+case("stream-records-limit", st_create("KEYS_ONLY"), put({"pk": S("a")}), put({"pk": S("b")}), put({"pk": S("c")}),
+     st_describe(), st_iterator("TRIM_HORIZON"), st_records(Limit=2), st_records(Limit=2), st_records(Limit=2))
+case("stream-records-limit-bounds", st_create(), st_describe(), st_iterator("TRIM_HORIZON"),
+     st_records(Limit=0), st_records(Limit=1001), st_records(Limit=1000))
+case("stream-records-invalid-iterator", st_records("not-an-iterator"))
+case("stream-records-missing-iterator",
+     stream_op("GetRecords", {}, why=WHY_STREAM_CORAL,
+               expect=invalid("1 validation error detected: Value null at 'shardIterator' failed to satisfy "
+                              "constraint: Member must not be null")))
+# GetRecords (API Reference): no NextShardIterator once a closed shard has been read to its end
+case("stream-records-closed-shard", st_create("KEYS_ONLY"), put({"pk": S("a")}), st_update(st_spec(enabled=False)),
+     put({"pk": S("b")}), *st_read())
+
+# protocol
+case("stream-unknown-operation", raw(b"{}", target=STREAMS_PREFIX + "FrobnicateStream", ignore_message=True))
+case("stream-operation-of-the-other-api",
+     raw(b"{}", target=TARGET_PREFIX + "ListStreams", ignore_message=True),
+     raw(b"{}", target=STREAMS_PREFIX + "ListTables", ignore_message=True))
+
 
 # ---------------------------------------------------------------------------------------------
 # Transport
@@ -1773,7 +2150,8 @@ class Endpoint:
         raise RuntimeError(f"{self.label} ({self.url}): request failed: {last_err}")
 
     def call(self, operation: str, body: dict) -> tuple[int, dict]:
-        status, data = self.send(TARGET_PREFIX + operation, json.dumps(body).encode())
+        target = operation if "." in operation else TARGET_PREFIX + operation
+        status, data = self.send(target, json.dumps(body).encode())
         try:
             return status, json.loads(data or b"{}")
         except ValueError:
@@ -1796,6 +2174,9 @@ class Run:
         self.names: dict[str, str] = {}
         self.arns: dict[str, str] = {}
         self.prev: dict = {}
+        self.vars: dict = {}          # save=/var(): values kept from earlier answers
+        self.streams: dict[tuple[str, str], int] = {}  # (table, stream label) -> n (normalise_streams)
+        self.shards: dict[str, int] = {}                # shard id -> n (normalise_streams)
 
     def table(self, ph: str) -> str:
         if ph == "PREFIX":
@@ -1818,6 +2199,8 @@ class Run:
         if isinstance(v, dict):
             if set(v) == {"$prev"}:
                 return lookup(self.prev, v["$prev"])
+            if set(v) == {"$var"}:
+                return self.vars.get(v["$var"], _MISSING)
             out = {}
             for k, x in v.items():
                 x = self.subst(x)
@@ -1841,17 +2224,34 @@ class Run:
         else:
             body = self.subst(step["body"])
             status, resp = self.ep.call(step["target"], body)
-            if status == 200 and step["target"] == "CreateTable":
+            if step.get("paginate"):
+                items, last, start = step["paginate"]
+                entries = list(resp.get(items) or [])
+                for _ in range(10000):
+                    if status != 200 or last not in resp:
+                        break
+                    status, resp = self.ep.call(step["target"], {**body, start: resp[last]})
+                    entries += resp.get(items) or []
+                if status == 200:
+                    resp = {**resp, items: entries}
+            if status == 200 and step["target"] in ("CreateTable", "UpdateTable"):
                 self.after_create(body.get("TableName"), resp)
+        for name, path in (step.get("save") or {}).items() if status == 200 else ():
+            value = lookup(resp, path)
+            if value is _MISSING:
+                self.vars.pop(name, None)  # e.g. no NextShardIterator: a closed shard's end
+            else:
+                self.vars[name] = value
         self.prev = resp
         return status, resp
 
     def after_create(self, name: str | None, resp: dict) -> None:
+        """After CreateTable (and UpdateTable)."""
         desc = resp.get("TableDescription", {})
         if name and desc.get("TableArn"):
             self.arns[name] = desc["TableArn"]
-        # real DynamoDB answers CREATING first: wait (uncompared) until the table and its global
-        # secondary indexes are ACTIVE
+        # real DynamoDB answers CREATING (UPDATING) first: wait (uncompared) until the table and its
+        # global secondary indexes are ACTIVE
         deadline = time.time() + 60
 
         def active(d: dict) -> bool:
@@ -1879,6 +2279,11 @@ _MISSING = object()
 
 def lookup(obj, path: str):
     for part in path.split("."):
+        if isinstance(obj, list) and part.isdigit():
+            if int(part) >= len(obj):
+                return _MISSING
+            obj = obj[int(part)]
+            continue
         if not isinstance(obj, dict) or part not in obj:
             return _MISSING
         obj = obj[part]
@@ -1892,7 +2297,7 @@ def lookup(obj, path: str):
 # Fields that legitimately differ between two correct servers (ids, clocks, lazily refreshed
 # statistics) or that only one side may report.
 DROP_KEYS = {
-    "TableArn", "TableId", "CreationDateTime", "LatestStreamArn", "LatestStreamLabel",
+    "TableArn", "TableId", "CreationDateTime",  # (LatestStreamArn/Label: see normalise_streams)
     "TableSizeBytes", "ItemCount", "IndexSizeBytes", "IndexArn",
     "LastUpdateToPayPerRequestDateTime", "LastIncreaseDateTime", "LastDecreaseDateTime",
 }
@@ -1985,9 +2390,118 @@ def normalise(v, unordered: bool):
     return v
 
 
+# DynamoDB Streams: the one place where what two correct servers legitimately answer differently
+# about streams is mapped to placeholders (applied to every answer, errors included; after the
+# table names are mapped back):
+#   * a stream ARN (anywhere in a string, region and account ignored) -> "<stream ${T} #n>" and a
+#     StreamLabel/LatestStreamLabel (with its sibling TableName) -> "<label ${T} #n>", n counting
+#     that table's streams in this case as they first appear (several new ones in one answer: in
+#     label order, a label being the stream's creation time): a re-enabled stream is #2 on both;
+#   * ShardId/ParentShardId/LastEvaluatedShardId (28..65 characters), and shard ids quoted in
+#     messages -> "<shard n>" in order of first appearance in the case;
+#   * only in DynamoDB Streams answers: SequenceNumber/StartingSequenceNumber/EndingSequenceNumber
+#     -> "<sequence number>" when a string of 21..40 digits (the API's SequenceNumber shape); the
+#     records of one GetRecords answer must have increasing sequence numbers and a shard's range
+#     must not end before it starts, else a marker key "<sequence numbers not increasing>" /
+#     "<sequence number range reversed>" is added; ShardIterator/NextShardIterator (opaque) ->
+#     "<iterator>"; eventID -> "<event id>"; awsRegion -> "<region>"; CreationRequestDateTime (a
+#     number) -> "<time>"; ApproximateCreationDateTime -> "<whole seconds>" when a whole number
+#     ("rounded down to the closest second", API Reference StreamRecord).
+#   Compared as they are: SizeBytes, eventName, eventSource, eventVersion, Keys and images,
+#   StreamViewType, StreamStatus, KeySchema, whether EndingSequenceNumber/NextShardIterator/
+#   LastEvaluated* are present.
+# (unmap_names has already turned a captured table ARN into ${ARN:T}, so ${ARN:T}/stream/... too)
+STREAM_ARN = re.compile(r"(?:arn:aws[\w-]*:dynamodb:[^:\s]*:[0-9]*:table/([^/\s]+)|\$\{ARN:([A-Z][A-Z0-9]*)\})"
+                        r"/stream/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})")
+
+
+def _stream_arn_parts(m: re.Match) -> tuple[str, str]:
+    """(table, label) of a STREAM_ARN match; the table as its placeholder where it has one"""
+    return (m.group(1) if m.group(1) is not None else "${%s}" % m.group(2)), m.group(3)
+SHARD_ID = re.compile(r"shardId-[0-9A-Za-z_-]{8,57}")
+SEQ_KEYS = ("SequenceNumber", "StartingSequenceNumber", "EndingSequenceNumber")
+
+
+def _is_seq(x) -> bool:
+    return isinstance(x, str) and x.isdigit() and 21 <= len(x) <= 40
+
+
+def normalise_streams(v, run: Run, target: str):
+    streams_api = target.startswith(STREAMS_PREFIX)
+
+    # 1. stream ids: number each (table, label) pair, new ones in label (creation-time) order
+    found: set[tuple[str, str]] = set()
+
+    def scan(x):
+        if isinstance(x, str):
+            found.update(_stream_arn_parts(m) for m in STREAM_ARN.finditer(x))
+        elif isinstance(x, list):
+            for y in x:
+                scan(y)
+        elif isinstance(x, dict):
+            for k, y in x.items():
+                if k in ("ShardIterator", "NextShardIterator"):
+                    continue  # opaque: DynamoDB Local's embed the ARN, others need not
+                if k in ("StreamLabel", "LatestStreamLabel") and isinstance(y, str):
+                    found.add((str(x.get("TableName", "?")), y))
+                scan(y)
+    scan(v)
+    for table, label in sorted(found - set(run.streams), key=lambda p: (p[1], p[0])):
+        run.streams[(table, label)] = 1 + sum(1 for t, _ in run.streams if t == table)
+
+    def shard(sid: str) -> str:
+        return "<shard %d>" % run.shards.setdefault(sid, len(run.shards) + 1)
+
+    def fix(s: str) -> str:
+        def stream(m: re.Match) -> str:
+            table, label = _stream_arn_parts(m)
+            return "<stream %s #%d>" % (table, run.streams[(table, label)])
+        s = STREAM_ARN.sub(stream, s)
+        return SHARD_ID.sub(lambda m: shard(m.group(0)), s) if streams_api else s
+
+    def walk(x, key: str | None = None, parent: dict | None = None):
+        if isinstance(x, list):
+            return [walk(y) for y in x]
+        if isinstance(x, dict):
+            out = {k: walk(y, k, x) for k, y in x.items()}
+            if streams_api and isinstance(x.get("Records"), list):
+                seqs = [lookup(r, "dynamodb.SequenceNumber") for r in x["Records"]]
+                nums = [int(q) for q in seqs if _is_seq(q)]
+                if len(nums) != len(seqs) or any(a >= b for a, b in zip(nums, nums[1:])):
+                    out["<sequence numbers not increasing>"] = True
+            if streams_api and _is_seq(x.get("StartingSequenceNumber")) and _is_seq(x.get("EndingSequenceNumber")) \
+                    and int(x["EndingSequenceNumber"]) < int(x["StartingSequenceNumber"]):
+                out["<sequence number range reversed>"] = True
+            return out
+        if not isinstance(x, str):
+            if streams_api and key == "CreationRequestDateTime" and isinstance(x, (int, float)):
+                return "<time>"
+            if streams_api and key == "ApproximateCreationDateTime" and isinstance(x, (int, float)) \
+                    and not isinstance(x, bool) and x == int(x):
+                return "<whole seconds>"
+            return x
+        if key in ("StreamLabel", "LatestStreamLabel") and parent is not None:
+            n = run.streams.get((str(parent.get("TableName", "?")), x))
+            return "<label %s #%d>" % (parent.get("TableName", "?"), n) if n else x
+        if streams_api:
+            if key in ("ShardIterator", "NextShardIterator") and 1 <= len(x) <= 2048:
+                return "<iterator>"
+            if key in ("ShardId", "ParentShardId", "LastEvaluatedShardId") and 28 <= len(x) <= 65:
+                return shard(x)
+            if key in SEQ_KEYS and _is_seq(x):
+                return "<sequence number>"
+            if key == "eventID" and x:
+                return "<event id>"
+            if key == "awsRegion" and x:
+                return "<region>"
+        return fix(x)
+
+    return walk(v)
+
+
 def shape(step: dict, run: Run, status: int, resp: dict) -> dict:
     """Reduce one answer to what is compared."""
-    resp = unmap_names(resp, run)
+    resp = normalise_streams(unmap_names(resp, run), run, step.get("target") or "")
     if status != 200:
         typ = str(resp.get("__type", ""))
         rest = {k: v for k, v in resp.items() if k not in ("__type", "message", "Message")}
@@ -1998,13 +2512,18 @@ def shape(step: dict, run: Run, status: int, resp: dict) -> dict:
     unordered = (target.endswith("Scan") and not step.get("ordered")) or target.endswith("BatchGetItem") \
         or target.endswith("BatchWriteItem") or bool(step.get("unordered"))
     body = normalise(resp, unordered)
-    if target in ("CreateTable", "DeleteTable"):  # CREATING/DELETING vs ACTIVE are both right
+    if target in ("CreateTable", "DeleteTable", "UpdateTable"):  # CREATING/... vs ACTIVE: both right
         for key in ("TableDescription",):
             if isinstance(body.get(key), dict) and "TableStatus" in body[key]:
                 body[key]["TableStatus"] = "<status>"
             for gsi in (body.get(key) or {}).get("GlobalSecondaryIndexes") or []:
                 if isinstance(gsi, dict) and "IndexStatus" in gsi:  # likewise for each GSI
                     gsi["IndexStatus"] = "<status>"
+    if target.endswith("ListStreams") and isinstance(body.get("Streams"), list):
+        # Without TableName ListStreams lists every stream on the server: only this case's tables
+        # (mapped to placeholders) are compared. The order of the list is unspecified.
+        body["Streams"] = sorted((s for s in body["Streams"] if not isinstance(s, dict)
+                                  or str(s.get("TableName", "")).startswith("${")), key=canon)
     return {"status": status, "body": body}
 
 

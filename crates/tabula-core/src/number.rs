@@ -248,10 +248,17 @@ impl Number {
             .collect()
     }
 
-    /// Approximate storage size as DynamoDB counts it: one byte per two significant digits,
-    /// plus one byte.
+    /// Storage size as DynamoDB counts it: the significant digits in base-100 groups aligned
+    /// on the decimal point (so `15` is one group, `1.5` two), one byte per group, plus one
+    /// byte, plus one more for a negative number. Zero is one byte.
     pub fn size(&self) -> usize {
-        self.digits.len().div_ceil(2) + 1
+        if self.digits.is_empty() {
+            return 1;
+        }
+        // Digit i stands for 10^(exponent - i); its group is floor(power / 2).
+        let first = i64::from(self.exponent).div_euclid(2);
+        let last = (i64::from(self.exponent) - self.digits.len() as i64 + 1).div_euclid(2);
+        (first - last + 1) as usize + 1 + usize::from(self.negative)
     }
 }
 
@@ -358,6 +365,21 @@ impl fmt::Debug for Number {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn size_counts_base_100_groups_aligned_on_the_decimal_point() {
+        let size = |t: &str| Number::parse(t).unwrap().size();
+        assert_eq!(size("0"), 1);
+        assert_eq!(size("1"), 2);
+        assert_eq!(size("15"), 2);
+        assert_eq!(size("150"), 3);
+        assert_eq!(size("0.001"), 2);
+        assert_eq!(size("1.5"), 3);
+        assert_eq!(size("-1"), 3);
+        assert_eq!(size("-12.500"), 4);
+        assert_eq!(size("123456"), 4);
+    }
+
     use super::*;
 
     fn n(s: &str) -> Number {

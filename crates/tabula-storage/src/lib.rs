@@ -43,6 +43,8 @@ const STREAM_SEQ_STEP: u64 = 10_000_000;
 const META_FORMAT: &[u8] = b"format";
 const META_NEXT_TABLE_ID: &[u8] = b"next_table_id";
 const META_TABLE_PREFIX: &[u8] = b"table/";
+/// Deleted tables whose streams stay readable for their retention: `dead/<table_id>`.
+const META_DEAD_PREFIX: &[u8] = b"dead/";
 
 /// Shared block cache for item SSTs.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
@@ -154,7 +156,8 @@ pub struct SealedWrite {
 pub struct Store {
     db: DB,
     master: MasterKey,
-    handles: RwLock<HashMap<String, Arc<TableHandle>>>,
+    /// Open handles by table id.
+    handles: RwLock<HashMap<u32, Arc<TableHandle>>>,
     /// Serialises catalog changes (id allocation, create/delete) — rare operations.
     catalog_lock: std::sync::Mutex<()>,
     /// Serialises the commits that carry stream records, and holds the last stream sequence
@@ -317,31 +320,97 @@ impl Store {
 
     /// Removes a table's catalog record and all its items.
     pub fn drop_table(&self, name: &str) -> Result<()> {
+        self.drop_table_keeping_streams(name, None)
+    }
+
+    /// Removes a table's catalog record, items and index entries. With `tombstone` (the
+    /// engine's final definition of the table) its stream records and data key are kept
+    /// under a `dead/` record until [`Store::purge_dead`], so the streams stay readable.
+    pub fn drop_table_keeping_streams(&self, name: &str, tombstone: Option<Vec<u8>>) -> Result<()> {
         let _guard = self.catalog_lock.lock().unwrap_or_else(|p| p.into_inner());
         let record = self
             .table_record(name)?
             .ok_or_else(|| StorageError::TableNotFound(name.to_string()))?;
         let mut b = WriteBatch::default();
-        b.delete_cf(
-            self.cf(CF_META)?,
-            [META_TABLE_PREFIX, name.as_bytes()].concat(),
-        );
+        let meta = self.cf(CF_META)?;
+        b.delete_cf(meta, [META_TABLE_PREFIX, name.as_bytes()].concat());
         let end = record
             .table_id
             .checked_add(1)
             .ok_or_else(|| StorageError::Corrupt("table id space exhausted".into()))?;
-        for space in [Space::Items, Space::Index, Space::Stream] {
+        let mut spaces = vec![Space::Items, Space::Index];
+        match tombstone {
+            Some(definition) => {
+                let dead = TableRecord {
+                    definition,
+                    ..record.clone()
+                };
+                let mut value = (name.len() as u32).to_be_bytes().to_vec();
+                value.extend_from_slice(name.as_bytes());
+                value.extend_from_slice(&dead.encode());
+                b.put_cf(
+                    meta,
+                    [META_DEAD_PREFIX, &record.table_id.to_be_bytes()[..]].concat(),
+                    value,
+                );
+            }
+            None => spaces.push(Space::Stream),
+        }
+        for space in spaces {
             b.delete_range_cf(
                 self.cf(space.cf_name())?,
                 record.table_id.to_be_bytes(),
                 end.to_be_bytes(),
             );
         }
+        self.sync_write(b)
+    }
+
+    /// The deleted tables whose streams are kept (see `drop_table_keeping_streams`).
+    pub fn list_dead(&self) -> Result<Vec<TableRecord>> {
+        let meta = self.cf(CF_META)?;
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            meta,
+            IteratorMode::From(META_DEAD_PREFIX, Direction::Forward),
+        );
+        for kv in iter {
+            let (k, v) = kv?;
+            if !k.starts_with(META_DEAD_PREFIX) {
+                break;
+            }
+            let corrupt = || StorageError::Corrupt("dead table record".into());
+            let len = v
+                .get(..4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes)
+                .ok_or_else(corrupt)? as usize;
+            let name = String::from_utf8_lossy(v.get(4..4 + len).ok_or_else(corrupt)?).into_owned();
+            out.push(TableRecord::decode(&name, &v[4 + len..])?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets a deleted table for good: its stream records and its `dead/` record.
+    pub fn purge_dead(&self, table_id: u32) -> Result<()> {
+        let end = table_id
+            .checked_add(1)
+            .ok_or_else(|| StorageError::Corrupt("table id space exhausted".into()))?;
+        let mut b = WriteBatch::default();
+        b.delete_cf(
+            self.cf(CF_META)?,
+            [META_DEAD_PREFIX, &table_id.to_be_bytes()[..]].concat(),
+        );
+        b.delete_range_cf(
+            self.cf(CF_STREAM)?,
+            table_id.to_be_bytes(),
+            end.to_be_bytes(),
+        );
         self.sync_write(b)?;
         self.handles
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
+            .remove(&table_id);
         Ok(())
     }
 
@@ -351,8 +420,7 @@ impl Store {
             .handles
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&record.name)
-            .filter(|h| h.table_id == record.table_id)
+            .get(&record.table_id)
         {
             return Ok(h.clone());
         }
@@ -364,7 +432,7 @@ impl Store {
         self.handles
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(record.name.clone(), h.clone());
+            .insert(record.table_id, h.clone());
         Ok(h)
     }
 

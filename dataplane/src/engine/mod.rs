@@ -86,6 +86,8 @@ pub struct Engine {
     /// Whoever holds several (index backfill) takes them in stripe order.
     locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     committer: commit::Committer,
+    /// Deleted tables whose streams are still readable (see `streams::Graveyard`).
+    graveyard: Arc<streams::Graveyard>,
     /// How far each stream has been trimmed (see `streams::TrimMarks`).
     stream_trims: Arc<streams::TrimMarks>,
     /// ClientRequestTokens of recent write transactions.
@@ -113,6 +115,7 @@ impl Engine {
             stats: Arc::default(),
             tokens: transactions::Tokens::default(),
             stream_trims: Arc::default(),
+            graveyard: Arc::default(),
         };
         engine.load_catalog()?;
         engine.resume_backfills();
@@ -134,6 +137,16 @@ impl Engine {
                 .handle(&record)
                 .map_err(|e| format!("table {}: {e}", record.name))?;
             tables.insert(record.name.clone(), Arc::new(Table { def, handle }));
+        }
+        let mut graveyard = self.graveyard.write().unwrap_or_else(|p| p.into_inner());
+        for record in self.store.list_dead().map_err(|e| e.to_string())? {
+            let def = TableDef::decode(&record.definition, record.table_id)
+                .map_err(|e| format!("deleted table {}: {}", record.name, e.message))?;
+            let handle = self
+                .store
+                .handle(&record)
+                .map_err(|e| format!("deleted table {}: {e}", record.name))?;
+            graveyard.push(Arc::new(Table { def, handle }));
         }
         Ok(())
     }

@@ -71,6 +71,9 @@ pub struct StreamDef {
     pub view_type: StreamViewType,
     pub created_ms: u64,
     pub disabled_ms: Option<u64>,
+    /// The last sequence number of a disabled stream: its shards end there.
+    #[serde(default)]
+    pub disabled_seq: Option<u64>,
     /// R: the sequence-number width of one shard, in microseconds of clock.
     pub shard_micros: u64,
 }
@@ -84,6 +87,16 @@ impl StreamDef {
 
     fn first_shard(&self) -> u64 {
         self.created_ms * 1000 / self.shard_micros
+    }
+
+    /// The first sequence number past shard `k` (a disabled stream's last shard ends where
+    /// the stream was disabled).
+    fn shard_end(&self, k: u64) -> u64 {
+        let end = (k + 1) * self.shard_micros;
+        match self.disabled_seq {
+            Some(d) => end.min(d + 1),
+            None => end,
+        }
     }
 }
 
@@ -247,6 +260,9 @@ pub enum IteratorType {
     Latest,
     AtSequenceNumber(u64),
     AfterSequenceNumber(u64),
+    /// The first record at or after a time (microseconds since the epoch; sequence numbers
+    /// follow the clock, so this is a position).
+    AtTimestamp(u64),
 }
 
 fn stream_not_found(arn: &str) -> ApiError {
@@ -291,15 +307,39 @@ impl Engine {
         let (table, label) = rest
             .split_once("/stream/")
             .ok_or_else(|| stream_not_found(arn))?;
-        let t = self.table(table).map_err(|_| stream_not_found(arn))?;
-        let s = t
-            .def
-            .streams
-            .iter()
-            .find(|s| s.label == label && self.stream_alive(s))
+        self.stream_tables()
+            .into_iter()
+            .filter(|t| t.def.name == table)
+            .find_map(|t| {
+                let s = t
+                    .def
+                    .streams
+                    .iter()
+                    .find(|s| s.label == label && self.stream_alive(s))
+                    .cloned()?;
+                Some((t, s))
+            })
+            .ok_or_else(|| stream_not_found(arn))
+    }
+
+    /// Every table whose streams the Streams API can reach: the live tables and the deleted
+    /// ones whose streams are still within retention.
+    fn stream_tables(&self) -> Vec<Arc<Table>> {
+        let mut v: Vec<Arc<Table>> = self
+            .tables
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
             .cloned()
-            .ok_or_else(|| stream_not_found(arn))?;
-        Ok((t, s))
+            .collect();
+        v.extend(
+            self.graveyard
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned(),
+        );
+        v
     }
 
     fn shard_id(&self, arn: &str, k: u64) -> String {
@@ -317,18 +357,19 @@ impl Engine {
     /// The last shard number of a stream as of now (its current shard, or the one it was
     /// disabled in).
     fn last_shard(&self, s: &StreamDef, clock: u64) -> u64 {
-        let end = match s.disabled_ms {
-            Some(d) => (d * 1000).min(clock),
-            None => clock,
+        let end = match (s.disabled_seq, s.disabled_ms) {
+            (Some(seq), _) => seq.min(clock),
+            (None, Some(ms)) => (ms * 1000).min(clock),
+            (None, None) => clock,
         };
         (end / s.shard_micros).max(s.first_shard())
     }
 
-    /// Whether shard `k` can receive no more records. A disabled stream's shards close a
-    /// second after the disabling (writes that read the definition before it finish).
+    /// Whether shard `k` can receive no more records: the store's clock has passed its end,
+    /// or the stream is disabled (a write racing the disabling may still land a record
+    /// numbered after the stream's end; it is outside every shard and never shown).
     fn shard_closed(&self, s: &StreamDef, k: u64, clock: u64) -> bool {
-        clock >= (k + 1) * s.shard_micros
-            || s.disabled_ms.is_some_and(|d| clock >= (d + 1000) * 1000)
+        s.disabled_ms.is_some() || clock >= (k + 1) * s.shard_micros
     }
 
     /// (ARN, table, label) of the streams, a page at a time, and the last ARN when more remain.
@@ -338,23 +379,14 @@ impl Engine {
         limit: usize,
         exclusive_start: Option<&str>,
     ) -> ApiResult<StreamPage> {
-        if let Some(t) = table {
-            self.table(t).map_err(|_| {
-                ApiError::not_found(format!(
-                    "Requested resource not found: Table: {t} not found"
-                ))
-            })?;
-        }
-        let tables: Vec<Arc<Table>> = {
-            let map = self.tables.read().unwrap_or_else(|p| p.into_inner());
-            let mut v: Vec<Arc<Table>> = map
-                .values()
-                .filter(|t| table.is_none_or(|n| t.def.name == n))
-                .cloned()
-                .collect();
-            v.sort_by(|a, b| a.def.name.cmp(&b.def.name));
-            v
-        };
+        let mut tables: Vec<Arc<Table>> = self
+            .stream_tables()
+            .into_iter()
+            .filter(|t| table.is_none_or(|n| t.def.name == n))
+            .collect();
+        tables.sort_by(|a, b| {
+            (&a.def.name, a.handle.table_id).cmp(&(&b.def.name, b.handle.table_id))
+        });
         let mut all = Vec::new();
         for t in tables {
             for s in t.def.streams.iter().filter(|s| self.stream_alive(s)) {
@@ -383,11 +415,13 @@ impl Engine {
         }
     }
 
+    /// DescribeStream; `children_of` restricts the shards to the children of one shard.
     pub fn describe_stream(
         &self,
         arn: &str,
         limit: usize,
         exclusive_start_shard: Option<&str>,
+        children_of: Option<&str>,
     ) -> ApiResult<StreamDescription> {
         let (t, s) = self.stream_by_arn(arn)?;
         let clock = self.store.stream_clock();
@@ -395,6 +429,14 @@ impl Engine {
         let last = self.last_shard(&s, clock);
         let mut shards = Vec::new();
         let mut k = first;
+        let mut last = last;
+        if let Some(parent) = children_of {
+            let p = self
+                .parse_shard_id(arn, parent)
+                .ok_or_else(|| ApiError::validation(format!("Invalid ShardId: {parent}")))?;
+            k = k.max(p + 1);
+            last = last.min(p + 1);
+        }
         if let Some(start) = exclusive_start_shard {
             let after = self
                 .parse_shard_id(arn, start)
@@ -413,7 +455,7 @@ impl Engine {
                 start: (k * s.shard_micros).max(s.created_ms * 1000),
                 end: self
                     .shard_closed(&s, k, clock)
-                    .then(|| (k + 1) * s.shard_micros - 1),
+                    .then(|| s.shard_end(k).saturating_sub(1).max(k * s.shard_micros)),
             });
             k += 1;
         }
@@ -441,8 +483,10 @@ impl Engine {
         let k = self
             .parse_shard_id(arn, shard_id)
             .filter(|k| *k >= s.first_shard() && *k <= self.last_shard(&s, clock))
-            .ok_or_else(|| ApiError::not_found("Shard does not exist"))?;
-        let (lo, hi) = (k * s.shard_micros, (k + 1) * s.shard_micros);
+            .ok_or_else(|| {
+                ApiError::not_found("Requested resource not found: Shard does not exist")
+            })?;
+        let (lo, hi) = (k * s.shard_micros, s.shard_end(k).max(k * s.shard_micros));
         let horizon = self.trim_horizon();
         let in_shard = |n: u64| {
             if n < lo || n >= hi {
@@ -455,12 +499,20 @@ impl Engine {
             }
             Ok(n)
         };
+        if let IteratorType::AtTimestamp(micros) = kind
+            && micros > now_ms() * 1000
+        {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: The timestamp of an AT_TIMESTAMP iterator cannot be in the future",
+            ));
+        }
         let mark = self.trim_mark(t.handle.table_id, s.stream_no);
         let position = match kind {
             IteratorType::TrimHorizon => lo.max(mark + 1),
             IteratorType::Latest => clock.clamp(lo, hi),
             IteratorType::AtSequenceNumber(n) => in_shard(n)?,
             IteratorType::AfterSequenceNumber(n) => in_shard(n)? + 1,
+            IteratorType::AtTimestamp(micros) => micros.clamp(lo, hi).max(mark + 1),
         };
         Ok(Iter {
             table: t.def.name.clone(),
@@ -493,9 +545,9 @@ impl Engine {
             ));
         }
         let t = self
-            .table(&it.table)
-            .ok()
-            .filter(|t| t.handle.table_id == it.table_id)
+            .stream_tables()
+            .into_iter()
+            .find(|t| t.handle.table_id == it.table_id)
             .ok_or_else(|| ApiError::not_found("Requested resource not found"))?;
         let s = t
             .def
@@ -512,7 +564,7 @@ impl Engine {
         // committed and visible to the scan below.
         let clock = self.store.stream_clock();
         let closed = self.shard_closed(&s, it.shard, clock);
-        let hi = (it.shard + 1) * s.shard_micros;
+        let hi = s.shard_end(it.shard);
         let arn = self.stream_arn(&t.def.name, &s.label);
         let mut records = Vec::new();
         let mut bytes = 0usize;
@@ -598,10 +650,47 @@ type Tables = std::sync::RwLock<std::collections::HashMap<String, Arc<Table>>>;
 /// iterator at or below it would miss records: GetRecords answers TrimmedDataAccessException.
 pub(crate) type TrimMarks = std::sync::Mutex<std::collections::HashMap<(u32, u16), u64>>;
 
+/// Deleted tables whose streams stay readable until their retention passes.
+pub(crate) type Graveyard = std::sync::RwLock<Vec<Arc<Table>>>;
+
 /// Removes stream records past the retention period, and forgets streams disabled for longer
 /// (run by the engine's background thread, with the TTL sweep).
-pub(crate) fn trim_streams(store: &Store, tables: &Tables, marks: &TrimMarks, retention: Duration) {
+pub(crate) fn trim_streams(
+    store: &Store,
+    tables: &Tables,
+    graveyard: &Graveyard,
+    marks: &TrimMarks,
+    retention: Duration,
+) {
     let horizon_ms = now_ms().saturating_sub(retention.as_millis() as u64);
+    // Deleted tables: trim like the others, and forget them once every stream has passed
+    // its retention.
+    let dead: Vec<Arc<Table>> = graveyard.read().unwrap_or_else(|p| p.into_inner()).clone();
+    for t in dead {
+        let expired = t
+            .def
+            .streams
+            .iter()
+            .all(|s| s.disabled_ms.is_none_or(|d| d < horizon_ms));
+        if expired {
+            match store.purge_dead(t.handle.table_id) {
+                Ok(()) => graveyard
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|g| g.handle.table_id != t.handle.table_id),
+                Err(e) => {
+                    tracing::warn!(table = %t.def.name, error = %e, "cannot purge a deleted table's streams")
+                }
+            }
+            continue;
+        }
+        for s in &t.def.streams {
+            let prefix = s.prefix(t.handle.table_id);
+            if let Err(e) = store.trim_stream(&prefix, horizon_ms * 1000) {
+                tracing::warn!(table = %t.def.name, error = %e, "cannot trim a stream");
+            }
+        }
+    }
     let list: Vec<Arc<Table>> = tables
         .read()
         .unwrap_or_else(|p| p.into_inner())

@@ -312,6 +312,7 @@ impl Engine {
             view_type: view,
             created_ms,
             disabled_ms: None,
+            disabled_seq: None,
             shard_micros: (self.config.stream_shard_duration.as_micros() as u64).max(1_000),
         });
     }
@@ -414,7 +415,25 @@ impl Engine {
             )));
         }
         let (item_count, size_bytes, index_counts) = self.table_stats(&table);
-        self.store.drop_table(name)?;
+        // A table with streams leaves them readable (DISABLED) for their retention period.
+        if table.def.streams.is_empty() {
+            self.store.drop_table(name)?;
+        } else {
+            let mut def = table.def.clone();
+            if let Some(s) = def.streams.last_mut().filter(|s| s.disabled_ms.is_none()) {
+                s.disabled_ms = Some(now_ms());
+                s.disabled_seq = Some(self.store.stream_clock().saturating_sub(1));
+            }
+            self.store
+                .drop_table_keeping_streams(name, Some(def.encode()))?;
+            self.graveyard
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Arc::new(Table {
+                    def,
+                    handle: table.handle.clone(),
+                }));
+        }
         tables.remove(name);
         self.stats
             .lock()
@@ -512,16 +531,24 @@ impl Engine {
             None => {}
             Some(Some(view)) => {
                 if super::current_stream_of(&def).is_some() {
-                    return Err(ApiError::validation("Table already has an enabled stream"));
+                    return Err(ApiError::validation(format!(
+                        "Table already has an enabled stream: TableName: {}",
+                        def.name
+                    )));
                 }
                 self.add_stream(&mut def, view);
                 changed = true;
             }
             Some(None) => {
+                let name = def.name.clone();
                 let Some(s) = def.streams.last_mut().filter(|s| s.disabled_ms.is_none()) else {
-                    return Err(ApiError::validation("Table has no stream to disable"));
+                    return Err(ApiError::validation(format!(
+                        "Table has no stream to disable: TableName: {name}"
+                    )));
                 };
                 s.disabled_ms = Some(now_ms());
+                // Its shards close now: records numbered from here on are not the stream's.
+                s.disabled_seq = Some(self.store.stream_clock().saturating_sub(1));
                 changed = true;
             }
         }

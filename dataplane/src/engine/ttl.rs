@@ -129,6 +129,7 @@ impl Engine {
             interval: self.config.ttl_sweep_interval,
             stream_retention: self.config.stream_retention,
             stream_trims: self.stream_trims.clone(),
+            graveyard: self.graveyard.clone(),
         };
         self.background.spawn("tabula-ttl", move || sweeper.run());
     }
@@ -142,6 +143,7 @@ struct Sweeper {
     interval: Duration,
     stream_retention: Duration,
     stream_trims: Arc<super::streams::TrimMarks>,
+    graveyard: Arc<super::streams::Graveyard>,
 }
 
 impl Sweeper {
@@ -170,6 +172,7 @@ impl Sweeper {
             super::streams::trim_streams(
                 &self.store,
                 &self.tables,
+                &self.graveyard,
                 &self.stream_trims,
                 self.stream_retention,
             );

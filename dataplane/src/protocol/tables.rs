@@ -548,7 +548,7 @@ pub(super) fn create_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         deletion_protection: req.bool("DeletionProtectionEnabled")?.unwrap_or(false),
         tags: tags(req.array("Tags")?)?,
         indexes,
-        stream: stream_specification(req)?.flatten(),
+        stream: stream_specification(req, true)?.flatten(),
     })?;
     Ok(json!({ "TableDescription": description_json(&desc) }))
 }
@@ -636,13 +636,16 @@ pub(super) fn update_table(engine: &Engine, req: Request<'_>) -> ApiResult<Value
         deletion_protection: req.bool("DeletionProtectionEnabled")?,
         attribute_definitions: defs,
         index_updates,
-        stream: stream_specification(req)?,
+        stream: stream_specification(req, false)?,
     })?;
     Ok(json!({ "TableDescription": description_json(&desc) }))
 }
 
 /// `StreamSpecification`: `Some(Some(view))` to enable a stream, `Some(None)` to disable.
-fn stream_specification(req: Request<'_>) -> ApiResult<Option<Option<StreamViewType>>> {
+fn stream_specification(
+    req: Request<'_>,
+    creating: bool,
+) -> ApiResult<Option<Option<StreamViewType>>> {
     let Some(spec) = req.object("StreamSpecification")? else {
         return Ok(None);
     };
@@ -661,17 +664,25 @@ fn stream_specification(req: Request<'_>) -> ApiResult<Option<Option<StreamViewT
         );
     }
     c.finish()?;
+    let bad =
+        |m: &str| ApiError::validation(format!("One or more parameter values were invalid: {m}"));
     match (
         enabled.unwrap_or(false),
         view.and_then(StreamViewType::parse),
     ) {
         (true, Some(v)) => Ok(Some(Some(v))),
-        (true, None) => Err(ApiError::validation(
-            "Invalid StreamViewType: Stream ViewType must not be null or empty when enabling streams.",
+        (true, None) if creating => Err(bad(
+            "Table is being created with a stream enabled, UpdateViewType is required",
+        )),
+        (true, None) => Err(bad(
+            "If stream is being enabled then UpdateViewType is required",
         )),
         (false, None) => Ok(Some(None)),
-        (false, Some(_)) => Err(ApiError::validation(
-            "One or more parameter values were invalid: StreamViewType cannot be specified when StreamEnabled is false",
+        (false, Some(_)) if creating => Err(bad(
+            "Table is being created with a stream disabled, UpdateViewType should not be specified",
+        )),
+        (false, Some(_)) => Err(bad(
+            "If stream is being disabled, then UpdateViewType must not be specified",
         )),
     }
 }

@@ -446,3 +446,46 @@ async fn ttl_deletes_are_the_services_and_old_records_are_trimmed() {
     assert!(format!("{err:?}").contains("TrimmedDataAccess"), "{err:?}");
     assert!(read_all(&sc, &arn).await.is_empty());
 }
+
+/// Deleting a table leaves its stream readable (DISABLED) for the retention period, also
+/// across a restart; a table re-created under the same name gets a new stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_tables_stream_stays_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestServer::start_with(|_| {}, dir).await;
+    let c = t.client();
+    let arn = create_with_stream(&c, "st4", StreamViewType::KeysOnly).await;
+    c.put_item()
+        .table_name("st4")
+        .item("pk", s("a"))
+        .send()
+        .await
+        .unwrap();
+    c.delete_table().table_name("st4").send().await.unwrap();
+    let TestServer { server, dir } = t;
+    server.shutdown().await;
+    let t = TestServer::start_with(|_| {}, dir).await;
+    let c = t.client();
+    let sc = streams_client(&t.endpoint());
+    let d = sc.describe_stream().stream_arn(&arn).send().await.unwrap();
+    let d = d.stream_description.unwrap();
+    assert_eq!(
+        d.stream_status(),
+        Some(&aws_sdk_dynamodbstreams::types::StreamStatus::Disabled)
+    );
+    assert!(
+        d.shards()[0]
+            .sequence_number_range()
+            .unwrap()
+            .ending_sequence_number()
+            .is_some(),
+        "its shard is closed"
+    );
+    let records = read_all(&sc, &arn).await;
+    assert_eq!(records.len(), 1);
+    let arn2 = create_with_stream(&c, "st4", StreamViewType::KeysOnly).await;
+    assert_ne!(arn, arn2);
+    let listed = sc.list_streams().table_name("st4").send().await.unwrap();
+    assert_eq!(listed.streams().len(), 2, "the old stream and the new one");
+    assert!(read_all(&sc, &arn2).await.is_empty());
+}
