@@ -443,13 +443,7 @@ impl Backfill {
             let Some(last) = keys.last() else { break };
             cursor = last.clone();
             cursor.push(0);
-            let mut stripes: Vec<usize> = keys.iter().map(|k| super::stripe(k)).collect();
-            stripes.sort_unstable();
-            stripes.dedup();
-            let guards: Vec<_> = stripes
-                .iter()
-                .map(|s| self.locks[*s].blocking_lock())
-                .collect();
+            let guards = super::lock_items_blocking(&self.locks, keys.iter().map(Vec::as_slice));
             let result = (|| -> tabula_storage::Result<()> {
                 let mut writes = Vec::new();
                 for k in keys {

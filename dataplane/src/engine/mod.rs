@@ -224,6 +224,28 @@ fn stripe(key: &[u8]) -> usize {
     keyenc::fnv1a32(key) as usize % LOCK_STRIPES
 }
 
+/// The distinct stripes of several item keys, in ascending order: whoever holds more than
+/// one item lock takes them in this order, so lock holders never wait on each other in a
+/// cycle (single-item writes hold one at a time).
+fn ordered_stripes<'k>(keys: impl IntoIterator<Item = &'k [u8]>) -> Vec<usize> {
+    let mut stripes: Vec<usize> = keys.into_iter().map(stripe).collect();
+    stripes.sort_unstable();
+    stripes.dedup();
+    stripes
+}
+
+/// Takes the locks of several items from a plain (non-async) thread: backfills, the TTL
+/// sweeper.
+fn lock_items_blocking<'l, 'k>(
+    locks: &'l [tokio::sync::Mutex<()>],
+    keys: impl IntoIterator<Item = &'k [u8]>,
+) -> Vec<tokio::sync::MutexGuard<'l, ()>> {
+    ordered_stripes(keys)
+        .into_iter()
+        .map(|s| locks[s].blocking_lock())
+        .collect()
+}
+
 /// A validated primary key of one item.
 #[derive(Clone, Debug)]
 pub struct PrimaryKey {

@@ -258,9 +258,7 @@ impl Engine {
         if let Some((at, e)) = first_invalid {
             return Err(cancelled_by_validation(actions.len(), at, e));
         }
-        let mut stripes: Vec<usize> = resolved.iter().map(|(_, k)| super::stripe(k)).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
+        let stripes = super::ordered_stripes(resolved.iter().map(|(_, k)| k.as_slice()));
         let mut guards = Vec::with_capacity(stripes.len());
         for s in stripes {
             guards.push(self.locks[s].lock().await);

@@ -232,13 +232,8 @@ impl Sweeper {
             if candidates.is_empty() {
                 continue;
             }
-            let mut stripes: Vec<usize> = candidates.iter().map(|k| super::stripe(k)).collect();
-            stripes.sort_unstable();
-            stripes.dedup();
-            let guards: Vec<_> = stripes
-                .iter()
-                .map(|s| self.locks[*s].blocking_lock())
-                .collect();
+            let guards =
+                super::lock_items_blocking(&self.locks, candidates.iter().map(Vec::as_slice));
             // Under the locks: the definition as it is now (indexes may have changed), and
             // each item as it is now.
             let Some(current) = self.current(table, &attr) else {
