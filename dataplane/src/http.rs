@@ -168,9 +168,15 @@ async fn handle(
     };
     // Every operation runs on the async workers: reads touch memory and the block cache (a
     // page is bounded at 1 MB), and item writes wait for the group commit without holding a
-    // thread.
-    let result: Result<_, std::convert::Infallible> =
-        Ok(protocol::dispatch(&shared.engine, op, &body).await);
+    // thread. A write runs as a task of its own: if the client goes away, hyper drops this
+    // future, and a write must not be cut between taking its item locks and the commit
+    // (the locks would be released while the batch is still queued).
+    let result = if op.is_read_only() {
+        Ok(protocol::dispatch(&shared.engine, op, &body).await)
+    } else {
+        let engine = shared.engine.clone();
+        tokio::spawn(async move { protocol::dispatch(&engine, op, &body).await }).await
+    };
     match result {
         Ok(Ok(value)) => {
             let body = serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());

@@ -995,3 +995,91 @@ async fn item_collections_of_tables_with_local_indexes_are_limited() {
         .unwrap();
     put(&c, "coll", big("p", 100)).await;
 }
+
+/// Sends a signed UpdateItem and closes the connection without waiting for the answer: the
+/// server must still finish the write as one unit (it holds the item's lock until the commit).
+async fn fire_and_forget(endpoint: &str, body: &str) {
+    use tokio::io::AsyncWriteExt;
+    let host = endpoint.trim_start_matches("http://");
+    let target = "DynamoDB_20120810.UpdateItem";
+    let date = tabula_dataplane::auth::amz_date_now();
+    let authz = tabula_dataplane::auth::sign_request(
+        "AKIDTEST",
+        "secret",
+        "us-east-1",
+        &date,
+        host,
+        target,
+        body.as_bytes(),
+    );
+    let request = format!(
+        "POST / HTTP/1.1\r\nhost: {host}\r\nx-amz-date: {date}\r\nx-amz-target: {target}\r\n\
+         authorization: {authz}\r\ncontent-type: application/x-amz-json-1.0\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    drop(s);
+}
+
+/// Clients that hang up in the middle of their writes (timeouts do that) must not let a
+/// later write of the same item read it before the first has committed: the index must still
+/// hold exactly one entry per item, under its current key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_writes_leave_the_index_consistent() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_orders(&c, "orders7").await;
+    for i in 0..3 {
+        put(&c, "orders7", order("p", i, Some("s0"), i, "d")).await;
+    }
+    let endpoint = t.endpoint();
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let endpoint = endpoint.clone();
+        tasks.push(tokio::spawn(async move {
+            for j in 0..40 {
+                let body = format!(
+                    r##"{{"TableName":"orders7","Key":{{"pk":{{"S":"p"}},"sk":{{"N":"{}"}}}},"UpdateExpression":"SET #s = :s","ExpressionAttributeNames":{{"#s":"status"}},"ExpressionAttributeValues":{{":s":{{"S":"s{}"}}}}}}"##,
+                    (w + j) % 3,
+                    (w * 5 + j) % 4
+                );
+                fire_and_forget(&endpoint, &body).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Let every abandoned write finish, then compare the index with the table.
+    let mut last = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let table = c.scan().table_name("orders7").send().await.unwrap();
+        let index = c
+            .scan()
+            .table_name("orders7")
+            .index_name("by_status")
+            .send()
+            .await
+            .unwrap();
+        let pairs = |items: &[Item]| -> BTreeSet<(String, String)> {
+            items
+                .iter()
+                .map(|i| {
+                    (
+                        i["sk"].as_n().unwrap().clone(),
+                        i["status"].as_s().unwrap().clone(),
+                    )
+                })
+                .collect()
+        };
+        let (tp, ip) = (pairs(table.items()), pairs(index.items()));
+        if index.count == 3 && tp == ip {
+            return;
+        }
+        last = Some((tp, ip, index.count));
+    }
+    panic!("index disagrees with the table: {last:?}");
+}
