@@ -45,6 +45,9 @@ const META_NEXT_TABLE_ID: &[u8] = b"next_table_id";
 const META_TABLE_PREFIX: &[u8] = b"table/";
 /// Deleted tables whose streams stay readable for their retention: `dead/<table_id>`.
 const META_DEAD_PREFIX: &[u8] = b"dead/";
+/// Deleted tables whose items and index entries are still to be removed: `purge/<table_id>`
+/// (the value says whether the streams are kept).
+const META_PURGE_PREFIX: &[u8] = b"purge/";
 
 /// Shared block cache for item SSTs.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
@@ -320,13 +323,21 @@ impl Store {
 
     /// Removes a table's catalog record and all its items.
     pub fn drop_table(&self, name: &str) -> Result<()> {
-        self.drop_table_keeping_streams(name, None)
+        let id = self.drop_table_keeping_streams(name, None)?;
+        self.purge_table_data(id)
     }
 
-    /// Removes a table's catalog record, items and index entries. With `tombstone` (the
-    /// engine's final definition of the table) its stream records and data key are kept
-    /// under a `dead/` record until [`Store::purge_dead`], so the streams stay readable.
-    pub fn drop_table_keeping_streams(&self, name: &str, tombstone: Option<Vec<u8>>) -> Result<()> {
+    /// Removes a table's catalog record and records that its data is to be removed (by
+    /// [`Store::purge_table_data`], which the engine calls once no write to the table can
+    /// still be in flight; a crash in between leaves the record for the next start). With
+    /// `tombstone` (the engine's final definition of the table) its stream records and data
+    /// key are kept under a `dead/` record until [`Store::purge_dead`], so the streams stay
+    /// readable. Returns the table id.
+    pub fn drop_table_keeping_streams(
+        &self,
+        name: &str,
+        tombstone: Option<Vec<u8>>,
+    ) -> Result<u32> {
         let _guard = self.catalog_lock.lock().unwrap_or_else(|p| p.into_inner());
         let record = self
             .table_record(name)?
@@ -334,36 +345,81 @@ impl Store {
         let mut b = WriteBatch::default();
         let meta = self.cf(CF_META)?;
         b.delete_cf(meta, [META_TABLE_PREFIX, name.as_bytes()].concat());
-        let end = record
-            .table_id
+        b.put_cf(
+            meta,
+            [META_PURGE_PREFIX, &record.table_id.to_be_bytes()[..]].concat(),
+            [u8::from(tombstone.is_some())],
+        );
+        if let Some(definition) = tombstone {
+            let dead = TableRecord {
+                definition,
+                ..record.clone()
+            };
+            let mut value = (name.len() as u32).to_be_bytes().to_vec();
+            value.extend_from_slice(name.as_bytes());
+            value.extend_from_slice(&dead.encode());
+            b.put_cf(
+                meta,
+                [META_DEAD_PREFIX, &record.table_id.to_be_bytes()[..]].concat(),
+                value,
+            );
+        }
+        self.sync_write(b)?;
+        Ok(record.table_id)
+    }
+
+    /// Removes a dropped table's items and index entries (and its stream records unless they
+    /// are kept), then its `purge/` record.
+    pub fn purge_table_data(&self, table_id: u32) -> Result<()> {
+        let meta = self.cf(CF_META)?;
+        let marker = [META_PURGE_PREFIX, &table_id.to_be_bytes()[..]].concat();
+        let Some(keep_streams) = self.db.get_cf(meta, &marker)? else {
+            return Ok(());
+        };
+        let end = table_id
             .checked_add(1)
             .ok_or_else(|| StorageError::Corrupt("table id space exhausted".into()))?;
         let mut spaces = vec![Space::Items, Space::Index];
-        match tombstone {
-            Some(definition) => {
-                let dead = TableRecord {
-                    definition,
-                    ..record.clone()
-                };
-                let mut value = (name.len() as u32).to_be_bytes().to_vec();
-                value.extend_from_slice(name.as_bytes());
-                value.extend_from_slice(&dead.encode());
-                b.put_cf(
-                    meta,
-                    [META_DEAD_PREFIX, &record.table_id.to_be_bytes()[..]].concat(),
-                    value,
-                );
-            }
-            None => spaces.push(Space::Stream),
+        if keep_streams.first() != Some(&1) {
+            spaces.push(Space::Stream);
         }
+        let mut b = WriteBatch::default();
         for space in spaces {
             b.delete_range_cf(
                 self.cf(space.cf_name())?,
-                record.table_id.to_be_bytes(),
+                table_id.to_be_bytes(),
                 end.to_be_bytes(),
             );
         }
-        self.sync_write(b)
+        b.delete_cf(meta, marker);
+        self.sync_write(b)?;
+        if keep_streams.first() != Some(&1) {
+            self.handles
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&table_id);
+        }
+        Ok(())
+    }
+
+    /// Tables dropped but not yet purged (see `drop_table_keeping_streams`).
+    pub fn pending_purges(&self) -> Result<Vec<u32>> {
+        let meta = self.cf(CF_META)?;
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            meta,
+            IteratorMode::From(META_PURGE_PREFIX, Direction::Forward),
+        );
+        for kv in iter {
+            let (k, _) = kv?;
+            let Some(id) = k.strip_prefix(META_PURGE_PREFIX) else {
+                break;
+            };
+            if let Ok(b) = <[u8; 4]>::try_from(id) {
+                out.push(u32::from_be_bytes(b));
+            }
+        }
+        Ok(out)
     }
 
     /// The deleted tables whose streams are kept (see `drop_table_keeping_streams`).
@@ -535,11 +591,14 @@ impl Store {
         // Stream records take their sequence numbers here, under the lock, and the batch is
         // written before the lock is released: numbers are handed out in commit order and a
         // reader never sees a record before one with a smaller number.
-        let mut seq = if has_stream {
+        let mut guard = if has_stream {
             Some(self.stream_seq.lock().unwrap_or_else(|p| p.into_inner()))
         } else {
             None
         };
+        // Numbers are taken on a copy, kept only once the batch is durable: a failed write
+        // must not leave an advanced floor in memory that was never persisted.
+        let mut seq = guard.as_deref().copied();
         for w in writes {
             match (w.space, &w.value, seq.as_mut()) {
                 (Space::Stream, Some(v), Some(state)) => {
@@ -569,15 +628,22 @@ impl Store {
             }
         }
         let result = self.sync_write(b);
-        drop(seq);
+        if let (Ok(()), Some(g), Some(s)) = (&result, guard.as_mut(), seq) {
+            **g = s;
+        }
+        drop(guard);
         result
     }
 
     /// A stream sequence number no later commit can go below: with it, a reader decides that
     /// a shard (a range of sequence numbers) can receive no more records.
     pub fn stream_clock(&self) -> u64 {
-        let state = self.stream_seq.lock().unwrap_or_else(|p| p.into_inner());
-        next_stream_seq(state.0)
+        let mut state = self.stream_seq.lock().unwrap_or_else(|p| p.into_inner());
+        let c = next_stream_seq(state.0);
+        // Reserve it: later commits number above it even if the wall clock steps back, so a
+        // shard a reader saw closed stays closed.
+        state.0 = state.0.max(c - 1);
+        c
     }
 
     /// Prepares a stream record of `stream` (`table_id | stream_no`); the sequence number is

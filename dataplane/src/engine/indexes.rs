@@ -132,6 +132,24 @@ impl Table {
     /// the table key (every stored item does).
     pub(crate) fn index_entry_key(&self, index: &IndexDef, item: &Item) -> Option<Vec<u8>> {
         let (ih, ir) = index.key_of(item)?;
+        // An item whose index key has another type, or is empty, is not in the index (writes
+        // refuse such items, but an index added later meets the items already there).
+        let fits = |name: &str, v: &AttributeValue| {
+            v.scalar_type().is_some()
+                && v.scalar_type() == self.def.attribute_type(name)
+                && !matches!(v, AttributeValue::S(s) if s.is_empty())
+                && !matches!(v, AttributeValue::B(b) if b.is_empty())
+        };
+        if !fits(&index.key_schema.hash, ih)
+            || index
+                .key_schema
+                .range
+                .as_deref()
+                .zip(ir)
+                .is_some_and(|(n, v)| !fits(n, v))
+        {
+            return None;
+        }
         let ks = &self.def.key_schema;
         let th = item.get(&ks.hash)?;
         let tr = match &ks.range {
@@ -413,6 +431,9 @@ impl Backfill {
     /// the index turns ACTIVE. Entry writes are idempotent, so a backfill cut short by a
     /// crash simply runs again at the next start.
     pub fn run(self) {
+        // Writes that read the definition before the index was installed finish first;
+        // every later write maintains the index itself.
+        super::write_barrier(&self.locks);
         let (mut cursor, end) = super::reads::prefix_range(keyenc::table_prefix(self.table_id));
         loop {
             if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -444,6 +465,10 @@ impl Backfill {
             cursor = last.clone();
             cursor.push(0);
             let guards = super::lock_items_blocking(&self.locks, keys.iter().map(Vec::as_slice));
+            // The table or the index may have gone while the locks were awaited.
+            if self.current().is_none() {
+                return;
+            }
             let result = (|| -> tabula_storage::Result<()> {
                 let mut writes = Vec::new();
                 for k in keys {
@@ -533,15 +558,11 @@ impl Engine {
     /// the range delete; under a retired index number they are never read either way).
     pub(crate) fn drop_index_later(&self, table_id: u32, index_no: u16) {
         let store = self.store.clone();
-        let stop = self.background.stop.clone();
+        let locks = self.locks.clone();
         self.background.spawn("tabula-drop-index", move || {
-            // The grace period ends early when the engine stops.
-            for _ in 0..40 {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
+            // Writes that still maintain the index (they read the definition before it was
+            // removed) finish first, so none writes an entry after the range delete.
+            super::write_barrier(&locks);
             if let Err(e) = store.drop_index_entries(&keyenc::index_prefix(table_id, index_no)) {
                 tracing::warn!(error = %e, "cannot remove a deleted index's entries");
             }

@@ -118,6 +118,13 @@ impl Engine {
             graveyard: Arc::default(),
         };
         engine.load_catalog()?;
+        // Data of tables deleted just before a stop (nothing writes yet: purge at once).
+        for id in engine.store.pending_purges().map_err(|e| e.to_string())? {
+            engine
+                .store
+                .purge_table_data(id)
+                .map_err(|e| e.to_string())?;
+        }
         engine.resume_backfills();
         engine.start_ttl_sweeper();
         Ok(engine)
@@ -232,6 +239,16 @@ fn ordered_stripes<'k>(keys: impl IntoIterator<Item = &'k [u8]>) -> Vec<usize> {
     stripes.sort_unstable();
     stripes.dedup();
     stripes
+}
+
+/// Waits until every write that started before now has committed: takes and releases each
+/// item lock in turn (from a plain thread). A writer holds its item's lock from reading the
+/// table definition to its commit, so after a definition change plus this barrier, every
+/// write in flight under the old definition is done.
+fn write_barrier(locks: &[tokio::sync::Mutex<()>]) {
+    for l in locks {
+        drop(l.blocking_lock());
+    }
 }
 
 /// Takes the locks of several items from a plain (non-async) thread: backfills, the TTL

@@ -182,6 +182,7 @@ fn count_items(
     store: &Store,
     handle: &TableHandle,
     indexes: &[u16],
+    stop: &std::sync::atomic::AtomicBool,
 ) -> tabula_storage::Result<Counts> {
     let count = |space, prefix: Vec<u8>| -> tabula_storage::Result<(u64, u64)> {
         let (start, end) = super::reads::prefix_range(prefix);
@@ -189,6 +190,11 @@ fn count_items(
         store.scan_in(space, handle, &start, &end, true, |_, item| {
             count += 1;
             size += tabula_core::value::item_size(&item) as u64;
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(tabula_storage::StorageError::Corrupt(
+                    "count stopped: the engine is stopping".into(),
+                ));
+            }
             Ok(true)
         })?;
         Ok((count, size))
@@ -261,7 +267,7 @@ impl Engine {
         };
         let mut def = def;
         if let Some(view) = input.stream {
-            self.add_stream(&mut def, view);
+            self.add_stream(&mut def, view)?;
         }
         let def = def;
         let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
@@ -302,10 +308,15 @@ impl Engine {
     }
 
     /// Starts a new stream on `def`.
-    fn add_stream(&self, def: &mut TableDef, view: StreamViewType) {
+    fn add_stream(&self, def: &mut TableDef, view: StreamViewType) -> ApiResult<()> {
         let created_ms = now_ms();
         let no = def.next_stream_no.max(1);
-        def.next_stream_no = no + 1;
+        def.next_stream_no = no.checked_add(1).ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::LimitExceeded,
+                "Subscriber limit exceeded: this table has used up its stream numbers; re-create the table to enable a stream",
+            )
+        })?;
         def.streams.push(StreamDef {
             stream_no: no,
             label: super::stream_label(created_ms),
@@ -315,6 +326,7 @@ impl Engine {
             disabled_seq: None,
             shard_micros: (self.config.stream_shard_duration.as_micros() as u64).max(1_000),
         });
+        Ok(())
     }
 
     /// A copy of a table's definition.
@@ -367,10 +379,11 @@ impl Engine {
         let handle = table.handle.clone();
         let shared = self.stats.clone();
         let indexes: Vec<u16> = table.def.indexes.iter().map(|i| i.index_no).collect();
-        let spawned = std::thread::Builder::new()
-            .name("tabula-stats".into())
-            .spawn(move || {
-                let counted = count_items(&store, &handle, &indexes);
+        let stop = self.background.stop.clone();
+        // A background thread the engine joins when it stops (the count stops early then).
+        self.background.spawn("tabula-stats", move || {
+            {
+                let counted = count_items(&store, &handle, &indexes, &stop);
                 let mut stats = shared.lock().unwrap_or_else(|p| p.into_inner());
                 // The table may have been deleted meanwhile: then its entry is gone and stays so.
                 if let Some(e) = stats.get_mut(&id) {
@@ -387,18 +400,8 @@ impl Engine {
                         }
                     }
                 }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start a table recount");
-            if let Some(e) = self
-                .stats
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_mut(&id)
-            {
-                e.counting = false;
             }
-        }
+        });
         answer
     }
 
@@ -416,15 +419,16 @@ impl Engine {
         }
         let (item_count, size_bytes, index_counts) = self.table_stats(&table);
         // A table with streams leaves them readable (DISABLED) for their retention period.
-        if table.def.streams.is_empty() {
-            self.store.drop_table(name)?;
+        let table_id = if table.def.streams.is_empty() {
+            self.store.drop_table_keeping_streams(name, None)?
         } else {
             let mut def = table.def.clone();
             if let Some(s) = def.streams.last_mut().filter(|s| s.disabled_ms.is_none()) {
                 s.disabled_ms = Some(now_ms());
                 s.disabled_seq = Some(self.store.stream_clock().saturating_sub(1));
             }
-            self.store
+            let id = self
+                .store
                 .drop_table_keeping_streams(name, Some(def.encode()))?;
             self.graveyard
                 .write()
@@ -433,7 +437,19 @@ impl Engine {
                     def,
                     handle: table.handle.clone(),
                 }));
-        }
+            id
+        };
+        // The items and index entries go once no write to the table can be in flight
+        // (writes re-check the table under their item lock; the barrier waits for those that
+        // passed before it was removed).
+        let store = self.store.clone();
+        let locks = self.locks.clone();
+        self.background.spawn("tabula-purge", move || {
+            super::write_barrier(&locks);
+            if let Err(e) = store.purge_table_data(table_id) {
+                tracing::warn!(table_id, error = %e, "cannot purge a deleted table's data; retried at the next start");
+            }
+        });
         tables.remove(name);
         self.stats
             .lock()
@@ -536,7 +552,7 @@ impl Engine {
                         def.name
                     )));
                 }
-                self.add_stream(&mut def, view);
+                self.add_stream(&mut def, view)?;
                 changed = true;
             }
             Some(None) => {
@@ -741,6 +757,13 @@ fn create_index(
     }
     def.attribute_definitions.sort();
     index.index_no = def.next_index_no.max(1);
+    // Index numbers are never reused; the last one is reserved for the collection counters.
+    if index.index_no == tabula_core::keyenc::COLLECTION_COUNTERS {
+        return Err(ApiError::new(
+            ErrorKind::LimitExceeded,
+            "Subscriber limit exceeded: this table has used up its index numbers; re-create the table to add indexes",
+        ));
+    }
     index.backfilling = true;
     def.next_index_no = index.index_no + 1;
     let no = index.index_no;

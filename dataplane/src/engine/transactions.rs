@@ -73,9 +73,80 @@ enum TokenState {
     Done(TransactWriteOutput),
 }
 
+/// Recent ClientRequestTokens: each with the fingerprint of its request and its state,
+/// expired after [`TOKEN_TTL`] in arrival order, and at most [`MAX_TOKENS`] of them.
 #[derive(Default)]
 pub(crate) struct Tokens {
-    entries: std::sync::Mutex<HashMap<String, (String, TokenState, Instant)>>,
+    inner: std::sync::Mutex<TokenMap>,
+}
+
+#[derive(Default)]
+struct TokenMap {
+    entries: HashMap<String, (String, TokenState, Instant)>,
+    order: std::collections::VecDeque<(Instant, String)>,
+}
+
+/// Tokens remembered at most (the oldest are forgotten first beyond it).
+const MAX_TOKENS: usize = 100_000;
+
+impl Tokens {
+    /// Registers a token for a new call: `Ok(Some(out))` replays a finished one, `Ok(None)`
+    /// lets the call run (and `finish` must follow).
+    fn begin(&self, token: &str, fingerprint: &str) -> ApiResult<Option<TransactWriteOutput>> {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.expire();
+        match m.entries.get(token) {
+            Some((f, _, _)) if f != fingerprint => Err(ApiError::new(
+                ErrorKind::IdempotentParameterMismatch,
+                "Client token has been used with different parameters",
+            )),
+            Some((_, TokenState::Done(out), _)) => Ok(Some(out.clone())),
+            Some((_, TokenState::Running, _)) => Err(ApiError::new(
+                ErrorKind::TransactionInProgress,
+                "Transaction with the same client request token is in progress",
+            )),
+            None => {
+                let now = Instant::now();
+                m.entries.insert(
+                    token.to_string(),
+                    (fingerprint.to_string(), TokenState::Running, now),
+                );
+                m.order.push_back((now, token.to_string()));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records a call's end: a success is replayed to later calls; a failure changed
+    /// nothing, so the token may be used again.
+    fn finish(&self, token: &str, result: &ApiResult<TransactWriteOutput>) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(out) => {
+                if let Some(e) = m.entries.get_mut(token) {
+                    e.1 = TokenState::Done(out.clone());
+                }
+            }
+            Err(_) => {
+                m.entries.remove(token);
+            }
+        }
+    }
+}
+
+impl TokenMap {
+    fn expire(&mut self) {
+        while let Some((at, token)) = self.order.front().cloned() {
+            if at.elapsed() < TOKEN_TTL && self.entries.len() < MAX_TOKENS {
+                break;
+            }
+            self.order.pop_front();
+            // Only the entry this arrival made (a token may have come back since).
+            if self.entries.get(&token).is_some_and(|e| e.2 == at) {
+                self.entries.remove(&token);
+            }
+        }
+    }
 }
 
 /// One action's outcome before commit: a reason for the cancellation list, or the write.
@@ -152,53 +223,12 @@ impl Engine {
         let Some((token, fingerprint)) = token else {
             return self.transact_write_once(actions).await;
         };
-        {
-            let mut entries = self
-                .tokens
-                .entries
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            entries.retain(|_, (_, _, at)| at.elapsed() < TOKEN_TTL);
-            match entries.get(&token) {
-                Some((f, _, _)) if *f != fingerprint => {
-                    return Err(ApiError::new(
-                        ErrorKind::IdempotentParameterMismatch,
-                        "Client token has been used with different parameters",
-                    ));
-                }
-                Some((_, TokenState::Done(out), _)) => return Ok(out.clone()),
-                Some((_, TokenState::Running, _)) => {
-                    return Err(ApiError::new(
-                        ErrorKind::TransactionInProgress,
-                        "Transaction with the same client request token is in progress",
-                    ));
-                }
-                None => {
-                    entries.insert(
-                        token.clone(),
-                        (fingerprint.clone(), TokenState::Running, Instant::now()),
-                    );
-                }
-            }
+        if let Some(replay) = self.tokens.begin(&token, &fingerprint)? {
+            return Ok(replay);
         }
+        // Writes run as tasks of their own (see `http`), so this always gets to `finish`.
         let result = self.transact_write_once(actions).await;
-        let mut entries = self
-            .tokens
-            .entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match &result {
-            Ok(out) => {
-                entries.insert(
-                    token,
-                    (fingerprint, TokenState::Done(out.clone()), Instant::now()),
-                );
-            }
-            // A failed transaction changed nothing: the token may be used again.
-            Err(_) => {
-                entries.remove(&token);
-            }
-        }
+        self.tokens.finish(&token, &result);
         result
     }
 
