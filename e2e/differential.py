@@ -1156,6 +1156,28 @@ case("index-batch_write_wrong_type_index_key", ct(**copy.deepcopy(IDX_SIMPLE), B
                        "Actual: N IndexName: gsi1"), why=WHY_IDX_TYPE),
      op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 3, lsk=S(""))}}]}}),
      scan())
+# Capacity on indexes: each index a write touches pays for its entry (added, removed, moved or
+# rewritten), a read through an index is paid by the index (and by the table for what a local
+# index fetches from it); TOTAL adds them up, INDEXES breaks them down.
+def _cap_writes(rc: str) -> list[dict]:
+    big = "z" * 2000
+    return [put(hr("p1", 1, gpk=S("x"), lsk=S("y"), v=S(big)), ReturnConsumedCapacity=rc),
+            put(hr("p1", 1, gpk=S("x"), lsk=S("y"), v=S(big.replace("z", "q"))), ReturnConsumedCapacity=rc),
+            put(hr("p1", 1, gpk=S("x2"), lsk=S("y"), v=S(big)), ReturnConsumedCapacity=rc),
+            put(hr("p2", 1), ReturnConsumedCapacity=rc),
+            iq("gsi_keys", "gpk = :g", {":g": S("x2")}, ReturnConsumedCapacity=rc),
+            iq("lsi_keys", "pk = :p", P1, ReturnConsumedCapacity=rc),
+            iq("lsi_keys", "pk = :p", P1, Select="ALL_ATTRIBUTES", ReturnConsumedCapacity=rc),
+            scan(IndexName="gsi_keys", ReturnConsumedCapacity=rc),
+            dele(hr("p1", 1), ReturnConsumedCapacity=rc),
+            upd(hr("p3", 1), UpdateExpression="SET gpk = :g", ExpressionAttributeValues={":g": S("x")},
+                ReturnConsumedCapacity=rc)]
+
+
+for _rc in ("TOTAL", "INDEXES"):
+    case("index-capacity_" + _rc.lower(), ct(**copy.deepcopy(IDX_RICH), BillingMode="PAY_PER_REQUEST"),
+         *_cap_writes(_rc))
+
 # Query on an index ------------------------------------------------------------------------------
 case("index-query_gsi_order_and_conditions", *seed_idx(),
      iq("gsi_all", "gpk = :g", G1),

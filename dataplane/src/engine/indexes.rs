@@ -303,6 +303,44 @@ pub(crate) fn collection_write(
     Ok(Some(store.counter_delta(key, delta)))
 }
 
+/// Write units an item change costs each secondary index, as DynamoDB counts them: an entry
+/// added or removed costs its projection's units, a moved entry both, a rewritten entry the
+/// larger, an unchanged one nothing. Indexes that cost nothing are left out.
+pub(crate) fn index_capacity(
+    table: &Table,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> std::collections::BTreeMap<String, (bool, f64)> {
+    let mut out = std::collections::BTreeMap::new();
+    let units = |item: &Item| super::write_units(tabula_core::value::item_size(item));
+    for index in &table.def.indexes {
+        let old_key = old.and_then(|i| table.index_entry_key(index, i));
+        let new_key = new.and_then(|i| table.index_entry_key(index, i));
+        let old_p = old
+            .filter(|_| old_key.is_some())
+            .map(|i| table.project(index, i));
+        let new_p = new
+            .filter(|_| new_key.is_some())
+            .map(|i| table.project(index, i));
+        let cost = match (&old_key, &new_key, &old_p, &new_p) {
+            (Some(a), Some(b), Some(o), Some(n)) if a == b => {
+                if o == n {
+                    0.0
+                } else {
+                    units(o).max(units(n))
+                }
+            }
+            _ => {
+                old_p.as_ref().map(units).unwrap_or(0.0) + new_p.as_ref().map(units).unwrap_or(0.0)
+            }
+        };
+        if cost > 0.0 {
+            out.insert(index.name.clone(), (index.kind == IndexKind::Global, cost));
+        }
+    }
+    out
+}
+
 /// What `ItemCollectionMetrics` reports: the partition key, and the collection's size as a
 /// range of gigabytes.
 pub struct CollectionMetrics {

@@ -104,13 +104,14 @@ fn check_condition(
 impl Engine {
     /// Durably replaces one item (`new = None` deletes it) together with its index entries,
     /// in one batch. The caller holds the item's lock and read `old` under it.
+    /// Returns the write units the change cost the table's secondary indexes.
     async fn commit_item(
         &self,
         table: &Table,
         skey: Vec<u8>,
         old: Option<&Item>,
         new: Option<&Item>,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<std::collections::BTreeMap<String, (bool, f64)>> {
         let mut writes = vec![self.store.prepare(&table.handle, skey, new)?];
         if !table.def.indexes.is_empty() {
             writes.extend(self.index_writes(table, old, new)?);
@@ -125,7 +126,8 @@ impl Engine {
             new,
             self.config.item_collection_limit,
         )?);
-        self.committer.commit(writes).await
+        self.committer.commit(writes).await?;
+        Ok(super::indexes::index_capacity(table, old, new))
     }
 
     pub async fn put_item(&self, input: PutItemInput) -> ApiResult<WriteOutcome> {
@@ -158,7 +160,8 @@ impl Engine {
             old.as_ref(),
             input.return_old_on_failure,
         )?;
-        self.commit_item(&table, skey, old.as_ref(), Some(&input.item))
+        let indexes = self
+            .commit_item(&table, skey, old.as_ref(), Some(&input.item))
             .await?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&input.item));
         Ok(WriteOutcome {
@@ -170,6 +173,7 @@ impl Engine {
                 table: input.table,
                 read_units: 0.0,
                 write_units: write_units(size),
+                indexes,
             },
         })
     }
@@ -191,9 +195,11 @@ impl Engine {
             old.as_ref(),
             input.return_old_on_failure,
         )?;
-        if old.is_some() {
-            self.commit_item(&table, skey, old.as_ref(), None).await?;
-        }
+        let indexes = if old.is_some() {
+            self.commit_item(&table, skey, old.as_ref(), None).await?
+        } else {
+            Default::default()
+        };
         let size = item_size_opt(old.as_ref());
         Ok(WriteOutcome {
             attributes: match input.return_values {
@@ -204,6 +210,7 @@ impl Engine {
                 table: input.table,
                 read_units: 0.0,
                 write_units: write_units(size),
+                indexes,
             },
         })
     }
@@ -236,7 +243,8 @@ impl Engine {
         }
         check_item_size(&new)?;
         table.check_index_keys(&new, true)?;
-        self.commit_item(&table, skey, old.as_ref(), Some(&new))
+        let indexes = self
+            .commit_item(&table, skey, old.as_ref(), Some(&new))
             .await?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&new));
         // UPDATED_OLD/UPDATED_NEW return the document paths the update touched; a path into a
@@ -275,6 +283,7 @@ impl Engine {
                 table: input.table,
                 read_units: 0.0,
                 write_units: write_units(size),
+                indexes,
             },
         })
     }
@@ -293,7 +302,7 @@ impl Engine {
             consumed: ConsumedCapacity {
                 table: input.table,
                 read_units: units,
-                write_units: 0.0,
+                ..ConsumedCapacity::default()
             },
         })
     }

@@ -426,4 +426,27 @@ pub struct ConsumedCapacity {
     pub table: String,
     pub read_units: f64,
     pub write_units: f64,
+    /// Units consumed on the table's secondary indexes: name → (global?, units).
+    pub indexes: std::collections::BTreeMap<String, (bool, f64)>,
+}
+
+impl ConsumedCapacity {
+    /// Adds another request's consumption on the same table.
+    pub fn add(&mut self, other: &ConsumedCapacity) {
+        self.read_units += other.read_units;
+        self.write_units += other.write_units;
+        for (name, (global, units)) in &other.indexes {
+            self.indexes.entry(name.clone()).or_insert((*global, 0.0)).1 += units;
+        }
+    }
+
+    /// The units on the table itself.
+    pub fn table_units(&self) -> f64 {
+        self.read_units + self.write_units
+    }
+
+    /// The table's and its indexes' units together (`CapacityUnits`).
+    pub fn total(&self) -> f64 {
+        self.table_units() + self.indexes.values().map(|(_, u)| u).sum::<f64>()
+    }
 }

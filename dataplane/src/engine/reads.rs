@@ -400,6 +400,8 @@ impl Engine {
     ) -> ApiResult<ReadPage> {
         let mut page = ReadPage::default();
         let mut bytes = 0usize;
+        // Bytes a local-index read fetched from the table.
+        let mut fetched = 0usize;
         let mut last_item: Option<Item> = None;
         let mut stopped_early = false;
         let mut error = None;
@@ -432,7 +434,10 @@ impl Engine {
                         return Ok(true);
                     };
                     match self.store.get(&table.handle, &table.storage_key(&pk))? {
-                        Some(full) => full,
+                        Some(full) => {
+                            fetched += tabula_core::value::item_size(&full);
+                            full
+                        }
                         None => return Ok(true),
                     }
                 } else {
@@ -471,10 +476,32 @@ impl Engine {
         if stopped_early || hit_limit || bytes >= PAGE_BYTES {
             page.last_evaluated_key = last_item;
         }
-        page.consumed = ConsumedCapacity {
-            table: table.def.name.clone(),
-            read_units: read_units(bytes, opts.consistent),
-            write_units: 0.0,
+        // Read through an index, the index pays for what was read there and the table for
+        // what a local index fetched from it.
+        page.consumed = match target.index {
+            None => ConsumedCapacity {
+                table: table.def.name.clone(),
+                read_units: read_units(bytes, opts.consistent),
+                ..ConsumedCapacity::default()
+            },
+            Some(index) => ConsumedCapacity {
+                table: table.def.name.clone(),
+                read_units: if fetched > 0 {
+                    read_units(fetched, opts.consistent)
+                } else {
+                    0.0
+                },
+                write_units: 0.0,
+                indexes: [(
+                    index.name.clone(),
+                    (
+                        index.kind == IndexKind::Global,
+                        read_units(bytes, opts.consistent),
+                    ),
+                )]
+                .into_iter()
+                .collect(),
+            },
         };
         Ok(page)
     }

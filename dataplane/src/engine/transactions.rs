@@ -199,16 +199,22 @@ fn cancelled(reasons: Vec<Value>) -> ApiError {
 
 /// Adds `units` for `table` to a per-table capacity list.
 fn charge(list: &mut Vec<ConsumedCapacity>, table: &str, read: f64, write: f64) {
-    match list.iter_mut().find(|c| c.table == table) {
-        Some(c) => {
-            c.read_units += read;
-            c.write_units += write;
-        }
-        None => list.push(ConsumedCapacity {
+    charge_all(
+        list,
+        ConsumedCapacity {
             table: table.to_string(),
             read_units: read,
             write_units: write,
-        }),
+            ..ConsumedCapacity::default()
+        },
+    );
+}
+
+/// Adds one action's consumption to a per-table capacity list.
+fn charge_all(list: &mut Vec<ConsumedCapacity>, c: ConsumedCapacity) {
+    match list.iter_mut().find(|x| x.table == c.table) {
+        Some(x) => x.add(&c),
+        None => list.push(c),
     }
 }
 
@@ -339,7 +345,21 @@ impl Engine {
             match new {
                 None => charge(&mut consumed, &a.table, 2.0 * read_units(size, true), 0.0),
                 Some(new) => {
-                    charge(&mut consumed, &a.table, 0.0, 2.0 * write_units(size));
+                    // A transaction costs twice the units, on the table and on each index.
+                    let mut indexes =
+                        super::indexes::index_capacity(&table, old.as_ref(), new.as_ref());
+                    for (_, units) in indexes.values_mut() {
+                        *units *= 2.0;
+                    }
+                    charge_all(
+                        &mut consumed,
+                        ConsumedCapacity {
+                            table: a.table.clone(),
+                            read_units: 0.0,
+                            write_units: 2.0 * write_units(size),
+                            indexes,
+                        },
+                    );
                     writes.push(self.store.prepare(&table.handle, skey, new.as_ref())?);
                     if !table.def.indexes.is_empty() {
                         writes.extend(self.index_writes(&table, old.as_ref(), new.as_ref())?);

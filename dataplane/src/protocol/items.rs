@@ -566,7 +566,7 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         let c = crate::engine::ConsumedCapacity {
             table: t.name,
             read_units: units,
-            write_units: 0.0,
+            ..Default::default()
         };
         if let Some(v) = consumed_json(detail, &c) {
             consumed.push(v);
@@ -658,15 +658,13 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
     }
     let mut consumed = Vec::new();
     for (name, reqs) in plan {
-        let mut units = 0.0;
-        for r in reqs {
-            units += engine.batch_write_one(&name, r).await?.consumed.write_units;
-        }
-        let c = crate::engine::ConsumedCapacity {
-            table: name,
-            read_units: 0.0,
-            write_units: units,
+        let mut c = crate::engine::ConsumedCapacity {
+            table: name.clone(),
+            ..Default::default()
         };
+        for r in reqs {
+            c.add(&engine.batch_write_one(&name, r).await?.consumed);
+        }
         if let Some(v) = consumed_json(detail, &c) {
             consumed.push(v);
         }

@@ -376,13 +376,26 @@ impl Constraints {
 
 /// Renders `ConsumedCapacity` as DynamoDB does for the requested detail.
 pub(crate) fn consumed_json(detail: CapacityDetail, c: &ConsumedCapacity) -> Option<Value> {
-    let units = c.read_units + c.write_units;
-    let mut v = serde_json::json!({ "TableName": c.table, "CapacityUnits": units });
+    let mut v = serde_json::json!({ "TableName": c.table, "CapacityUnits": c.total() });
     match detail {
         CapacityDetail::None => return None,
         CapacityDetail::Total => {}
         CapacityDetail::Indexes => {
-            v["Table"] = serde_json::json!({ "CapacityUnits": units });
+            v["Table"] = serde_json::json!({ "CapacityUnits": c.table_units() });
+            for (field, global) in [
+                ("GlobalSecondaryIndexes", true),
+                ("LocalSecondaryIndexes", false),
+            ] {
+                let map: serde_json::Map<String, Value> = c
+                    .indexes
+                    .iter()
+                    .filter(|(_, (g, _))| *g == global)
+                    .map(|(n, (_, u))| (n.clone(), serde_json::json!({ "CapacityUnits": u })))
+                    .collect();
+                if !map.is_empty() {
+                    v[field] = Value::Object(map);
+                }
+            }
         }
     }
     Some(v)
