@@ -283,24 +283,50 @@ pub(crate) fn collection_write(
     new: Option<&Item>,
     limit: u64,
 ) -> ApiResult<Option<SealedWrite>> {
-    if !table.has_local_indexes() {
-        return Ok(None);
-    }
-    let Some(key) = new.or(old).and_then(|i| table.collection_key(i)) else {
+    let Some((key, delta)) = collection_change(table, old, new) else {
         return Ok(None);
     };
+    collection_checked(store, key, delta, 0, limit).map(Some)
+}
+
+/// The collection counter and the change in bytes an item change makes to it (tables with
+/// local indexes only; `None` when nothing changes).
+pub(crate) fn collection_change(
+    table: &Table,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Option<(Vec<u8>, i64)> {
+    if !table.has_local_indexes() {
+        return None;
+    }
+    let key = new.or(old).and_then(|i| table.collection_key(i))?;
     let delta = new.map(|i| table.collection_bytes(i)).unwrap_or(0)
         - old.map(|i| table.collection_bytes(i)).unwrap_or(0);
-    if delta == 0 {
-        return Ok(None);
-    }
-    if delta > 0 && store.counter(&key)?.saturating_add(delta) > limit as i64 {
+    (delta != 0).then_some((key, delta))
+}
+
+/// The counter write for `delta`, refused when the collection (with `pending` bytes more from
+/// earlier changes of the same request) would pass `limit`.
+pub(crate) fn collection_checked(
+    store: &tabula_storage::Store,
+    key: Vec<u8>,
+    delta: i64,
+    pending: i64,
+    limit: u64,
+) -> ApiResult<SealedWrite> {
+    if delta > 0
+        && store
+            .counter(&key)?
+            .saturating_add(pending)
+            .saturating_add(delta)
+            > limit as i64
+    {
         return Err(ApiError::new(
             crate::error::ErrorKind::ItemCollectionSizeLimitExceeded,
             "Item collection size limit exceeded: an item collection of a table with local secondary indexes is limited to 10 GB",
         ));
     }
-    Ok(Some(store.counter_delta(key, delta)))
+    Ok(store.counter_delta(key, delta))
 }
 
 /// Write units an item change costs each secondary index, as DynamoDB counts them: an entry

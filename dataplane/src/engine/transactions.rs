@@ -331,7 +331,9 @@ impl Engine {
 
         let mut writes = Vec::new();
         let mut consumed = Vec::new();
-        for ((table, skey, old, new), a) in plans.into_iter().zip(&actions) {
+        // Bytes the transaction's earlier actions add to each item collection.
+        let mut pending: HashMap<Vec<u8>, i64> = HashMap::new();
+        for (i, ((table, skey, old, new), a)) in plans.into_iter().zip(&actions).enumerate() {
             let size = old
                 .as_ref()
                 .map(tabula_core::value::item_size)
@@ -373,13 +375,36 @@ impl Engine {
                     )? {
                         writes.push(record);
                     }
-                    writes.extend(super::indexes::collection_write(
-                        &self.store,
-                        &table,
-                        old.as_ref(),
-                        new.as_ref(),
-                        self.config.item_collection_limit,
-                    )?);
+                    if let Some((key, delta)) =
+                        super::indexes::collection_change(&table, old.as_ref(), new.as_ref())
+                    {
+                        let before = pending.get(&key).copied().unwrap_or(0);
+                        match super::indexes::collection_checked(
+                            &self.store,
+                            key.clone(),
+                            delta,
+                            before,
+                            self.config.item_collection_limit,
+                        ) {
+                            Ok(w) => {
+                                writes.push(w);
+                                pending.insert(key, before + delta);
+                            }
+                            Err(e) if e.kind == ErrorKind::ItemCollectionSizeLimitExceeded => {
+                                let reasons = (0..actions.len())
+                                    .map(|j| {
+                                        if j == i {
+                                            json!({"Code": "ItemCollectionSizeLimitExceeded", "Message": e.message})
+                                        } else {
+                                            reason_none()
+                                        }
+                                    })
+                                    .collect();
+                                return Err(cancelled(reasons));
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                 }
             }
         }

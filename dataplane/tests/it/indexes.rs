@@ -1014,6 +1014,41 @@ async fn item_collections_of_tables_with_local_indexes_are_limited() {
         .await
         .unwrap();
     put(&c, "coll", big("p", 100)).await;
+
+    // A transaction counts its own earlier actions: ten items that each fit, but not
+    // together, cancel it (reason ItemCollectionSizeLimitExceeded on the first that does not
+    // fit), and nothing is written.
+    let mut tx = c.transact_write_items();
+    for sk in 0..10 {
+        tx = tx.transact_items(
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(
+                    aws_sdk_dynamodb::types::Put::builder()
+                        .table_name("coll")
+                        .set_item(Some(big("t", sk)))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        );
+    }
+    let err = tx.send().await.unwrap_err();
+    assert_eq!(code(&err), "TransactionCanceledException");
+    assert!(
+        message(&err).contains("[None, None, None, ")
+            && message(&err).contains("ItemCollectionSizeLimitExceeded"),
+        "{}",
+        message(&err)
+    );
+    let left = c
+        .query()
+        .table_name("coll")
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("t"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.count, 0, "nothing written");
 }
 
 /// Sends a signed UpdateItem and closes the connection without waiting for the answer: the
