@@ -256,7 +256,10 @@ pub fn verify(
         let values: Vec<String> = headers
             .get_all(*name)
             .iter()
-            .map(|v| collapse_spaces(&String::from_utf8_lossy(v.as_bytes())))
+            .map(|v| match v.to_str() {
+                Ok(text) => collapse_spaces(text),
+                Err(_) => collapse_spaces(&String::from_utf8_lossy(v.as_bytes())),
+            })
             .collect();
         canonical_headers.push_str(name);
         canonical_headers.push(':');
@@ -268,7 +271,7 @@ pub fn verify(
         .and_then(|v| v.to_str().ok())
     {
         Some(h) if h != "UNSIGNED-PAYLOAD" => h.to_string(),
-        _ => hex::encode(Sha256::digest(body)),
+        _ => hex_lower(&Sha256::digest(body)),
     };
     let canonical_request = format!(
         "{method}\n{}\n{}\n{canonical_headers}\n{}\n{payload_hash}",
@@ -282,7 +285,7 @@ pub fn verify(
     );
     let string_to_sign = format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+        hex_lower(&Sha256::digest(canonical_request.as_bytes()))
     );
     let key = credentials.signing_key(
         parsed.access_key,
@@ -291,7 +294,7 @@ pub fn verify(
         parsed.region,
         parsed.service,
     );
-    let expected = hex::encode(hmac(&key, string_to_sign.as_bytes()));
+    let expected = hex_lower(&hmac(&key, string_to_sign.as_bytes()));
     if !constant_time_eq(expected.as_bytes(), parsed.signature.as_bytes()) {
         return Err(ApiError::new(
             ErrorKind::InvalidSignature,
@@ -315,14 +318,14 @@ pub fn sign_request(
     let date = amz_date.get(..8).unwrap_or(amz_date);
     let canonical = format!(
         "POST\n/\n\nhost:{host}\nx-amz-date:{amz_date}\nx-amz-target:{target}\n\nhost;x-amz-date;x-amz-target\n{}",
-        hex::encode(Sha256::digest(body))
+        hex_lower(&Sha256::digest(body))
     );
     let scope = format!("{date}/{region}/dynamodb/aws4_request");
     let sts = format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+        hex_lower(&Sha256::digest(canonical.as_bytes()))
     );
-    let sig = hex::encode(hmac(
+    let sig = hex_lower(&hmac(
         &signing_key(secret, date, region, "dynamodb"),
         sts.as_bytes(),
     ));
@@ -345,8 +348,25 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Lower-case hex of a digest (the hot path of every signature: a table lookup per nibble
+/// rather than the `hex` crate's char iterator).
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A header value as SigV4 canonicalises it: trimmed, inner runs of spaces collapsed.
 fn collapse_spaces(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ")
+    let t = v.trim();
+    if !t.contains("  ") && !t.chars().any(|c| c.is_whitespace() && c != ' ') {
+        return t.to_string();
+    }
+    t.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn uri_encode(s: &str, keep_slash: bool) -> String {
