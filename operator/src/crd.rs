@@ -514,12 +514,29 @@ pub struct TableStatus {
     /// Approximate size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_size_bytes: Option<i64>,
+    /// The ARN of the table's latest stream (what stream consumers read), once it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_stream_arn: Option<String>,
+    /// The global secondary indexes and their state (CREATING while being filled, then
+    /// ACTIVE).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub global_secondary_indexes: Vec<IndexState>,
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready, Progressing and Degraded, in the standard Kubernetes shape.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// One global secondary index as the status reports it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexState {
+    /// The index name.
+    pub index_name: String,
+    /// CREATING, ACTIVE or DELETING, as DynamoDB reports it.
+    pub index_status: String,
 }
 
 /// A status condition (the shape of `metav1.Condition`).

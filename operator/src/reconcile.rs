@@ -206,7 +206,12 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
             )
             .await?;
     }
-    Ok(Action::requeue(if is_ready {
+    // An index being built or deleted holds back the next index change: look again soon.
+    let indexes_settling = next
+        .global_secondary_indexes
+        .iter()
+        .any(|i| i.index_status != "ACTIVE");
+    Ok(Action::requeue(if is_ready && !indexes_settling {
         REQUEUE_READY
     } else {
         REQUEUE_WAITING
@@ -468,6 +473,22 @@ fn observed_table(desc: &Value) -> DataPlaneTable {
             .get("TableSizeBytes")
             .and_then(Value::as_i64)
             .unwrap_or(0),
+        latest_stream_arn: desc
+            .get("LatestStreamArn")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        indexes: desc
+            .get("GlobalSecondaryIndexes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|g| {
+                Some((
+                    g.get("IndexName")?.as_str()?.to_string(),
+                    g.get("IndexStatus")?.as_str()?.to_string(),
+                ))
+            })
+            .collect(),
     }
 }
 

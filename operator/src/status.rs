@@ -11,7 +11,7 @@
 //! - DELETING is terminal: once the Table is being deleted the status never goes back.
 
 use crate::builders::quorum;
-use crate::crd::{Condition, TableStatus};
+use crate::crd::{Condition, IndexState, TableStatus};
 
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
@@ -25,6 +25,10 @@ pub struct DataPlaneTable {
     pub arn: String,
     pub item_count: i64,
     pub size_bytes: i64,
+    /// The ARN of the table's latest stream, if it ever had one.
+    pub latest_stream_arn: Option<String>,
+    /// Each global secondary index and its IndexStatus.
+    pub indexes: Vec<(String, String)>,
 }
 
 /// Something a human must fix or that reconcile is waiting out.
@@ -179,6 +183,27 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
             .as_ref()
             .map(|t| t.size_bytes)
             .or_else(|| prev.and_then(|p| p.table_size_bytes)),
+        latest_stream_arn: obs
+            .table
+            .as_ref()
+            .map(|t| t.latest_stream_arn.clone())
+            .unwrap_or_else(|| prev.and_then(|p| p.latest_stream_arn.clone())),
+        global_secondary_indexes: obs
+            .table
+            .as_ref()
+            .map(|t| {
+                t.indexes
+                    .iter()
+                    .map(|(name, status)| IndexState {
+                        index_name: name.clone(),
+                        index_status: status.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| {
+                prev.map(|p| p.global_secondary_indexes.clone())
+                    .unwrap_or_default()
+            }),
         observed_generation: obs.generation,
         conditions,
     }
@@ -205,6 +230,8 @@ mod tests {
             arn: "arn:aws:dynamodb:us-east-1:000000000000:table/orders".into(),
             item_count: items,
             size_bytes: items * 100,
+            latest_stream_arn: None,
+            indexes: Vec::new(),
         })
     }
 

@@ -288,6 +288,21 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(found, 1, "the new index holds the existing item");
+    // The status lists the index; once it is ACTIVE the table is looked at on the slow period.
+    let action = pass(&api, &ctx).await;
+    let indexes = current(&api)
+        .status
+        .map(|s| s.global_secondary_indexes)
+        .unwrap_or_default();
+    assert_eq!(indexes.len(), 1);
+    assert_eq!(
+        (
+            indexes[0].index_name.as_str(),
+            indexes[0].index_status.as_str()
+        ),
+        ("by_state", "ACTIVE")
+    );
+    assert_eq!(action, Action::requeue(Duration::from_secs(60)));
     // Its throughput follows the spec too.
     api.edit(
         TABLE,
@@ -358,6 +373,14 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
         .table
         .expect("table");
     assert!(desc.latest_stream_arn().is_some(), "the table has a stream");
+    assert_eq!(
+        current(&api)
+            .status
+            .and_then(|s| s.latest_stream_arn)
+            .as_deref(),
+        desc.latest_stream_arn(),
+        "the status names the stream for consumers"
+    );
     assert_eq!(condition(&api, "Degraded").0, "False");
 
     // A setting the data plane refuses is Degraded with its answer; the table keeps serving,
@@ -383,7 +406,7 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
         .map(|c| c.message)
         .unwrap_or_default();
     assert!(message.contains("ProvisionedThroughput"), "{message}");
-    assert_eq!(ctx.metrics.reconciles(), 11);
+    assert_eq!(ctx.metrics.reconciles(), 12);
 }
 
 #[tokio::test]
