@@ -277,3 +277,125 @@ async fn acknowledged_writes_survive_sigkill() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Transfers between accounts run as transactions while the server is killed with SIGKILL:
+/// after each restart the total is unchanged (a transaction is one batch: all or nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_are_all_or_nothing_across_sigkill() {
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = 10;
+    let mut committed_total = 0;
+    for round in 0..3 {
+        let port = free_port();
+        let mut child = spawn(dir.path(), port);
+        wait_ready(port).await;
+        let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
+        if round == 0 {
+            c.create_table()
+                .table_name("bank")
+                .billing_mode(BillingMode::PayPerRequest)
+                .key_schema(key("pk", KeyType::Hash))
+                .attribute_definitions(attr("pk", ScalarAttributeType::S))
+                .send()
+                .await
+                .unwrap();
+            for i in 0..accounts {
+                c.put_item()
+                    .table_name("bank")
+                    .item("pk", s(&format!("a{i}")))
+                    .item("balance", AttributeValue::N("100".into()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        } else {
+            // After the crash: the money is all there.
+            let scan = c
+                .scan()
+                .table_name("bank")
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap();
+            let total: i64 = scan
+                .items()
+                .iter()
+                .map(|i| i["balance"].as_n().unwrap().parse::<i64>().unwrap())
+                .sum();
+            assert_eq!(
+                total,
+                100 * accounts,
+                "round {round}: a transaction was torn"
+            );
+        }
+        let acked = Arc::new(Mutex::new(0u64));
+        let mut writers = Vec::new();
+        for w in 0..8u64 {
+            let c = c.clone();
+            let acked = acked.clone();
+            writers.push(tokio::spawn(async move {
+                for j in 0u64.. {
+                    let from = (w + j) % accounts as u64;
+                    let to = (w * 3 + j * 7 + 1) % accounts as u64;
+                    if from == to {
+                        continue;
+                    }
+                    let step = |pk: u64, delta: i64| {
+                        TransactWriteItem::builder()
+                            .update(
+                                Update::builder()
+                                    .table_name("bank")
+                                    .key("pk", s(&format!("a{pk}")))
+                                    .update_expression("SET balance = balance + :d")
+                                    .expression_attribute_values(
+                                        ":d",
+                                        AttributeValue::N(delta.to_string()),
+                                    )
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build()
+                    };
+                    let res = c
+                        .transact_write_items()
+                        .transact_items(step(from, -3))
+                        .transact_items(step(to, 3))
+                        .send()
+                        .await;
+                    match res {
+                        Ok(_) => *acked.lock().unwrap() += 1,
+                        Err(_) => return,
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(500 + 200 * round as u64)).await;
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+        for w in writers {
+            let _ = w.await;
+        }
+        committed_total += *acked.lock().unwrap();
+    }
+    assert!(committed_total > 50, "transfers ran ({committed_total})");
+    let port = free_port();
+    let mut child = spawn(dir.path(), port);
+    wait_ready(port).await;
+    let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
+    let scan = c
+        .scan()
+        .table_name("bank")
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let total: i64 = scan
+        .items()
+        .iter()
+        .map(|i| i["balance"].as_n().unwrap().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(total, 100 * accounts, "a transaction was torn");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
