@@ -47,6 +47,8 @@ pub struct Config {
     pub stream_shard_duration: std::time::Duration,
     /// See `EngineConfig::item_collection_limit`.
     pub item_collection_limit: u64,
+    /// See `EngineConfig::item_cache_bytes`.
+    pub item_cache_bytes: usize,
 }
 
 impl Config {
@@ -63,6 +65,7 @@ impl Config {
             stream_retention: EngineConfig::default().stream_retention,
             stream_shard_duration: EngineConfig::default().stream_shard_duration,
             item_collection_limit: EngineConfig::default().item_collection_limit,
+            item_cache_bytes: EngineConfig::default().item_cache_bytes,
         }
     }
 }
@@ -113,6 +116,7 @@ impl Server {
                 stream_retention: config.stream_retention,
                 stream_shard_duration: config.stream_shard_duration,
                 item_collection_limit: config.item_collection_limit,
+                item_cache_bytes: config.item_cache_bytes,
                 ..EngineConfig::default()
             },
         )

@@ -60,6 +60,11 @@ struct Args {
     #[arg(long, default_value_t = 60, env = "TABULA_TTL_SWEEP_INTERVAL_SECS")]
     ttl_sweep_interval_secs: u64,
 
+    /// Megabytes of decoded items GetItem keeps in memory (0 turns the cache off). The cache
+    /// never serves a value older than the last acknowledged write.
+    #[arg(long, default_value_t = 64, env = "TABULA_ITEM_CACHE_MB")]
+    item_cache_mb: usize,
+
     /// Seconds stream records are kept (DynamoDB: 24 hours).
     #[arg(long, default_value_t = 86_400, env = "TABULA_STREAM_RETENTION_SECS")]
     stream_retention_secs: u64,
@@ -111,6 +116,7 @@ async fn main() {
         stream_shard_duration: std::time::Duration::from_secs(args.stream_shard_secs.max(1)),
         item_collection_limit: tabula_dataplane::engine::EngineConfig::default()
             .item_collection_limit,
+        item_cache_bytes: args.item_cache_mb << 20,
     };
     let server = match Server::start(config).await {
         Ok(s) => s,

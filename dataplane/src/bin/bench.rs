@@ -44,6 +44,9 @@ struct Args {
     /// Seconds per workload.
     #[arg(long, default_value_t = 8)]
     secs: u64,
+    /// Seconds each workload runs unmeasured first (caches, connections, allocator).
+    #[arg(long, default_value_t = 2)]
+    warmup_secs: u64,
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
@@ -419,6 +422,13 @@ async fn main() {
             Some(e) => e,
             None => run(&echo, Workload::Echo, &echo_args).await,
         };
+        if args.warmup_secs > 0 {
+            let warm = Args {
+                secs: args.warmup_secs,
+                ..args.clone()
+            };
+            run(&addr, w, &warm).await;
+        }
         let r = run(&addr, w, &args).await;
         print(name, &r, &echo_now);
     }

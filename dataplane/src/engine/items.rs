@@ -112,6 +112,12 @@ impl Engine {
         old: Option<&Item>,
         new: Option<&Item>,
     ) -> ApiResult<std::collections::BTreeMap<String, (bool, f64)>> {
+        // Held until the commit is done: the item cache drops the key and no read refills it
+        // with the old value meanwhile.
+        let _mark = self
+            .cache
+            .as_ref()
+            .map(|c| c.begin_writes([skey.as_slice()]));
         let mut writes = vec![self.store.prepare(&table.handle, skey, new)?];
         if !table.def.indexes.is_empty() {
             writes.extend(self.index_writes(table, old, new)?);
@@ -291,7 +297,21 @@ impl Engine {
     pub fn get_item(&self, input: GetItemInput) -> ApiResult<GetItemOutput> {
         let table = self.table(&input.table)?;
         let key = table.key_from_key_param(&input.key)?;
-        let item = self.store.get(&table.handle, &table.storage_key(&key))?;
+        let skey = table.storage_key(&key);
+        let item = match &self.cache {
+            None => self.store.get(&table.handle, &skey)?,
+            Some(cache) => match cache.get(&skey) {
+                Some(hit) => Some((*hit).clone()),
+                None => {
+                    let seen = cache.version(&skey);
+                    let item = self.store.get(&table.handle, &skey)?;
+                    if let Some(i) = &item {
+                        cache.fill(&skey, i.clone(), seen);
+                    }
+                    item
+                }
+            },
+        };
         let units = read_units(item_size_opt(item.as_ref()), input.consistent);
         let item = match (&input.projection, item) {
             (Some(p), Some(i)) => Some(p.apply(&i)),

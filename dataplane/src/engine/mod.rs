@@ -6,6 +6,7 @@
 //! Neighbours: `protocol` builds the typed requests and renders the typed results;
 //! `tabula_storage` persists; `tabula_core::expr` parses and evaluates expressions.
 
+mod cache;
 mod commit;
 mod indexes;
 mod items;
@@ -54,6 +55,8 @@ pub struct EngineConfig {
     /// The most bytes an item collection of a table with local indexes may hold (DynamoDB:
     /// 10 GB; lowered by tests).
     pub item_collection_limit: u64,
+    /// Bytes of decoded items GetItem keeps in memory (0: no cache).
+    pub item_cache_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +69,7 @@ impl Default for EngineConfig {
             stream_retention: Duration::from_secs(24 * 3600),
             stream_shard_duration: Duration::from_secs(4 * 3600),
             item_collection_limit: 10 << 30,
+            item_cache_bytes: 64 << 20,
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct Engine {
     committer: commit::Committer,
     /// Deleted tables whose streams are still readable (see `streams::Graveyard`).
     graveyard: Arc<streams::Graveyard>,
+    /// Decoded items for GetItem (see `cache`).
+    cache: Option<Arc<cache::ItemCache>>,
     /// How far each stream has been trimmed (see `streams::TrimMarks`).
     stream_trims: Arc<streams::TrimMarks>,
     /// ClientRequestTokens of recent write transactions.
@@ -100,6 +106,7 @@ impl Engine {
     /// Opens the engine over a store, loading the table catalog. Fails when the catalog cannot
     /// be read, e.g. because the master key does not unwrap the tables' data keys.
     pub fn new(store: Store, config: EngineConfig) -> Result<Engine, String> {
+        let item_cache_bytes = config.item_cache_bytes;
         let store = Arc::new(store);
         let engine = Engine {
             background: Background::default(),
@@ -115,6 +122,7 @@ impl Engine {
             stats: Arc::default(),
             tokens: transactions::Tokens::default(),
             stream_trims: Arc::default(),
+            cache: cache::ItemCache::new(item_cache_bytes, LOCK_STRIPES),
             graveyard: Arc::default(),
         };
         engine.load_catalog()?;

@@ -439,6 +439,10 @@ impl Engine {
                 }));
             id
         };
+        // Its cached items can never be asked for again (table ids are not reused): free them.
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
         // The items and index entries go once no write to the table can be in flight
         // (writes re-check the table under their item lock; the barrier waits for those that
         // passed before it was removed).

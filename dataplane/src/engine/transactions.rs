@@ -330,6 +330,7 @@ impl Engine {
         }
 
         let mut writes = Vec::new();
+        let mut written_keys: Vec<Vec<u8>> = Vec::new();
         let mut consumed = Vec::new();
         // Bytes the transaction's earlier actions add to each item collection.
         let mut pending: HashMap<Vec<u8>, i64> = HashMap::new();
@@ -362,6 +363,7 @@ impl Engine {
                             indexes,
                         },
                     );
+                    written_keys.push(skey.clone());
                     writes.push(self.store.prepare(&table.handle, skey, new.as_ref())?);
                     if !table.def.indexes.is_empty() {
                         writes.extend(self.index_writes(&table, old.as_ref(), new.as_ref())?);
@@ -408,9 +410,14 @@ impl Engine {
                 }
             }
         }
+        let mark = self
+            .cache
+            .as_ref()
+            .map(|c| c.begin_writes(written_keys.iter().map(Vec::as_slice)));
         if !writes.is_empty() {
             self.committer.commit(writes).await?;
         }
+        drop(mark);
         drop(guards);
         Ok(TransactWriteOutput { consumed })
     }

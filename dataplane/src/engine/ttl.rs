@@ -130,6 +130,7 @@ impl Engine {
             stream_retention: self.config.stream_retention,
             stream_trims: self.stream_trims.clone(),
             graveyard: self.graveyard.clone(),
+            cache: self.cache.clone(),
         };
         self.background.spawn("tabula-ttl", move || sweeper.run());
     }
@@ -144,6 +145,7 @@ struct Sweeper {
     stream_retention: Duration,
     stream_trims: Arc<super::streams::TrimMarks>,
     graveyard: Arc<super::streams::Graveyard>,
+    cache: Option<Arc<super::cache::ItemCache>>,
 }
 
 impl Sweeper {
@@ -239,6 +241,7 @@ impl Sweeper {
             let Some(current) = self.current(table, &attr) else {
                 return Ok(deleted);
             };
+            let mut deleted_keys: Vec<Vec<u8>> = Vec::new();
             let mut writes: Vec<SealedWrite> = Vec::new();
             for k in candidates {
                 let Some(item) = self.store.get(&current.handle, &k)? else {
@@ -247,6 +250,7 @@ impl Sweeper {
                 if !expired(&item, &attr, now_secs()) {
                     continue;
                 }
+                deleted_keys.push(k.clone());
                 writes.push(self.store.prepare(&current.handle, k, None)?);
                 writes.extend(super::indexes::index_writes(
                     &self.store,
@@ -272,8 +276,13 @@ impl Sweeper {
                 }
                 deleted += 1;
             }
+            let mark = self
+                .cache
+                .as_ref()
+                .map(|c| c.begin_writes(deleted_keys.iter().map(Vec::as_slice)));
             let all: Vec<&SealedWrite> = writes.iter().collect();
             self.store.commit(&all)?;
+            drop(mark);
             drop(guards);
         }
     }

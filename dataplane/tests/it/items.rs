@@ -718,3 +718,132 @@ async fn key_size_limits_are_enforced() {
         .unwrap();
     assert!(got.item.is_some());
 }
+
+/// GetItem is served from an in-memory cache when it can; it must never go back in time.
+/// Writers increment counters (single-item updates and transactions) while readers read them:
+/// each reader sees every counter only grow, and at the end reads exactly the final value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_reads_never_go_back_in_time() {
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_table(&c, "counters", None).await;
+    let keys = 4;
+    for k in 0..keys {
+        c.put_item()
+            .table_name("counters")
+            .item("pk", s(&format!("k{k}")))
+            .item("n", n(0))
+            .send()
+            .await
+            .unwrap();
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let c = c.clone();
+        let stop = stop.clone();
+        readers.push(tokio::spawn(async move {
+            let mut last = vec![0i64; keys];
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (k, seen) in last.iter_mut().enumerate() {
+                    let got = c
+                        .get_item()
+                        .table_name("counters")
+                        .key("pk", s(&format!("k{k}")))
+                        .consistent_read(true)
+                        .send()
+                        .await
+                        .unwrap();
+                    let v: i64 = got.item.unwrap()["n"].as_n().unwrap().parse().unwrap();
+                    assert!(v >= *seen, "k{k} went back from {seen} to {v}");
+                    *seen = v;
+                    reads += 1;
+                }
+            }
+            reads
+        }));
+    }
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let c = c.clone();
+        writers.push(tokio::spawn(async move {
+            for j in 0..40 {
+                let k = (w + j) % keys;
+                if j % 4 == 0 {
+                    // A transaction bumping two counters at once.
+                    let bump = |k: usize| {
+                        TransactWriteItem::builder()
+                            .update(
+                                Update::builder()
+                                    .table_name("counters")
+                                    .key("pk", s(&format!("k{k}")))
+                                    .update_expression("ADD n :one")
+                                    .expression_attribute_values(":one", n(1))
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build()
+                    };
+                    c.transact_write_items()
+                        .transact_items(bump(k))
+                        .transact_items(bump((k + 1) % keys))
+                        .send()
+                        .await
+                        .unwrap();
+                } else {
+                    c.update_item()
+                        .table_name("counters")
+                        .key("pk", s(&format!("k{k}")))
+                        .update_expression("ADD n :one")
+                        .expression_attribute_values(":one", n(1))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    assert!(reads > 0);
+    // 4 writers × 40 steps: 30 single increments and 10 transactions of two each.
+    let mut total = 0;
+    for k in 0..keys {
+        let got = c
+            .get_item()
+            .table_name("counters")
+            .key("pk", s(&format!("k{k}")))
+            .send()
+            .await
+            .unwrap();
+        total += got.item.unwrap()["n"]
+            .as_n()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap();
+    }
+    assert_eq!(total, 4 * (30 + 10 * 2), "every increment is visible");
+    // A deleted item is gone from the cache too.
+    c.delete_item()
+        .table_name("counters")
+        .key("pk", s("k0"))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_item()
+        .table_name("counters")
+        .key("pk", s("k0"))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_none());
+}
