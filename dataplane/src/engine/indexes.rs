@@ -273,22 +273,6 @@ impl Table {
     }
 }
 
-/// The counter update keeping an item collection's size when an item changes from `old` to
-/// `new`, for tables with local indexes; `Err` when the change would take the collection past
-/// `limit` bytes (ItemCollectionSizeLimitExceededException, as DynamoDB).
-pub(crate) fn collection_write(
-    store: &tabula_storage::Store,
-    table: &Table,
-    old: Option<&Item>,
-    new: Option<&Item>,
-    limit: u64,
-) -> ApiResult<Option<SealedWrite>> {
-    let Some((key, delta)) = collection_change(table, old, new) else {
-        return Ok(None);
-    };
-    collection_checked(store, key, delta, 0, limit).map(Some)
-}
-
 /// The collection counter and the change in bytes an item change makes to it (tables with
 /// local indexes only; `None` when nothing changes).
 pub(crate) fn collection_change(
@@ -401,16 +385,6 @@ impl Engine {
             key: Item::from([(hash.clone(), pk.clone())]),
             size_gb: (low, low + 1.0),
         }))
-    }
-
-    /// See [`index_writes`].
-    pub(crate) fn index_writes(
-        &self,
-        table: &Table,
-        old: Option<&Item>,
-        new: Option<&Item>,
-    ) -> ApiResult<Vec<SealedWrite>> {
-        Ok(index_writes(&self.store, table, old, new)?)
     }
 }
 

@@ -118,20 +118,17 @@ impl Engine {
             .cache
             .as_ref()
             .map(|c| c.begin_writes([skey.as_slice()]));
-        let mut writes = vec![self.store.prepare(&table.handle, skey, new)?];
-        if !table.def.indexes.is_empty() {
-            writes.extend(self.index_writes(table, old, new)?);
+        let change = super::item_change(&self.store, table, skey, old, new, false)?;
+        let mut writes = change.writes;
+        if let Some((key, delta)) = change.collection {
+            writes.push(super::indexes::collection_checked(
+                &self.store,
+                key,
+                delta,
+                0,
+                self.config.item_collection_limit,
+            )?);
         }
-        if let Some(record) = super::stream_record(&self.store, table, old, new, false)? {
-            writes.push(record);
-        }
-        writes.extend(super::indexes::collection_write(
-            &self.store,
-            table,
-            old,
-            new,
-            self.config.item_collection_limit,
-        )?);
         self.committer.commit(writes).await?;
         Ok(super::indexes::index_capacity(table, old, new))
     }

@@ -234,6 +234,35 @@ impl Drop for Background {
     }
 }
 
+/// What one item change writes, for one batch.
+pub(crate) struct ItemChange {
+    pub writes: Vec<tabula_storage::SealedWrite>,
+    /// The item-collection counter and its delta (tables with local indexes); the caller
+    /// checks it against the limit and adds the counter write.
+    pub collection: Option<(Vec<u8>, i64)>,
+}
+
+/// Everything an item change from `old` to `new` writes besides its collection counter: the
+/// item (or its deletion), its index entries and its stream record. Every item write (single
+/// item, transaction, TTL delete) goes through here. `by_ttl` marks a TTL delete in the
+/// stream.
+pub(crate) fn item_change(
+    store: &Store,
+    table: &Table,
+    skey: Vec<u8>,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    by_ttl: bool,
+) -> tabula_storage::Result<ItemChange> {
+    let mut writes = vec![store.prepare(&table.handle, skey, new)?];
+    writes.extend(indexes::index_writes(store, table, old, new)?);
+    writes.extend(streams::stream_record(store, table, old, new, by_ttl)?);
+    Ok(ItemChange {
+        writes,
+        collection: indexes::collection_change(table, old, new),
+    })
+}
+
 /// The lock stripe of an item key.
 fn stripe(key: &[u8]) -> usize {
     keyenc::fnv1a32(key) as usize % LOCK_STRIPES

@@ -364,22 +364,16 @@ impl Engine {
                         },
                     );
                     written_keys.push(skey.clone());
-                    writes.push(self.store.prepare(&table.handle, skey, new.as_ref())?);
-                    if !table.def.indexes.is_empty() {
-                        writes.extend(self.index_writes(&table, old.as_ref(), new.as_ref())?);
-                    }
-                    if let Some(record) = super::stream_record(
+                    let change = super::item_change(
                         &self.store,
                         &table,
+                        skey,
                         old.as_ref(),
                         new.as_ref(),
                         false,
-                    )? {
-                        writes.push(record);
-                    }
-                    if let Some((key, delta)) =
-                        super::indexes::collection_change(&table, old.as_ref(), new.as_ref())
-                    {
+                    )?;
+                    writes.extend(change.writes);
+                    if let Some((key, delta)) = change.collection {
                         let before = pending.get(&key).copied().unwrap_or(0);
                         match super::indexes::collection_checked(
                             &self.store,

@@ -251,28 +251,12 @@ impl Sweeper {
                     continue;
                 }
                 deleted_keys.push(k.clone());
-                writes.push(self.store.prepare(&current.handle, k, None)?);
-                writes.extend(super::indexes::index_writes(
-                    &self.store,
-                    &current,
-                    Some(&item),
-                    None,
-                )?);
-                writes.extend(
-                    super::indexes::collection_write(
-                        &self.store,
-                        &current,
-                        Some(&item),
-                        None,
-                        u64::MAX,
-                    )
-                    .map_err(|e| tabula_storage::StorageError::Corrupt(e.message))?,
-                );
-                // The stream shows the delete as the TTL service's.
-                if let Some(record) =
-                    super::stream_record(&self.store, &current, Some(&item), None, true)?
-                {
-                    writes.push(record);
+                // The stream shows the delete as the TTL service's (`by_ttl`).
+                let change = super::item_change(&self.store, &current, k, Some(&item), None, true)?;
+                writes.extend(change.writes);
+                // A delete only shrinks its collection: no limit to check.
+                if let Some((key, delta)) = change.collection {
+                    writes.push(self.store.counter_delta(key, delta));
                 }
                 deleted += 1;
             }
