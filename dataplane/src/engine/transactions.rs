@@ -169,10 +169,16 @@ fn is_top_level(e: &ApiError) -> bool {
 /// Cancels with one ValidationError reason at `at` and `None` for every other action (DynamoDB
 /// reports only the first validation error of a transaction).
 fn cancelled_by_validation(count: usize, at: usize, e: ApiError) -> ApiError {
+    cancelled_at(count, at, "ValidationError", e)
+}
+
+/// Cancels with one reason (`code`, and the error's message) at `at` and `None` for every
+/// other action.
+fn cancelled_at(count: usize, at: usize, code: &str, e: ApiError) -> ApiError {
     let reasons = (0..count)
         .map(|i| {
             if i == at {
-                json!({"Code": "ValidationError", "Message": e.message})
+                json!({"Code": code, "Message": e.message})
             } else {
                 reason_none()
             }
@@ -387,16 +393,12 @@ impl Engine {
                                 pending.insert(key, before + delta);
                             }
                             Err(e) if e.kind == ErrorKind::ItemCollectionSizeLimitExceeded => {
-                                let reasons = (0..actions.len())
-                                    .map(|j| {
-                                        if j == i {
-                                            json!({"Code": "ItemCollectionSizeLimitExceeded", "Message": e.message})
-                                        } else {
-                                            reason_none()
-                                        }
-                                    })
-                                    .collect();
-                                return Err(cancelled(reasons));
+                                return Err(cancelled_at(
+                                    actions.len(),
+                                    i,
+                                    "ItemCollectionSizeLimitExceeded",
+                                    e,
+                                ));
                             }
                             Err(e) => return Err(e),
                         }

@@ -104,30 +104,53 @@ fn attribute_definitions(
     list: Option<&Vec<Value>>,
     c: &mut Constraints,
 ) -> ApiResult<Vec<(String, String)>> {
-    let mut defs: Vec<(String, String)> = Vec::new();
-    for (i, d) in list.into_iter().flatten().enumerate() {
-        let Value::Object(d) = d else {
-            return Err(ApiError::serialization(
-                "AttributeDefinitions elements must be objects",
-            ));
+    name_enum_pairs(
+        list,
+        "AttributeDefinitions",
+        "attributeDefinitions",
+        ("AttributeType", "attributeType"),
+        &["S", "N", "B"],
+        "[B, N, S]",
+        c,
+    )
+}
+
+/// A list of `{AttributeName, <field>}` objects (attribute definitions, key schema elements)
+/// as (name, value) pairs; a missing member or a value outside `allowed` is a constraint
+/// error under `path`.
+fn name_enum_pairs(
+    list: Option<&Vec<Value>>,
+    what: &str,
+    path: &str,
+    (field, field_path): (&str, &str),
+    allowed: &[&str],
+    enum_set: &str,
+    c: &mut Constraints,
+) -> ApiResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (i, e) in list.into_iter().flatten().enumerate() {
+        let Value::Object(e) = e else {
+            return Err(ApiError::serialization(format!(
+                "{what} elements must be objects"
+            )));
         };
-        let d = Request(d);
-        let an = d.str("AttributeName")?;
-        let at = d.str("AttributeType")?;
-        let path = format!("attributeDefinitions.{}.member", i + 1);
-        c.not_null(an.is_some(), &format!("{path}.attributeName"));
-        c.not_null(at.is_some(), &format!("{path}.attributeType"));
-        if let Some(at) = at
-            && !matches!(at, "S" | "N" | "B")
+        let e = Request(e);
+        let an = e.str("AttributeName")?;
+        let value = e.str(field)?;
+        let member = format!("{path}.{}.member", i + 1);
+        c.not_null(an.is_some(), &format!("{member}.attributeName"));
+        c.not_null(value.is_some(), &format!("{member}.{field_path}"));
+        if let Some(v) = value
+            && !allowed.contains(&v)
         {
-            c.enum_value(at, &format!("{path}.attributeType"), "[B, N, S]");
+            c.enum_value(v, &format!("{member}.{field_path}"), enum_set);
         }
-        defs.push((
+        out.push((
             an.unwrap_or_default().to_string(),
-            at.unwrap_or_default().to_string(),
+            value.unwrap_or_default().to_string(),
         ));
     }
-    Ok(defs)
+    Ok(out)
 }
 
 /// The elements of a `KeySchema` list (table or index) as (name, key type), with the
@@ -137,30 +160,15 @@ fn key_schema_elements(
     path: &str,
     c: &mut Constraints,
 ) -> ApiResult<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for (i, e) in list.into_iter().flatten().enumerate() {
-        let Value::Object(e) = e else {
-            return Err(ApiError::serialization(
-                "KeySchema elements must be objects",
-            ));
-        };
-        let e = Request(e);
-        let an = e.str("AttributeName")?;
-        let kt = e.str("KeyType")?;
-        let member = format!("{path}.{}.member", i + 1);
-        c.not_null(an.is_some(), &format!("{member}.attributeName"));
-        c.not_null(kt.is_some(), &format!("{member}.keyType"));
-        if let Some(kt) = kt
-            && kt != "HASH"
-            && kt != "RANGE"
-        {
-            c.enum_value(kt, &format!("{member}.keyType"), "[HASH, RANGE]");
-        }
-        out.push((
-            an.unwrap_or_default().to_string(),
-            kt.unwrap_or_default().to_string(),
-        ));
-    }
+    let out = name_enum_pairs(
+        list,
+        "KeySchema",
+        path,
+        ("KeyType", "keyType"),
+        &["HASH", "RANGE"],
+        "[HASH, RANGE]",
+        c,
+    )?;
     if let Some(ks) = list
         && (ks.is_empty() || ks.len() > 2)
     {
@@ -877,64 +885,30 @@ fn key_schema_json(ks: &KeySchema) -> Vec<Value> {
 fn indexes_json(d: &TableDescription, out: &mut Value) {
     let (mut global, mut local) = (Vec::new(), Vec::new());
     for index in &d.def.indexes {
-        let mut projection = json!({ "ProjectionType": index.projection.kind.as_str() });
-        if !index.projection.non_key.is_empty() {
-            projection["NonKeyAttributes"] = json!(index.projection.non_key);
-        }
-        let (count, size) = d
+        let counts = d
             .index_counts
             .get(&index.index_no)
             .copied()
             .unwrap_or_default();
-        let mut v = json!({
-            "IndexName": index.name,
-            "KeySchema": key_schema_json(&index.key_schema),
-            "Projection": projection,
-            "IndexSizeBytes": size,
-            "ItemCount": count,
-            "IndexArn": format!("{}/index/{}", d.arn, index.name),
-        });
+        let status = match d.status {
+            TableStatus::Creating => "CREATING",
+            TableStatus::Deleting => "DELETING",
+            _ if index.backfilling => "CREATING",
+            _ => "ACTIVE",
+        };
+        let v = index_json(index, &d.arn, Some(counts), status);
         match index.kind {
             IndexKind::Local => local.push(v),
-            IndexKind::Global => {
-                let status = match d.status {
-                    TableStatus::Creating => "CREATING",
-                    TableStatus::Deleting => "DELETING",
-                    _ if index.backfilling => "CREATING",
-                    _ => "ACTIVE",
-                };
-                v["IndexStatus"] = json!(status);
-                if index.backfilling {
-                    v["Backfilling"] = json!(true);
-                }
-                let tp = index.throughput.unwrap_or_default();
-                v["ProvisionedThroughput"] = json!({
-                    "NumberOfDecreasesToday": 0,
-                    "ReadCapacityUnits": tp.read,
-                    "WriteCapacityUnits": tp.write,
-                });
-                global.push(v);
-            }
+            IndexKind::Global => global.push(v),
         }
     }
+    // The index this UpdateTable deleted, once more, as DELETING (without counts).
     if let Some(index) = &d.deleted_index {
-        let mut projection = json!({ "ProjectionType": index.projection.kind.as_str() });
-        if !index.projection.non_key.is_empty() {
-            projection["NonKeyAttributes"] = json!(index.projection.non_key);
-        }
-        let tp = index.throughput.unwrap_or_default();
-        global.push(json!({
-            "IndexName": index.name,
-            "KeySchema": key_schema_json(&index.key_schema),
-            "Projection": projection,
-            "IndexStatus": "DELETING",
-            "ProvisionedThroughput": {
-                "NumberOfDecreasesToday": 0,
-                "ReadCapacityUnits": tp.read,
-                "WriteCapacityUnits": tp.write,
-            },
-            "IndexArn": format!("{}/index/{}", d.arn, index.name),
-        }));
+        let deleting = IndexDef {
+            backfilling: false,
+            ..index.clone()
+        };
+        global.push(index_json(&deleting, &d.arn, None, "DELETING"));
     }
     if !local.is_empty() {
         out["LocalSecondaryIndexes"] = Value::Array(local);
@@ -942,6 +916,43 @@ fn indexes_json(d: &TableDescription, out: &mut Value) {
     if !global.is_empty() {
         out["GlobalSecondaryIndexes"] = Value::Array(global);
     }
+}
+
+/// One index of a table description; a global one also carries `status`, Backfilling and its
+/// throughput.
+fn index_json(
+    index: &IndexDef,
+    table_arn: &str,
+    counts: Option<(u64, u64)>,
+    status: &str,
+) -> Value {
+    let mut projection = json!({ "ProjectionType": index.projection.kind.as_str() });
+    if !index.projection.non_key.is_empty() {
+        projection["NonKeyAttributes"] = json!(index.projection.non_key);
+    }
+    let mut v = json!({
+        "IndexName": index.name,
+        "KeySchema": key_schema_json(&index.key_schema),
+        "Projection": projection,
+        "IndexArn": format!("{table_arn}/index/{}", index.name),
+    });
+    if let Some((count, size)) = counts {
+        v["IndexSizeBytes"] = json!(size);
+        v["ItemCount"] = json!(count);
+    }
+    if index.kind == IndexKind::Global {
+        v["IndexStatus"] = json!(status);
+        if index.backfilling {
+            v["Backfilling"] = json!(true);
+        }
+        let tp = index.throughput.unwrap_or_default();
+        v["ProvisionedThroughput"] = json!({
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": tp.read,
+            "WriteCapacityUnits": tp.write,
+        });
+    }
+    v
 }
 
 pub(crate) fn description_json(d: &TableDescription) -> Value {
