@@ -322,22 +322,13 @@ impl Store {
     }
 
     /// Removes a table's catalog record and all its items.
-    pub fn drop_table(&self, name: &str) -> Result<()> {
-        let id = self.drop_table_keeping_streams(name, None)?;
-        self.purge_table_data(id)
-    }
-
     /// Removes a table's catalog record and records that its data is to be removed (by
     /// [`Store::purge_table_data`], which the engine calls once no write to the table can
     /// still be in flight; a crash in between leaves the record for the next start). With
     /// `tombstone` (the engine's final definition of the table) its stream records and data
     /// key are kept under a `dead/` record until [`Store::purge_dead`], so the streams stay
     /// readable. Returns the table id.
-    pub fn drop_table_keeping_streams(
-        &self,
-        name: &str,
-        tombstone: Option<Vec<u8>>,
-    ) -> Result<u32> {
+    pub fn drop_table(&self, name: &str, tombstone: Option<Vec<u8>>) -> Result<u32> {
         let _guard = self.catalog_lock.lock().unwrap_or_else(|p| p.into_inner());
         let record = self
             .table_record(name)?
@@ -402,7 +393,7 @@ impl Store {
         Ok(())
     }
 
-    /// Tables dropped but not yet purged (see `drop_table_keeping_streams`).
+    /// Tables dropped but not yet purged (see `drop_table`).
     pub fn pending_purges(&self) -> Result<Vec<u32>> {
         let meta = self.cf(CF_META)?;
         let mut out = Vec::new();
@@ -422,7 +413,7 @@ impl Store {
         Ok(out)
     }
 
-    /// The deleted tables whose streams are kept (see `drop_table_keeping_streams`).
+    /// The deleted tables whose streams are kept (see `drop_table`).
     pub fn list_dead(&self) -> Result<Vec<TableRecord>> {
         let meta = self.cf(CF_META)?;
         let mut out = Vec::new();

@@ -655,6 +655,31 @@ pub(crate) type Graveyard = std::sync::RwLock<Vec<Arc<Table>>>;
 
 /// Removes stream records past the retention period, and forgets streams disabled for longer
 /// (run by the engine's background thread, with the TTL sweep).
+/// Deletes a table's stream records older than `horizon_ms` and records how far each stream
+/// was trimmed (see [`TrimMarks`]).
+fn trim_table_streams(store: &Store, t: &Table, marks: &TrimMarks, horizon_ms: u64) {
+    for s in &t.def.streams {
+        let prefix = s.prefix(t.handle.table_id);
+        let trimmed = store
+            .last_stream_seq(&prefix, horizon_ms * 1000)
+            .and_then(|last| {
+                if last.is_some() {
+                    store.trim_stream(&prefix, horizon_ms * 1000)?;
+                }
+                Ok(last)
+            });
+        match trimmed {
+            Ok(Some(last)) => {
+                let mut m = marks.lock().unwrap_or_else(|p| p.into_inner());
+                let mark = m.entry((t.handle.table_id, s.stream_no)).or_default();
+                *mark = (*mark).max(last);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(table = %t.def.name, error = %e, "cannot trim a stream"),
+        }
+    }
+}
+
 pub(crate) fn trim_streams(
     store: &Store,
     tables: &Tables,
@@ -684,12 +709,7 @@ pub(crate) fn trim_streams(
             }
             continue;
         }
-        for s in &t.def.streams {
-            let prefix = s.prefix(t.handle.table_id);
-            if let Err(e) = store.trim_stream(&prefix, horizon_ms * 1000) {
-                tracing::warn!(table = %t.def.name, error = %e, "cannot trim a stream");
-            }
-        }
+        trim_table_streams(store, &t, marks, horizon_ms);
     }
     let list: Vec<Arc<Table>> = tables
         .read()
@@ -699,26 +719,7 @@ pub(crate) fn trim_streams(
         .cloned()
         .collect();
     for t in list {
-        for s in &t.def.streams {
-            let prefix = s.prefix(t.handle.table_id);
-            let trimmed = store
-                .last_stream_seq(&prefix, horizon_ms * 1000)
-                .and_then(|last| {
-                    if last.is_some() {
-                        store.trim_stream(&prefix, horizon_ms * 1000)?;
-                    }
-                    Ok(last)
-                });
-            match trimmed {
-                Ok(Some(last)) => {
-                    let mut m = marks.lock().unwrap_or_else(|p| p.into_inner());
-                    let mark = m.entry((t.handle.table_id, s.stream_no)).or_default();
-                    *mark = (*mark).max(last);
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(table = %t.def.name, error = %e, "cannot trim a stream"),
-            }
-        }
+        trim_table_streams(store, &t, marks, horizon_ms);
         // Streams disabled for longer than the retention period are forgotten.
         if t.def
             .streams

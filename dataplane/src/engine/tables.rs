@@ -420,16 +420,14 @@ impl Engine {
         let (item_count, size_bytes, index_counts) = self.table_stats(&table);
         // A table with streams leaves them readable (DISABLED) for their retention period.
         let table_id = if table.def.streams.is_empty() {
-            self.store.drop_table_keeping_streams(name, None)?
+            self.store.drop_table(name, None)?
         } else {
             let mut def = table.def.clone();
             if let Some(s) = def.streams.last_mut().filter(|s| s.disabled_ms.is_none()) {
                 s.disabled_ms = Some(now_ms());
                 s.disabled_seq = Some(self.store.stream_clock().saturating_sub(1));
             }
-            let id = self
-                .store
-                .drop_table_keeping_streams(name, Some(def.encode()))?;
+            let id = self.store.drop_table(name, Some(def.encode()))?;
             self.graveyard
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
