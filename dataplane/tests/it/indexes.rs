@@ -714,6 +714,17 @@ fn create_gsi_update(
         .build()
 }
 
+fn delete_gsi_update(name: &str) -> aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate {
+    aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+        .delete(
+            aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
+                .index_name(name)
+                .build()
+                .unwrap(),
+        )
+        .build()
+}
+
 /// A global index added to a populated table while writers keep changing it: the backfill
 /// and the writers together leave exactly one entry per item, with its current key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -861,16 +872,7 @@ async fn gsi_added_by_update_table_backfills_under_concurrent_writes() {
     let out = c
         .update_table()
         .table_name("grow")
-        .global_secondary_index_updates(
-            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
-                .delete(
-                    aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
-                        .index_name("by_colour")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .global_secondary_index_updates(delete_gsi_update("by_colour"))
         .send()
         .await
         .unwrap();
@@ -905,16 +907,7 @@ async fn gsi_added_by_update_table_backfills_under_concurrent_writes() {
     let err = c
         .update_table()
         .table_name("grow")
-        .global_secondary_index_updates(
-            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
-                .delete(
-                    aws_sdk_dynamodb::types::DeleteGlobalSecondaryIndexAction::builder()
-                        .index_name("by_colour")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .global_secondary_index_updates(delete_gsi_update("by_colour"))
         .send()
         .await
         .unwrap_err();
