@@ -313,44 +313,6 @@ pub(crate) fn collection_checked(
     Ok(store.counter_delta(key, delta))
 }
 
-/// Write units an item change costs each secondary index, as DynamoDB counts them: an entry
-/// added or removed costs its projection's units, a moved entry both, a rewritten entry the
-/// larger, an unchanged one nothing. Indexes that cost nothing are left out.
-pub(crate) fn index_capacity(
-    table: &Table,
-    old: Option<&Item>,
-    new: Option<&Item>,
-) -> std::collections::BTreeMap<String, (bool, f64)> {
-    let mut out = std::collections::BTreeMap::new();
-    let units = |item: &Item| super::write_units(tabula_core::value::item_size(item));
-    for index in &table.def.indexes {
-        let old_key = old.and_then(|i| table.index_entry_key(index, i));
-        let new_key = new.and_then(|i| table.index_entry_key(index, i));
-        let old_p = old
-            .filter(|_| old_key.is_some())
-            .map(|i| table.project(index, i));
-        let new_p = new
-            .filter(|_| new_key.is_some())
-            .map(|i| table.project(index, i));
-        let cost = match (&old_key, &new_key, &old_p, &new_p) {
-            (Some(a), Some(b), Some(o), Some(n)) if a == b => {
-                if o == n {
-                    0.0
-                } else {
-                    units(o).max(units(n))
-                }
-            }
-            _ => {
-                old_p.as_ref().map(units).unwrap_or(0.0) + new_p.as_ref().map(units).unwrap_or(0.0)
-            }
-        };
-        if cost > 0.0 {
-            out.insert(index.name.clone(), (index.kind == IndexKind::Global, cost));
-        }
-    }
-    out
-}
-
 /// What `ItemCollectionMetrics` reports: the partition key, and the collection's size as a
 /// range of gigabytes.
 pub struct CollectionMetrics {
@@ -388,37 +350,55 @@ impl Engine {
     }
 }
 
+/// Write units per secondary index: name → (global?, units).
+pub(crate) type IndexUnits = std::collections::BTreeMap<String, (bool, f64)>;
+
 /// The index entries to remove and to write when an item changes from `old` to `new`
-/// (`None` meaning absent). Entries that would not change are left alone.
+/// (`None` meaning absent), and the write units that costs each index as DynamoDB counts
+/// them: an entry added or removed costs its projection's units, a moved entry both, a
+/// rewritten entry the larger, an unchanged one nothing (and is not written). Indexes that
+/// cost nothing are left out of the units.
 pub(crate) fn index_writes(
     store: &tabula_storage::Store,
     table: &Table,
     old: Option<&Item>,
     new: Option<&Item>,
-) -> tabula_storage::Result<Vec<SealedWrite>> {
-    {
-        let mut out = Vec::new();
-        for index in &table.def.indexes {
-            let old_key = old.and_then(|i| table.index_entry_key(index, i));
-            let new_key = new.and_then(|i| table.index_entry_key(index, i));
-            if let (Some(o), Some(n), Some(old), Some(new)) = (&old_key, &new_key, old, new)
-                && o == n
-                && table.project(index, old) == table.project(index, new)
-            {
-                continue;
-            }
-            if let Some(o) = old_key
-                && new_key.as_ref() != Some(&o)
-            {
-                out.push(store.prepare_in(Space::Index, &table.handle, o, None)?);
-            }
-            if let (Some(n), Some(new)) = (new_key, new) {
-                let projected = table.project(index, new);
-                out.push(store.prepare_in(Space::Index, &table.handle, n, Some(&projected))?);
-            }
+) -> tabula_storage::Result<(Vec<SealedWrite>, IndexUnits)> {
+    let mut out = Vec::new();
+    let mut units = IndexUnits::new();
+    let cost = |item: &Item| super::write_units(tabula_core::value::item_size(item));
+    for index in &table.def.indexes {
+        let old_key = old.and_then(|i| table.index_entry_key(index, i));
+        let new_key = new.and_then(|i| table.index_entry_key(index, i));
+        let old_p = old
+            .filter(|_| old_key.is_some())
+            .map(|i| table.project(index, i));
+        let new_p = new
+            .filter(|_| new_key.is_some())
+            .map(|i| table.project(index, i));
+        let same_key = old_key.is_some() && old_key == new_key;
+        let units_here = match (&old_p, &new_p) {
+            (Some(o), Some(n)) if same_key && o == n => 0.0,
+            (Some(o), Some(n)) if same_key => cost(o).max(cost(n)),
+            _ => old_p.as_ref().map(cost).unwrap_or(0.0) + new_p.as_ref().map(cost).unwrap_or(0.0),
+        };
+        if units_here == 0.0 {
+            continue; // no entry, or an unchanged one
         }
-        Ok(out)
+        units.insert(
+            index.name.clone(),
+            (index.kind == IndexKind::Global, units_here),
+        );
+        if let Some(o) = old_key
+            && !same_key
+        {
+            out.push(store.prepare_in(Space::Index, &table.handle, o, None)?);
+        }
+        if let (Some(n), Some(projected)) = (new_key, new_p) {
+            out.push(store.prepare_in(Space::Index, &table.handle, n, Some(&projected))?);
+        }
     }
+    Ok((out, units))
 }
 
 /// One entry of UpdateTable's `GlobalSecondaryIndexUpdates`.

@@ -111,7 +111,7 @@ impl Engine {
         skey: Vec<u8>,
         old: Option<&Item>,
         new: Option<&Item>,
-    ) -> ApiResult<std::collections::BTreeMap<String, (bool, f64)>> {
+    ) -> ApiResult<super::indexes::IndexUnits> {
         // Held until the commit is done: the item cache drops the key and no read refills it
         // with the old value meanwhile.
         let _mark = self
@@ -130,7 +130,7 @@ impl Engine {
             )?);
         }
         self.committer.commit(writes).await?;
-        Ok(super::indexes::index_capacity(table, old, new))
+        Ok(change.index_units)
     }
 
     pub async fn put_item(&self, input: PutItemInput) -> ApiResult<WriteOutcome> {

@@ -240,6 +240,8 @@ pub(crate) struct ItemChange {
     /// The item-collection counter and its delta (tables with local indexes); the caller
     /// checks it against the limit and adds the counter write.
     pub collection: Option<(Vec<u8>, i64)>,
+    /// The write units the change costs each secondary index.
+    pub index_units: indexes::IndexUnits,
 }
 
 /// Everything an item change from `old` to `new` writes besides its collection counter: the
@@ -255,11 +257,13 @@ pub(crate) fn item_change(
     by_ttl: bool,
 ) -> tabula_storage::Result<ItemChange> {
     let mut writes = vec![store.prepare(&table.handle, skey, new)?];
-    writes.extend(indexes::index_writes(store, table, old, new)?);
+    let (index_writes, index_units) = indexes::index_writes(store, table, old, new)?;
+    writes.extend(index_writes);
     writes.extend(streams::stream_record(store, table, old, new, by_ttl)?);
     Ok(ItemChange {
         writes,
         collection: indexes::collection_change(table, old, new),
+        index_units,
     })
 }
 

@@ -354,9 +354,17 @@ impl Engine {
             match new {
                 None => charge(&mut consumed, &a.table, 2.0 * read_units(size, true), 0.0),
                 Some(new) => {
+                    written_keys.push(skey.clone());
+                    let change = super::item_change(
+                        &self.store,
+                        &table,
+                        skey,
+                        old.as_ref(),
+                        new.as_ref(),
+                        false,
+                    )?;
                     // A transaction costs twice the units, on the table and on each index.
-                    let mut indexes =
-                        super::indexes::index_capacity(&table, old.as_ref(), new.as_ref());
+                    let mut indexes = change.index_units;
                     for (_, units) in indexes.values_mut() {
                         *units *= 2.0;
                     }
@@ -369,15 +377,6 @@ impl Engine {
                             indexes,
                         },
                     );
-                    written_keys.push(skey.clone());
-                    let change = super::item_change(
-                        &self.store,
-                        &table,
-                        skey,
-                        old.as_ref(),
-                        new.as_ref(),
-                        false,
-                    )?;
                     writes.extend(change.writes);
                     if let Some((key, delta)) = change.collection {
                         let before = pending.get(&key).copied().unwrap_or(0);
