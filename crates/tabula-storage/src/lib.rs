@@ -16,6 +16,8 @@
 //! engine decides what to write and holds the per-item locks that make read-modify-write atomic.
 
 pub mod crypto;
+pub mod mutation;
+mod raftlog;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -30,12 +32,21 @@ use tabula_core::keyenc::KEY_FORMAT_VERSION;
 use tabula_core::value::Item;
 
 pub use crypto::{DataKey, MasterKey};
+pub use mutation::Mutation;
+pub use raftlog::LogEntry;
 
 const CF_META: &str = "meta";
 const CF_ITEMS: &str = "items";
 const CF_INDEX: &str = "index";
 const CF_STREAM: &str = "stream";
+/// The Raft log of a replicated node (see `raftlog`); empty on a single node.
+const CF_LOG: &str = "raftlog";
 const META_STREAM_SEQ_FLOOR: &[u8] = b"stream_seq_floor";
+/// Replicated nodes: the last stream sequence number assigned, exactly (every replica must
+/// number the same records the same way, also after a restart).
+const META_STREAM_SEQ_LAST: &[u8] = b"stream_seq_last";
+/// Replicated nodes: the Raft state the applied mutations reach (written in their batches).
+pub const META_RAFT_APPLIED: &[u8] = b"raft/applied";
 /// How far ahead of the last assigned stream sequence number the persisted floor is kept:
 /// after a restart numbering resumes above it without scanning the records.
 const STREAM_SEQ_STEP: u64 = 10_000_000;
@@ -69,13 +80,17 @@ pub enum StorageError {
     TableExists(String),
     #[error("table not found: {0}")]
     TableNotFound(String),
+    /// A mutation the store's current state does not allow (decided the same way on every
+    /// replica).
+    #[error("rejected: {0}")]
+    Rejected(String),
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;
 
 /// A table as the catalog keeps it. `definition` is owned by the engine (its own versioned
 /// encoding); storage keeps it next to the table's id and wrapped data key.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TableRecord {
     pub name: String,
     pub table_id: u32,
@@ -148,6 +163,7 @@ impl Space {
 
 /// An item or index-entry write ready to commit: the space, the storage key and the sealed
 /// body (`None` deletes).
+#[derive(Clone, Debug, PartialEq)]
 pub struct SealedWrite {
     pub space: Space,
     pub key: Vec<u8>,
@@ -166,10 +182,22 @@ pub struct Store {
     /// Serialises the commits that carry stream records, and holds the last stream sequence
     /// number and the persisted floor: records become visible in sequence order.
     stream_seq: std::sync::Mutex<(u64, u64)>,
+    /// A replica of a replicated table: stream records are numbered from the stamps their log
+    /// entries carry, never from this node's clock (see `commit_writes`).
+    replicated: bool,
 }
 
 impl Store {
     pub fn open(dir: &Path, master: MasterKey) -> Result<Store> {
+        Store::open_with(dir, master, false)
+    }
+
+    /// Opens the store of one replica of a replicated node (see `replicated`).
+    pub fn open_replicated(dir: &Path, master: MasterKey) -> Result<Store> {
+        Store::open_with(dir, master, true)
+    }
+
+    fn open_with(dir: &Path, master: MasterKey, replicated: bool) -> Result<Store> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -198,12 +226,17 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_ITEMS, items_opts.clone()),
             ColumnFamilyDescriptor::new(CF_INDEX, index_opts),
             ColumnFamilyDescriptor::new(CF_STREAM, items_opts),
+            ColumnFamilyDescriptor::new(CF_LOG, opts.clone()),
         ];
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
         let floor = match db.get_cf(
             db.cf_handle(CF_META)
                 .ok_or_else(|| StorageError::Corrupt("missing column family meta".into()))?,
-            META_STREAM_SEQ_FLOOR,
+            if replicated {
+                META_STREAM_SEQ_LAST
+            } else {
+                META_STREAM_SEQ_FLOOR
+            },
         )? {
             Some(v) if v.len() == 8 => u64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8])),
             _ => 0,
@@ -214,6 +247,7 @@ impl Store {
             handles: RwLock::new(HashMap::new()),
             catalog_lock: std::sync::Mutex::new(()),
             stream_seq: std::sync::Mutex::new((floor, floor)),
+            replicated,
         };
         store.check_format()?;
         Ok(store)
@@ -226,8 +260,15 @@ impl Store {
     }
 
     fn sync_write(&self, batch: WriteBatch) -> Result<()> {
+        self.write(batch, true)
+    }
+
+    /// Writes a batch, synced or not. Unsynced batches are those a replica applies from its
+    /// Raft log: the log itself is durable, and a lost tail is applied again after a crash
+    /// (the applied position is written in the same batches).
+    fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         let mut wo = WriteOptions::default();
-        wo.set_sync(true);
+        wo.set_sync(sync);
         self.db.write_opt(batch, &wo)?;
         Ok(())
     }
@@ -276,121 +317,64 @@ impl Store {
         }
     }
 
-    /// Creates a catalog record with a fresh table id and a fresh data key.
+    /// Creates a catalog record with a fresh table id and a fresh data key (a single node;
+    /// a replicated one proposes [`Store::new_table_record`] through its log).
     pub fn create_table(&self, name: &str, definition: Vec<u8>) -> Result<TableRecord> {
-        let _guard = self.catalog_lock.lock().unwrap_or_else(|p| p.into_inner());
-        if self.table_record(name)?.is_some() {
-            return Err(StorageError::TableExists(name.to_string()));
-        }
-        let meta = self.cf(CF_META)?;
-        let next = match self.db.get_cf(meta, META_NEXT_TABLE_ID)? {
-            Some(v) if v.len() == 4 => u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-            _ => 1,
-        };
+        let record = self.new_table_record(name, definition)?;
+        self.apply_catalog(&Mutation::CreateTable(record.clone()), None, true)?;
+        Ok(record)
+    }
+
+    /// A catalog record for a new table: the next table id and a fresh data key wrapped by
+    /// the master key. Nothing is written: [`Mutation::CreateTable`] does that, and refuses
+    /// the record if another table took the id or the name first.
+    pub fn new_table_record(&self, name: &str, definition: Vec<u8>) -> Result<TableRecord> {
+        let next = self.next_table_id()?;
         let data_key = DataKey::generate();
-        let record = TableRecord {
+        Ok(TableRecord {
             name: name.to_string(),
             table_id: next,
             wrapped_key: self.master.wrap(&data_key, next)?,
             definition,
-        };
-        let mut b = WriteBatch::default();
-        b.put_cf(meta, META_NEXT_TABLE_ID, (next + 1).to_be_bytes());
-        b.put_cf(
-            meta,
-            [META_TABLE_PREFIX, name.as_bytes()].concat(),
-            record.encode(),
-        );
-        self.sync_write(b)?;
-        Ok(record)
+        })
+    }
+
+    fn next_table_id(&self) -> Result<u32> {
+        Ok(
+            match self.db.get_cf(self.cf(CF_META)?, META_NEXT_TABLE_ID)? {
+                Some(v) if v.len() == 4 => u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                _ => 1,
+            },
+        )
     }
 
     /// Replaces a table's engine-owned definition.
     pub fn update_definition(&self, name: &str, definition: Vec<u8>) -> Result<()> {
-        let _guard = self.catalog_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut record = self
-            .table_record(name)?
-            .ok_or_else(|| StorageError::TableNotFound(name.to_string()))?;
-        record.definition = definition;
-        let mut b = WriteBatch::default();
-        b.put_cf(
-            self.cf(CF_META)?,
-            [META_TABLE_PREFIX, name.as_bytes()].concat(),
-            record.encode(),
-        );
-        self.sync_write(b)
+        let m = Mutation::UpdateDefinition {
+            name: name.to_string(),
+            definition,
+        };
+        self.apply_catalog(&m, None, true)
     }
 
-    /// Removes a table's catalog record and all its items.
     /// Removes a table's catalog record and records that its data is to be removed (by
     /// [`Store::purge_table_data`], which the engine calls once no write to the table can
     /// still be in flight; a crash in between leaves the record for the next start). With
     /// `tombstone` (the engine's final definition of the table) its stream records and data
     /// key are kept under a `dead/` record until [`Store::purge_dead`], so the streams stay
-    /// readable. Returns the table id.
-    pub fn drop_table(&self, name: &str, tombstone: Option<Vec<u8>>) -> Result<u32> {
-        let _guard = self.catalog_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let record = self
-            .table_record(name)?
-            .ok_or_else(|| StorageError::TableNotFound(name.to_string()))?;
-        let mut b = WriteBatch::default();
-        let meta = self.cf(CF_META)?;
-        b.delete_cf(meta, [META_TABLE_PREFIX, name.as_bytes()].concat());
-        b.put_cf(
-            meta,
-            [META_PURGE_PREFIX, &record.table_id.to_be_bytes()[..]].concat(),
-            [u8::from(tombstone.is_some())],
-        );
-        if let Some(definition) = tombstone {
-            let dead = TableRecord {
-                definition,
-                ..record.clone()
-            };
-            let mut value = (name.len() as u32).to_be_bytes().to_vec();
-            value.extend_from_slice(name.as_bytes());
-            value.extend_from_slice(&dead.encode());
-            b.put_cf(
-                meta,
-                [META_DEAD_PREFIX, &record.table_id.to_be_bytes()[..]].concat(),
-                value,
-            );
-        }
-        self.sync_write(b)?;
-        Ok(record.table_id)
+    /// readable.
+    pub fn drop_table(&self, name: &str, tombstone: Option<Vec<u8>>) -> Result<()> {
+        let m = Mutation::DropTable {
+            name: name.to_string(),
+            tombstone,
+        };
+        self.apply_catalog(&m, None, true)
     }
 
     /// Removes a dropped table's items and index entries (and its stream records unless they
     /// are kept), then its `purge/` record.
     pub fn purge_table_data(&self, table_id: u32) -> Result<()> {
-        let meta = self.cf(CF_META)?;
-        let marker = [META_PURGE_PREFIX, &table_id.to_be_bytes()[..]].concat();
-        let Some(keep_streams) = self.db.get_cf(meta, &marker)? else {
-            return Ok(());
-        };
-        let end = table_id
-            .checked_add(1)
-            .ok_or_else(|| StorageError::Corrupt("table id space exhausted".into()))?;
-        let mut spaces = vec![Space::Items, Space::Index];
-        if keep_streams.first() != Some(&1) {
-            spaces.push(Space::Stream);
-        }
-        let mut b = WriteBatch::default();
-        for space in spaces {
-            b.delete_range_cf(
-                self.cf(space.cf_name())?,
-                table_id.to_be_bytes(),
-                end.to_be_bytes(),
-            );
-        }
-        b.delete_cf(meta, marker);
-        self.sync_write(b)?;
-        if keep_streams.first() != Some(&1) {
-            self.handles
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&table_id);
-        }
-        Ok(())
+        self.apply_catalog(&Mutation::PurgeTableData(table_id), None, true)
     }
 
     /// Tables dropped but not yet purged (see `drop_table`).
@@ -440,24 +424,130 @@ impl Store {
 
     /// Forgets a deleted table for good: its stream records and its `dead/` record.
     pub fn purge_dead(&self, table_id: u32) -> Result<()> {
-        let end = table_id
-            .checked_add(1)
-            .ok_or_else(|| StorageError::Corrupt("table id space exhausted".into()))?;
+        self.apply_catalog(&Mutation::PurgeDead(table_id), None, true)
+    }
+
+    /// Applies one catalog mutation (anything but [`Mutation::Writes`]) as one batch, with
+    /// `marker` (a replica's applied Raft state) written in the same batch. Rejections
+    /// (`TableExists`, `TableNotFound`, `Rejected`) depend only on the store's state, so every
+    /// replica decides alike; they write nothing.
+    pub fn apply_catalog(&self, m: &Mutation, marker: Option<&[u8]>, sync: bool) -> Result<()> {
+        let _guard = self.catalog_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let meta = self.cf(CF_META)?;
         let mut b = WriteBatch::default();
-        b.delete_cf(
-            self.cf(CF_META)?,
-            [META_DEAD_PREFIX, &table_id.to_be_bytes()[..]].concat(),
-        );
-        b.delete_range_cf(
-            self.cf(CF_STREAM)?,
-            table_id.to_be_bytes(),
-            end.to_be_bytes(),
-        );
-        self.sync_write(b)?;
-        self.handles
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&table_id);
+        let mut forget_handle = None;
+        let table_key = |name: &str| [META_TABLE_PREFIX, name.as_bytes()].concat();
+        match m {
+            Mutation::Writes(_) => {
+                return Err(StorageError::Rejected(
+                    "item writes are not a catalog change".into(),
+                ));
+            }
+            Mutation::CreateTable(record) => {
+                if self.table_record(&record.name)?.is_some() {
+                    return Err(StorageError::TableExists(record.name.clone()));
+                }
+                let next = self.next_table_id()?;
+                if record.table_id != next {
+                    return Err(StorageError::Rejected(format!(
+                        "table id {} was taken (next is {next})",
+                        record.table_id
+                    )));
+                }
+                b.put_cf(meta, META_NEXT_TABLE_ID, (next + 1).to_be_bytes());
+                b.put_cf(meta, table_key(&record.name), record.encode());
+            }
+            Mutation::UpdateDefinition { name, definition } => {
+                let mut record = self
+                    .table_record(name)?
+                    .ok_or_else(|| StorageError::TableNotFound(name.clone()))?;
+                record.definition = definition.clone();
+                b.put_cf(meta, table_key(name), record.encode());
+            }
+            Mutation::DropTable { name, tombstone } => {
+                let record = self
+                    .table_record(name)?
+                    .ok_or_else(|| StorageError::TableNotFound(name.clone()))?;
+                b.delete_cf(meta, table_key(name));
+                b.put_cf(
+                    meta,
+                    [META_PURGE_PREFIX, &record.table_id.to_be_bytes()[..]].concat(),
+                    [u8::from(tombstone.is_some())],
+                );
+                if let Some(definition) = tombstone {
+                    let dead = TableRecord {
+                        definition: definition.clone(),
+                        ..record.clone()
+                    };
+                    let mut value = (name.len() as u32).to_be_bytes().to_vec();
+                    value.extend_from_slice(name.as_bytes());
+                    value.extend_from_slice(&dead.encode());
+                    b.put_cf(
+                        meta,
+                        [META_DEAD_PREFIX, &record.table_id.to_be_bytes()[..]].concat(),
+                        value,
+                    );
+                }
+            }
+            Mutation::PurgeTableData(table_id) => {
+                let marker_key = [META_PURGE_PREFIX, &table_id.to_be_bytes()[..]].concat();
+                // Already purged: nothing to do (but a replica still records its position).
+                if let Some(keep_streams) = self.db.get_cf(meta, &marker_key)? {
+                    let end = table_end(*table_id)?;
+                    let mut spaces = vec![Space::Items, Space::Index];
+                    if keep_streams.first() != Some(&1) {
+                        spaces.push(Space::Stream);
+                        forget_handle = Some(*table_id);
+                    }
+                    for space in spaces {
+                        b.delete_range_cf(
+                            self.cf(space.cf_name())?,
+                            table_id.to_be_bytes(),
+                            end.to_be_bytes(),
+                        );
+                    }
+                    b.delete_cf(meta, marker_key);
+                }
+            }
+            Mutation::PurgeDead(table_id) => {
+                let end = table_end(*table_id)?;
+                b.delete_cf(
+                    meta,
+                    [META_DEAD_PREFIX, &table_id.to_be_bytes()[..]].concat(),
+                );
+                b.delete_range_cf(
+                    self.cf(CF_STREAM)?,
+                    table_id.to_be_bytes(),
+                    end.to_be_bytes(),
+                );
+                forget_handle = Some(*table_id);
+            }
+            Mutation::DropIndexEntries(prefix) => {
+                let Some(end) = tabula_core::keyenc::prefix_end(prefix) else {
+                    return Err(StorageError::Rejected(
+                        "index prefix has no successor".into(),
+                    ));
+                };
+                b.delete_range_cf(self.cf(CF_INDEX)?, &prefix[..], &end[..]);
+            }
+            Mutation::TrimStream { stream, before } => {
+                b.delete_range_cf(
+                    self.cf(CF_STREAM)?,
+                    stream.clone(),
+                    [&stream[..], &before.to_be_bytes()[..]].concat(),
+                );
+            }
+        }
+        if let Some(marker) = marker {
+            b.put_cf(meta, META_RAFT_APPLIED, marker);
+        }
+        self.write(b, sync)?;
+        if let Some(id) = forget_handle {
+            self.handles
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }
         Ok(())
     }
 
@@ -561,19 +651,25 @@ impl Store {
 
     /// Removes every entry of one secondary index (`prefix` is `table_id | index_no`).
     pub fn drop_index_entries(&self, prefix: &[u8]) -> Result<()> {
-        let Some(end) = tabula_core::keyenc::prefix_end(prefix) else {
-            return Err(StorageError::Corrupt(
-                "index prefix has no successor".into(),
-            ));
-        };
-        let mut b = WriteBatch::default();
-        b.delete_range_cf(self.cf(CF_INDEX)?, prefix, &end[..]);
-        self.sync_write(b)
+        self.apply_catalog(&Mutation::DropIndexEntries(prefix.to_vec()), None, true)
     }
 
     /// Commits many prepared writes (possibly from many requests) as one atomic, synced batch:
     /// the engine's committer calls this once per group of concurrent writes.
     pub fn commit(&self, writes: &[&SealedWrite]) -> Result<()> {
+        self.commit_writes(writes, None, None, true)
+    }
+
+    /// `commit`, generalised for replicas applying their log: `stamp` (the proposer's clock,
+    /// carried by the log entry) numbers stream records instead of this node's clock, and
+    /// `marker` (the applied Raft state) is written in the same batch.
+    pub fn commit_writes(
+        &self,
+        writes: &[&SealedWrite],
+        stamp: Option<u64>,
+        marker: Option<&[u8]>,
+        sync: bool,
+    ) -> Result<()> {
         let items = self.cf(CF_ITEMS)?;
         let index = self.cf(CF_INDEX)?;
         let stream = self.cf(CF_STREAM)?;
@@ -593,12 +689,17 @@ impl Store {
         for w in writes {
             match (w.space, &w.value, seq.as_mut()) {
                 (Space::Stream, Some(v), Some(state)) => {
-                    let n = next_stream_seq(state.0);
+                    let n = match stamp {
+                        Some(t) if self.replicated => t.max(state.0 + 1),
+                        _ => next_stream_seq(state.0),
+                    };
                     state.0 = n;
                     let mut key = w.key.clone();
                     key.extend_from_slice(&n.to_be_bytes());
                     b.put_cf(stream, key, v);
-                    if n >= state.1 {
+                    if self.replicated {
+                        b.put_cf(self.cf(CF_META)?, META_STREAM_SEQ_LAST, n.to_be_bytes());
+                    } else if n >= state.1 {
                         state.1 = n + STREAM_SEQ_STEP;
                         b.put_cf(
                             self.cf(CF_META)?,
@@ -618,7 +719,10 @@ impl Store {
                 }
             }
         }
-        let result = self.sync_write(b);
+        if let Some(marker) = marker {
+            b.put_cf(self.cf(CF_META)?, META_RAFT_APPLIED, marker);
+        }
+        let result = self.write(b, sync);
         if let (Ok(()), Some(g), Some(s)) = (&result, guard.as_mut(), seq) {
             **g = s;
         }
@@ -630,6 +734,11 @@ impl Store {
     /// a shard (a range of sequence numbers) can receive no more records.
     pub fn stream_clock(&self) -> u64 {
         let mut state = self.stream_seq.lock().unwrap_or_else(|p| p.into_inner());
+        if self.replicated {
+            // Replicas number records from their log's stamps, so no clock reading bounds
+            // what comes next: only the numbers already given out do.
+            return state.0 + 1;
+        }
         let c = next_stream_seq(state.0);
         // Reserve it: later commits number above it even if the wall clock steps back, so a
         // shard a reader saw closed stays closed.
@@ -703,13 +812,11 @@ impl Store {
 
     /// Deletes the records of `stream` numbered below `before` (retention).
     pub fn trim_stream(&self, stream: &[u8], before: u64) -> Result<()> {
-        let mut b = WriteBatch::default();
-        b.delete_range_cf(
-            self.cf(CF_STREAM)?,
-            stream.to_vec(),
-            [stream, &before.to_be_bytes()[..]].concat(),
-        );
-        self.sync_write(b)
+        let m = Mutation::TrimStream {
+            stream: stream.to_vec(),
+            before,
+        };
+        self.apply_catalog(&m, None, true)
     }
 
     /// Items with keys in `[start, end)`, ascending or descending, decrypted. The callback
@@ -756,7 +863,7 @@ impl Store {
 
     /// Flushes memtables and compacts everything (used by tests and by backups).
     pub fn flush_and_compact(&self) -> Result<()> {
-        for name in [CF_META, CF_ITEMS, CF_INDEX, CF_STREAM] {
+        for name in [CF_META, CF_ITEMS, CF_INDEX, CF_STREAM, CF_LOG] {
             let cf = self.cf(name)?;
             self.db.flush_cf(cf)?;
             self.db.compact_range_cf(cf, None::<&[u8]>, None::<&[u8]>);
@@ -764,6 +871,13 @@ impl Store {
         self.db.flush_wal(true)?;
         Ok(())
     }
+}
+
+/// The first table id after `table_id` (the end of its key range).
+fn table_end(table_id: u32) -> Result<u32> {
+    table_id
+        .checked_add(1)
+        .ok_or_else(|| StorageError::Corrupt("table id space exhausted".into()))
 }
 
 /// RocksDB merge operator of the counters: the sum of big-endian i64 operands.

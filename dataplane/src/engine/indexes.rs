@@ -419,8 +419,8 @@ const BACKFILL_CHUNK: usize = 128;
 /// What a backfill needs, detached from the engine so it can run on its own thread.
 pub(crate) struct Backfill {
     pub store: std::sync::Arc<tabula_storage::Store>,
-    pub tables:
-        std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Table>>>>,
+    pub log: std::sync::Arc<super::log::Log>,
+    pub tables: std::sync::Arc<super::Catalog>,
     pub locks: std::sync::Arc<Vec<tokio::sync::Mutex<()>>>,
     pub table: String,
     pub table_id: u32,
@@ -503,8 +503,7 @@ impl Backfill {
                         )?);
                     }
                 }
-                let all: Vec<&SealedWrite> = writes.iter().collect();
-                self.store.commit(&all)
+                self.log.write_blocking(writes)
             })();
             drop(guards);
             if let Err(e) = result {
@@ -526,7 +525,11 @@ impl Backfill {
         };
         index.backfilling = false;
         let name = index.name.clone();
-        if let Err(e) = self.store.update_definition(&def.name, def.encode()) {
+        let m = tabula_storage::Mutation::UpdateDefinition {
+            name: def.name.clone(),
+            definition: def.encode(),
+        };
+        if let Err(e) = self.log.catalog(m) {
             tracing::error!(table = %self.table, error = %e, "cannot record the finished backfill; it runs again at the next start");
             return;
         }
@@ -545,6 +548,7 @@ impl Engine {
     pub(crate) fn start_backfill(&self, table: &Table, index_no: u16) {
         let job = Backfill {
             store: self.store.clone(),
+            log: self.log.clone(),
             tables: self.tables.clone(),
             locks: self.locks.clone(),
             table: table.def.name.clone(),
@@ -575,13 +579,14 @@ impl Engine {
     /// writes which read the old definition finish (their entries would otherwise outlive
     /// the range delete; under a retired index number they are never read either way).
     pub(crate) fn drop_index_later(&self, table_id: u32, index_no: u16) {
-        let store = self.store.clone();
+        let log = self.log.clone();
         let locks = self.locks.clone();
         self.background.spawn("tabula-drop-index", move || {
             // Writes that still maintain the index (they read the definition before it was
             // removed) finish first, so none writes an entry after the range delete.
             super::write_barrier(&locks);
-            if let Err(e) = store.drop_index_entries(&keyenc::index_prefix(table_id, index_no)) {
+            let prefix = keyenc::index_prefix(table_id, index_no);
+            if let Err(e) = log.catalog(tabula_storage::Mutation::DropIndexEntries(prefix)) {
                 tracing::warn!(error = %e, "cannot remove a deleted index's entries");
             }
         });

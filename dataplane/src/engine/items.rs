@@ -129,7 +129,7 @@ impl Engine {
                 self.config.item_collection_limit,
             )?);
         }
-        self.committer.commit(writes).await?;
+        self.log.write(writes).await?;
         Ok(change.index_units)
     }
 

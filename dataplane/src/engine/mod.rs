@@ -10,6 +10,7 @@ mod cache;
 mod commit;
 mod indexes;
 mod items;
+mod log;
 mod reads;
 mod streams;
 mod tables;
@@ -26,6 +27,7 @@ use tabula_storage::{Store, TableHandle};
 
 pub use indexes::*;
 pub use items::*;
+pub use log::{Proposed, Replicator};
 pub use reads::*;
 pub use streams::*;
 pub use tables::*;
@@ -80,16 +82,88 @@ pub struct Table {
     pub handle: Arc<TableHandle>,
 }
 
+/// The open tables by name. Readers take the map's read lock for a moment; a change (create,
+/// delete, a new definition) first takes the change lock, which it holds until the change is
+/// durable (replicated: committed by a quorum), and writes the map only to install the result,
+/// so readers never wait on a disk or a network.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    map: RwLock<HashMap<String, Arc<Table>>>,
+    change: Mutex<()>,
+}
+
+/// A catalog change in progress: holds the change lock; reads see the catalog as it is (no
+/// one else changes it meanwhile); `insert`/`remove` install at once.
+pub(crate) struct CatalogChange<'a> {
+    _guard: std::sync::MutexGuard<'a, ()>,
+    catalog: &'a Catalog,
+    view: HashMap<String, Arc<Table>>,
+}
+
+impl Catalog {
+    pub fn read(
+        &self,
+    ) -> std::sync::LockResult<std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Table>>>> {
+        self.map.read()
+    }
+
+    /// Starts a change (the name mirrors `RwLock::write`, so callers read alike).
+    pub fn write(&self) -> std::sync::LockResult<CatalogChange<'_>> {
+        let guard = log::blocking(|| self.change.lock().unwrap_or_else(|p| p.into_inner()));
+        let view = self.map.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Ok(CatalogChange {
+            _guard: guard,
+            catalog: self,
+            view,
+        })
+    }
+}
+
+impl CatalogChange<'_> {
+    pub fn get(&self, name: &str) -> Option<&Arc<Table>> {
+        self.view.get(name)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.view.contains_key(name)
+    }
+
+    pub fn insert(&mut self, name: String, table: Arc<Table>) {
+        self.view.insert(name.clone(), table.clone());
+        self.catalog
+            .map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, table);
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.view.remove(name);
+        self.catalog
+            .map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+
+    /// Replaces the whole catalog (a replica reloading what its log applied).
+    pub fn replace(&mut self, all: HashMap<String, Arc<Table>>) {
+        self.view = all.clone();
+        *self.catalog.map.write().unwrap_or_else(|p| p.into_inner()) = all;
+    }
+}
+
 pub struct Engine {
     /// Background work (index backfills and drops), stopped and joined when the engine goes.
     background: Background,
     store: Arc<Store>,
     config: EngineConfig,
-    tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
+    tables: Arc<Catalog>,
     /// Striped item locks, held from the read of a read-modify-write until its commit.
     /// Whoever holds several (index backfill) takes them in stripe order.
     locks: Arc<Vec<tokio::sync::Mutex<()>>>,
-    committer: commit::Committer,
+    /// Where changes go: this store, or the replicated log.
+    log: Arc<log::Log>,
     /// Deleted tables whose streams are still readable (see `streams::Graveyard`).
     graveyard: Arc<streams::Graveyard>,
     /// Decoded items for GetItem (see `cache`).
@@ -106,11 +180,41 @@ impl Engine {
     /// Opens the engine over a store, loading the table catalog. Fails when the catalog cannot
     /// be read, e.g. because the master key does not unwrap the tables' data keys.
     pub fn new(store: Store, config: EngineConfig) -> Result<Engine, String> {
-        let item_cache_bytes = config.item_cache_bytes;
-        let store = Arc::new(store);
+        Engine::open(Arc::new(store), config, None)
+    }
+
+    /// Opens the engine of one replica: every change goes through `replicator`'s log, and
+    /// background work runs only while this node leads (see [`Engine::leader_started`]).
+    pub fn new_replicated(
+        store: Arc<Store>,
+        config: EngineConfig,
+        replicator: Arc<dyn Replicator>,
+    ) -> Result<Engine, String> {
+        Engine::open(store, config, Some(replicator))
+    }
+
+    fn open(
+        store: Arc<Store>,
+        config: EngineConfig,
+        replicator: Option<Arc<dyn Replicator>>,
+    ) -> Result<Engine, String> {
+        // A replica's store also changes under the log's hand: the item cache (invalidated by
+        // this node's own writes) is off there for now.
+        let item_cache_bytes = if replicator.is_some() {
+            0
+        } else {
+            config.item_cache_bytes
+        };
+        let log = match replicator {
+            Some(r) => log::Log::Replicated(r),
+            None => log::Log::Local {
+                store: store.clone(),
+                committer: commit::Committer::start(store.clone()),
+            },
+        };
         let engine = Engine {
             background: Background::default(),
-            committer: commit::Committer::start(store.clone()),
+            log: Arc::new(log),
             store,
             config,
             tables: Arc::default(),
@@ -126,16 +230,51 @@ impl Engine {
             graveyard: Arc::default(),
         };
         engine.load_catalog()?;
-        // Data of tables deleted just before a stop (nothing writes yet: purge at once).
-        for id in engine.store.pending_purges().map_err(|e| e.to_string())? {
-            engine
-                .store
-                .purge_table_data(id)
-                .map_err(|e| e.to_string())?;
+        if !engine.log.replicated() {
+            // Data of tables deleted just before a stop (nothing writes yet: purge at once).
+            for id in engine.store.pending_purges().map_err(|e| e.to_string())? {
+                engine
+                    .store
+                    .purge_table_data(id)
+                    .map_err(|e| e.to_string())?;
+            }
+            engine.resume_backfills();
         }
-        engine.resume_backfills();
         engine.start_ttl_sweeper();
         Ok(engine)
+    }
+
+    /// A replica became the leader and has applied everything earlier leaders committed:
+    /// it takes over the background work they may have left (purges of deleted tables,
+    /// index backfills).
+    pub fn leader_started(&self) {
+        if let Err(e) = self.reload_catalog() {
+            tracing::error!(error = %e, "cannot reload the catalog");
+        }
+        match self.store.pending_purges() {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = self
+                        .log
+                        .catalog(tabula_storage::Mutation::PurgeTableData(id))
+                    {
+                        tracing::warn!(table_id = id, error = %e, "cannot purge a deleted table's data; retried when a leader next starts");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list deleted tables' data"),
+        }
+        self.resume_backfills();
+    }
+
+    /// Reloads the catalog from the store: a replica calls this after its log applied a
+    /// catalog change proposed by another node.
+    pub fn reload_catalog(&self) -> Result<(), String> {
+        let mut change = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        let (tables, dead) = self.read_catalog()?;
+        change.replace(tables);
+        *self.graveyard.write().unwrap_or_else(|p| p.into_inner()) = dead;
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -143,7 +282,13 @@ impl Engine {
     }
 
     fn load_catalog(&self) -> Result<(), String> {
-        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        self.reload_catalog()
+    }
+
+    /// The tables and the deleted tables (with readable streams) the store holds.
+    #[allow(clippy::type_complexity)]
+    fn read_catalog(&self) -> Result<(HashMap<String, Arc<Table>>, Vec<Arc<Table>>), String> {
+        let mut tables = HashMap::new();
         for record in self.store.list_tables().map_err(|e| e.to_string())? {
             let def = TableDef::decode(&record.definition, record.table_id)
                 .map_err(|e| format!("table {}: {}", record.name, e.message))?;
@@ -153,7 +298,7 @@ impl Engine {
                 .map_err(|e| format!("table {}: {e}", record.name))?;
             tables.insert(record.name.clone(), Arc::new(Table { def, handle }));
         }
-        let mut graveyard = self.graveyard.write().unwrap_or_else(|p| p.into_inner());
+        let mut graveyard = Vec::new();
         for record in self.store.list_dead().map_err(|e| e.to_string())? {
             let def = TableDef::decode(&record.definition, record.table_id)
                 .map_err(|e| format!("deleted table {}: {}", record.name, e.message))?;
@@ -163,7 +308,7 @@ impl Engine {
                 .map_err(|e| format!("deleted table {}: {e}", record.name))?;
             graveyard.push(Arc::new(Table { def, handle }));
         }
-        Ok(())
+        Ok((tables, graveyard))
     }
 
     pub(crate) fn table(&self, name: &str) -> ApiResult<Arc<Table>> {

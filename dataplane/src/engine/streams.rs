@@ -644,7 +644,7 @@ fn render(body: &Value, seq: u64, view: StreamViewType, region: &str, arn: &str)
     out
 }
 
-type Tables = std::sync::RwLock<std::collections::HashMap<String, Arc<Table>>>;
+type Tables = super::Catalog;
 
 /// Per stream (`table_id`, `stream_no`): the largest sequence number trimming removed. An
 /// iterator at or below it would miss records: GetRecords answers TrimmedDataAccessException.
@@ -657,14 +657,23 @@ pub(crate) type Graveyard = std::sync::RwLock<Vec<Arc<Table>>>;
 /// (run by the engine's background thread, with the TTL sweep).
 /// Deletes a table's stream records older than `horizon_ms` and records how far each stream
 /// was trimmed (see [`TrimMarks`]).
-fn trim_table_streams(store: &Store, t: &Table, marks: &TrimMarks, horizon_ms: u64) {
+fn trim_table_streams(
+    store: &Store,
+    log: &super::log::Log,
+    t: &Table,
+    marks: &TrimMarks,
+    horizon_ms: u64,
+) {
     for s in &t.def.streams {
         let prefix = s.prefix(t.handle.table_id);
         let trimmed = store
             .last_stream_seq(&prefix, horizon_ms * 1000)
             .and_then(|last| {
                 if last.is_some() {
-                    store.trim_stream(&prefix, horizon_ms * 1000)?;
+                    log.catalog(tabula_storage::Mutation::TrimStream {
+                        stream: prefix.clone(),
+                        before: horizon_ms * 1000,
+                    })?;
                 }
                 Ok(last)
             });
@@ -682,6 +691,7 @@ fn trim_table_streams(store: &Store, t: &Table, marks: &TrimMarks, horizon_ms: u
 
 pub(crate) fn trim_streams(
     store: &Store,
+    log: &super::log::Log,
     tables: &Tables,
     graveyard: &Graveyard,
     marks: &TrimMarks,
@@ -698,7 +708,7 @@ pub(crate) fn trim_streams(
             .iter()
             .all(|s| s.disabled_ms.is_none_or(|d| d < horizon_ms));
         if expired {
-            match store.purge_dead(t.handle.table_id) {
+            match log.catalog(tabula_storage::Mutation::PurgeDead(t.handle.table_id)) {
                 Ok(()) => graveyard
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
@@ -709,7 +719,7 @@ pub(crate) fn trim_streams(
             }
             continue;
         }
-        trim_table_streams(store, &t, marks, horizon_ms);
+        trim_table_streams(store, log, &t, marks, horizon_ms);
     }
     let list: Vec<Arc<Table>> = tables
         .read()
@@ -719,7 +729,7 @@ pub(crate) fn trim_streams(
         .cloned()
         .collect();
     for t in list {
-        trim_table_streams(store, &t, marks, horizon_ms);
+        trim_table_streams(store, log, &t, marks, horizon_ms);
         // Streams disabled for longer than the retention period are forgotten.
         if t.def
             .streams
@@ -736,7 +746,11 @@ pub(crate) fn trim_streams(
             let mut def = current.def.clone();
             def.streams
                 .retain(|s| s.disabled_ms.is_none_or(|d| d >= horizon_ms));
-            if store.update_definition(&def.name, def.encode()).is_ok() {
+            let m = tabula_storage::Mutation::UpdateDefinition {
+                name: def.name.clone(),
+                definition: def.encode(),
+            };
+            if log.catalog(m).is_ok() {
                 map.insert(
                     def.name.clone(),
                     Arc::new(Table {

@@ -274,11 +274,15 @@ impl Engine {
         if tables.contains_key(&input.name) {
             return Err(table_in_use(&input.name));
         }
-        let record = match self.store.create_table(&input.name, def.encode()) {
-            Ok(r) => r,
+        let record = self.store.new_table_record(&input.name, def.encode())?;
+        match self
+            .log
+            .catalog(tabula_storage::Mutation::CreateTable(record.clone()))
+        {
+            Ok(()) => {}
             Err(StorageError::TableExists(_)) => return Err(table_in_use(&input.name)),
             Err(e) => return Err(e.into()),
-        };
+        }
         let handle = self.store.handle(&record)?;
         let mut def = def;
         def.table_id = record.table_id;
@@ -420,14 +424,22 @@ impl Engine {
         let (item_count, size_bytes, index_counts) = self.table_stats(&table);
         // A table with streams leaves them readable (DISABLED) for their retention period.
         let table_id = if table.def.streams.is_empty() {
-            self.store.drop_table(name, None)?
+            self.log.catalog(tabula_storage::Mutation::DropTable {
+                name: name.to_string(),
+                tombstone: None,
+            })?;
+            table.handle.table_id
         } else {
             let mut def = table.def.clone();
             if let Some(s) = def.streams.last_mut().filter(|s| s.disabled_ms.is_none()) {
                 s.disabled_ms = Some(now_ms());
                 s.disabled_seq = Some(self.store.stream_clock().saturating_sub(1));
             }
-            let id = self.store.drop_table(name, Some(def.encode()))?;
+            self.log.catalog(tabula_storage::Mutation::DropTable {
+                name: name.to_string(),
+                tombstone: Some(def.encode()),
+            })?;
+            let id = table.handle.table_id;
             self.graveyard
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
@@ -444,11 +456,11 @@ impl Engine {
         // The items and index entries go once no write to the table can be in flight
         // (writes re-check the table under their item lock; the barrier waits for those that
         // passed before it was removed).
-        let store = self.store.clone();
+        let log = self.log.clone();
         let locks = self.locks.clone();
         self.background.spawn("tabula-purge", move || {
             super::write_barrier(&locks);
-            if let Err(e) = store.purge_table_data(table_id) {
+            if let Err(e) = log.catalog(tabula_storage::Mutation::PurgeTableData(table_id)) {
                 tracing::warn!(table_id, error = %e, "cannot purge a deleted table's data; retried at the next start");
             }
         });
@@ -594,7 +606,11 @@ impl Engine {
             ));
         }
         if changed {
-            self.store.update_definition(&input.name, def.encode())?;
+            self.log
+                .catalog(tabula_storage::Mutation::UpdateDefinition {
+                    name: input.name.clone(),
+                    definition: def.encode(),
+                })?;
             let installed = Arc::new(Table {
                 def: def.clone(),
                 handle: table.handle.clone(),
@@ -681,7 +697,11 @@ impl Engine {
         let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
         let mut def = table.def.clone();
         f(&mut def.tags)?;
-        self.store.update_definition(&def.name, def.encode())?;
+        self.log
+            .catalog(tabula_storage::Mutation::UpdateDefinition {
+                name: def.name.clone(),
+                definition: def.encode(),
+            })?;
         tables.insert(
             def.name.clone(),
             Arc::new(Table {

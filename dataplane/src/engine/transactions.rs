@@ -410,7 +410,7 @@ impl Engine {
             .as_ref()
             .map(|c| c.begin_writes(written_keys.iter().map(Vec::as_slice)));
         if !writes.is_empty() {
-            self.committer.commit(writes).await?;
+            self.log.write(writes).await?;
         }
         drop(mark);
         drop(guards);

@@ -109,7 +109,11 @@ impl Engine {
             _ => {}
         }
         def.ttl_attribute = enabled.then(|| attribute.to_string());
-        self.store.update_definition(table, def.encode())?;
+        self.log
+            .catalog(tabula_storage::Mutation::UpdateDefinition {
+                name: table.to_string(),
+                definition: def.encode(),
+            })?;
         tables.insert(
             table.to_string(),
             Arc::new(Table {
@@ -123,6 +127,7 @@ impl Engine {
     pub(crate) fn start_ttl_sweeper(&self) {
         let sweeper = Sweeper {
             store: self.store.clone(),
+            log: self.log.clone(),
             tables: self.tables.clone(),
             locks: self.locks.clone(),
             stop: self.background.stop.clone(),
@@ -138,7 +143,8 @@ impl Engine {
 
 struct Sweeper {
     store: Arc<Store>,
-    tables: Arc<std::sync::RwLock<std::collections::HashMap<String, Arc<Table>>>>,
+    log: Arc<super::log::Log>,
+    tables: Arc<super::Catalog>,
     locks: Arc<Vec<tokio::sync::Mutex<()>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     interval: Duration,
@@ -171,8 +177,13 @@ impl Sweeper {
                 .filter(|t| t.def.ttl_attribute.is_some())
                 .cloned()
                 .collect();
+            // Sweeps and trims are the leader's work (a replica applies them from its log).
+            if !self.log.may_write() {
+                continue;
+            }
             super::streams::trim_streams(
                 &self.store,
+                &self.log,
                 &self.tables,
                 &self.graveyard,
                 &self.stream_trims,
@@ -264,8 +275,7 @@ impl Sweeper {
                 .cache
                 .as_ref()
                 .map(|c| c.begin_writes(deleted_keys.iter().map(Vec::as_slice)));
-            let all: Vec<&SealedWrite> = writes.iter().collect();
-            self.store.commit(&all)?;
+            self.log.write_blocking(writes)?;
             drop(mark);
             drop(guards);
         }
