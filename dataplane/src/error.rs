@@ -27,6 +27,9 @@ pub enum ErrorKind {
     TrimmedDataAccess,
     LimitExceeded,
     InternalServer,
+    /// No leader can take the request right now (a replicated table electing one); clients
+    /// retry it like any 5xx.
+    ServiceUnavailable,
 }
 
 impl ErrorKind {
@@ -55,6 +58,7 @@ impl ErrorKind {
             ErrorKind::TrimmedDataAccess => "TrimmedDataAccessException",
             ErrorKind::LimitExceeded => "LimitExceededException",
             ErrorKind::InternalServer => "InternalServerError",
+            ErrorKind::ServiceUnavailable => "ServiceUnavailable",
         }
     }
 
@@ -76,6 +80,7 @@ impl ErrorKind {
     pub fn status(self) -> u16 {
         match self {
             ErrorKind::InternalServer => 500,
+            ErrorKind::ServiceUnavailable => 503,
             ErrorKind::MissingAuthenticationToken
             | ErrorKind::UnrecognizedClient
             | ErrorKind::InvalidSignature
@@ -157,7 +162,12 @@ impl std::error::Error for ApiError {}
 
 impl From<tabula_storage::StorageError> for ApiError {
     fn from(e: tabula_storage::StorageError) -> ApiError {
-        ApiError::internal(e)
+        match e {
+            tabula_storage::StorageError::Unavailable(m) => {
+                ApiError::new(ErrorKind::ServiceUnavailable, m)
+            }
+            e => ApiError::internal(e),
+        }
     }
 }
 

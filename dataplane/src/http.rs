@@ -30,6 +30,8 @@ const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 pub struct Shared {
     pub engine: Arc<Engine>,
     pub credentials: Option<Credentials>,
+    /// This node's replica (a replicated table): requests it must not serve go to the leader.
+    pub replica: Option<Arc<crate::replication::Replica>>,
 }
 
 /// Serves until `shutdown` turns true; in-flight requests finish first.
@@ -123,6 +125,14 @@ async fn handle(
 ) -> Response<Full<Bytes>> {
     let id = request_id();
     let (parts, body) = req.into_parts();
+    if parts.method == Method::GET
+        && parts.uri.path() == "/tabula/replica"
+        && let Some(replica) = &shared.replica
+    {
+        // A replica's place in its group (probes, the operator's status, tests).
+        let body = serde_json::to_vec(&replica.status()).unwrap_or_default();
+        return respond(StatusCode::OK, "application/json", Bytes::from(body), &id);
+    }
     if parts.method == Method::GET {
         // DynamoDB answers a plain GET with a health line; load balancers and probes use it.
         return respond(
@@ -162,10 +172,51 @@ async fn handle(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let (status, body) = answer(&shared, target, body, 0).await;
+    respond(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        "application/x-amz-json-1.0",
+        body,
+        &id,
+    )
+}
+
+/// Answers an authenticated API request (`target` is its X-Amz-Target) with an HTTP status
+/// and a JSON body: here, or — on a replica that must not serve it — by the leader, to which
+/// it is forwarded (`hops` counts the forwards so far).
+pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) -> (u16, Bytes) {
     let op = match Operation::from_target(target) {
         Ok(op) => op,
-        Err(e) => return error_response(&e, &id),
+        Err(e) => return error_answer(&e),
     };
+    if let Some(replica) = &shared.replica {
+        use crate::replication::Route;
+        let here = match crate::replication::route(op, &body) {
+            Route::Local => true,
+            Route::Linearizable if replica.is_leader() => {
+                if let Err(e) = replica.ensure_linearizable().await {
+                    return error_answer(&e);
+                }
+                true
+            }
+            Route::Leader if replica.is_leader() => {
+                if !replica.wait_writer().await && replica.is_leader() {
+                    return error_answer(&ApiError::new(
+                        ErrorKind::ServiceUnavailable,
+                        "the leader is still taking over",
+                    ));
+                }
+                replica.is_leader()
+            }
+            _ => false,
+        };
+        if !here {
+            return match replica.forward(target, body, hops).await {
+                Ok(answer) => answer,
+                Err(e) => error_answer(&e),
+            };
+        }
+    }
     // Every operation runs on the async workers: reads touch memory and the block cache (a
     // page is bounded at 1 MB), and item writes wait for the group commit without holding a
     // thread. A write runs as a task of its own: if the client goes away, hyper drops this
@@ -180,30 +231,27 @@ async fn handle(
     match result {
         Ok(Ok(value)) => {
             let body = serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());
-            respond(
-                StatusCode::OK,
-                "application/x-amz-json-1.0",
-                Bytes::from(body),
-                &id,
-            )
+            (200, Bytes::from(body))
         }
         Ok(Err(e)) => {
             if e.kind == ErrorKind::InternalServer {
-                tracing::error!(request_id = %id, ?op, "{e}");
+                tracing::error!(?op, "{e}");
             }
-            error_response(&e, &id)
+            error_answer(&e)
         }
-        Err(join) => error_response(
-            &ApiError::internal(format!("request task failed: {join}")),
-            &id,
-        ),
+        Err(join) => error_answer(&ApiError::internal(format!("request task failed: {join}"))),
     }
 }
 
-fn error_response(e: &ApiError, id: &str) -> Response<Full<Bytes>> {
+fn error_answer(e: &ApiError) -> (u16, Bytes) {
     let body = serde_json::to_vec(&e.body()).unwrap_or_default();
-    let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    respond(status, "application/x-amz-json-1.0", Bytes::from(body), id)
+    (e.kind.status(), Bytes::from(body))
+}
+
+fn error_response(e: &ApiError, id: &str) -> Response<Full<Bytes>> {
+    let (status, body) = error_answer(e);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    respond(status, "application/x-amz-json-1.0", body, id)
 }
 
 fn respond(status: StatusCode, content_type: &str, body: Bytes, id: &str) -> Response<Full<Bytes>> {

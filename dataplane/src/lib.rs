@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod protocol;
+pub mod replication;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,8 @@ pub struct Config {
     pub item_collection_limit: u64,
     /// See `EngineConfig::item_cache_bytes`.
     pub item_cache_bytes: usize,
+    /// `Some`: this node is one replica of a replicated table (`--node-id`, `--peers`).
+    pub replica: Option<replication::ReplicaConfig>,
 }
 
 impl Config {
@@ -66,6 +69,7 @@ impl Config {
             stream_shard_duration: EngineConfig::default().stream_shard_duration,
             item_collection_limit: EngineConfig::default().item_collection_limit,
             item_cache_bytes: EngineConfig::default().item_cache_bytes,
+            replica: None,
         }
     }
 }
@@ -83,6 +87,47 @@ pub enum StartError {
     MasterKey(String),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("replication: {0}")]
+    Replication(String),
+}
+
+/// The tasks tying a replica's Raft to its engine: catalog changes applied from the log are
+/// loaded into the engine, and a replica that becomes a ready leader takes over the
+/// background work.
+fn start_replica_tasks(
+    replica: &Arc<replication::Replica>,
+    engine: &Arc<Engine>,
+    mut applied: tokio::sync::mpsc::UnboundedReceiver<replication::Applied>,
+) {
+    let e = engine.clone();
+    tokio::spawn(async move {
+        while applied.recv().await.is_some() {
+            while applied.try_recv().is_ok() {}
+            let e = e.clone();
+            let reloaded = tokio::task::spawn_blocking(move || e.reload_catalog()).await;
+            if let Ok(Err(err)) = reloaded {
+                tracing::error!(error = %err, "cannot reload the catalog after a replicated change");
+            }
+        }
+    });
+    let e = engine.clone();
+    let r = replica.clone();
+    let mut metrics = replica.raft.metrics();
+    tokio::spawn(async move {
+        let mut was = false;
+        loop {
+            let now = r.ready_writer(&metrics.borrow_and_update());
+            if now && !was {
+                let e = e.clone();
+                tracing::info!(node = r.id, "leading: taking over background work");
+                let _ = tokio::task::spawn_blocking(move || e.leader_started()).await;
+            }
+            was = now;
+            if metrics.changed().await.is_err() {
+                break;
+            }
+        }
+    });
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -92,6 +137,7 @@ pub struct Server {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     engine: Arc<Engine>,
+    replica: Option<Arc<replication::Replica>>,
 }
 
 impl Server {
@@ -102,28 +148,41 @@ impl Server {
             message: e.to_string(),
         })?;
         let master = load_master_key(&config)?;
-        let store =
-            Store::open(&config.data_dir.join("db"), master).map_err(|e| StartError::DataDir {
-                dir: config.data_dir.clone(),
-                message: e.to_string(),
-            })?;
-        let engine = Engine::new(
-            store,
-            EngineConfig {
-                region: config.region.clone(),
-                stats_interval: config.stats_interval,
-                ttl_sweep_interval: config.ttl_sweep_interval,
-                stream_retention: config.stream_retention,
-                stream_shard_duration: config.stream_shard_duration,
-                item_collection_limit: config.item_collection_limit,
-                item_cache_bytes: config.item_cache_bytes,
-                ..EngineConfig::default()
-            },
-        )
-        .map_err(|message| StartError::DataDir {
+        let data_dir_error = |message: String| StartError::DataDir {
             dir: config.data_dir.clone(),
             message,
-        })?;
+        };
+        let db = config.data_dir.join("db");
+        let store = match &config.replica {
+            None => Store::open(&db, master),
+            Some(_) => Store::open_replicated(&db, master),
+        }
+        .map_err(|e| data_dir_error(e.to_string()))?;
+        let engine_config = EngineConfig {
+            region: config.region.clone(),
+            stats_interval: config.stats_interval,
+            ttl_sweep_interval: config.ttl_sweep_interval,
+            stream_retention: config.stream_retention,
+            stream_shard_duration: config.stream_shard_duration,
+            item_collection_limit: config.item_collection_limit,
+            item_cache_bytes: config.item_cache_bytes,
+            ..EngineConfig::default()
+        };
+        let (engine, replica) = match &config.replica {
+            None => (
+                Engine::new(store, engine_config).map_err(data_dir_error)?,
+                None,
+            ),
+            Some(rc) => {
+                let store = Arc::new(store);
+                let (replica, applied) = replication::Replica::start(rc, store.clone())
+                    .await
+                    .map_err(StartError::Replication)?;
+                let engine = Engine::new_replicated(store, engine_config, replica.clone())
+                    .map_err(data_dir_error)?;
+                (engine, Some((replica, applied)))
+            }
+        };
         let engine = Arc::new(engine);
         let tls = match &config.tls {
             Some((cert, key)) => Some(tls_acceptor(cert, key)?),
@@ -143,7 +202,25 @@ impl Server {
         let shared = Arc::new(http::Shared {
             engine: engine.clone(),
             credentials: config.credentials.clone(),
+            replica: replica.as_ref().map(|(r, _)| r.clone()),
         });
+        let replica = match (replica, &config.replica) {
+            (Some((replica, applied)), Some(rc)) => {
+                start_replica_tasks(&replica, &engine, applied);
+                let forward_to: Arc<http::Shared> = shared.clone();
+                let forward: replication::network::Forwarder =
+                    Arc::new(move |target: String, body: bytes::Bytes, hops: u32| {
+                        let shared = forward_to.clone();
+                        Box::pin(async move { http::answer(&shared, &target, body, hops).await })
+                    });
+                replica
+                    .serve(&rc.internal_listen, forward)
+                    .await
+                    .map_err(StartError::Replication)?;
+                Some(replica)
+            }
+            _ => None,
+        };
         let (tx, rx) = watch::channel(false);
         let has_tls = tls.is_some();
         let task = tokio::spawn(http::serve(listener, tls, shared, rx));
@@ -153,6 +230,7 @@ impl Server {
             shutdown: tx,
             task,
             engine,
+            replica,
         })
     }
 
@@ -173,6 +251,14 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let Some(r) = &self.replica {
+            r.shutdown().await;
+        }
+    }
+
+    /// This node's replica, when it is one.
+    pub fn replica(&self) -> Option<&Arc<replication::Replica>> {
+        self.replica.as_ref()
     }
 
     /// Waits until the server stops (it only stops through `shutdown`).

@@ -74,6 +74,24 @@ struct Args {
     #[arg(long, default_value_t = 14_400, env = "TABULA_STREAM_SHARD_SECS")]
     stream_shard_secs: u64,
 
+    /// This replica's id, with --peers: the node is one replica of a replicated table (a Raft
+    /// group of the --peers nodes). Without --peers the node runs alone.
+    #[arg(long, env = "TABULA_NODE_ID", requires = "peers")]
+    node_id: Option<u64>,
+
+    /// Address and port of this replica's internal gRPC service (replication, forwarding).
+    /// Default: this node's address in --peers.
+    #[arg(long, env = "TABULA_INTERNAL_LISTEN", requires = "node_id")]
+    internal_listen: Option<String>,
+
+    /// Every replica's internal address, this node's included:
+    /// `1=HOST:PORT,2=HOST:PORT,3=HOST:PORT`. Writes are acknowledged once a majority of them
+    /// holds them durably; any replica accepts any request (followers forward writes and
+    /// strongly consistent reads to the leader).
+    /// Without --node-id the node runs alone (and says so).
+    #[arg(long, env = "TABULA_PEERS")]
+    peers: Option<String>,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`.
     #[arg(long, default_value = "info", env = "TABULA_LOG")]
     log: String,
@@ -103,6 +121,33 @@ async fn main() {
             None
         }
     };
+    let replica = match (args.node_id, &args.peers) {
+        (Some(node_id), Some(peers)) => {
+            let peers = match tabula_dataplane::replication::ReplicaConfig::parse_peers(peers) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("tabula-dataplane: --peers: {e}");
+                    std::process::exit(2);
+                }
+            };
+            let Some(own) = peers.get(&node_id).cloned() else {
+                eprintln!("tabula-dataplane: --peers does not list --node-id {node_id}");
+                std::process::exit(2);
+            };
+            Some(tabula_dataplane::replication::ReplicaConfig {
+                node_id,
+                internal_listen: args.internal_listen.clone().unwrap_or(own),
+                peers,
+            })
+        }
+        (None, Some(_)) => {
+            tracing::warn!(
+                "--peers (TABULA_PEERS) given without --node-id: running as a single node, not replicated"
+            );
+            None
+        }
+        _ => None,
+    };
     let config = Config {
         listen: args.listen.clone(),
         data_dir: args.data_dir.clone(),
@@ -117,6 +162,7 @@ async fn main() {
         item_collection_limit: tabula_dataplane::engine::EngineConfig::default()
             .item_collection_limit,
         item_cache_bytes: args.item_cache_mb << 20,
+        replica,
     };
     let server = match Server::start(config).await {
         Ok(s) => s,

@@ -84,6 +84,10 @@ pub enum StorageError {
     /// replica).
     #[error("rejected: {0}")]
     Rejected(String),
+    /// A replicated node could not commit a change (no leader, leadership lost meanwhile):
+    /// the change may or may not have been applied; the client may retry.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type Result<T> = std::result::Result<T, StorageError>;

@@ -87,7 +87,7 @@ fn flatten(
     outcome: Result<Result<(), StorageError>, oneshot::error::RecvError>,
 ) -> Result<(), StorageError> {
     outcome.unwrap_or_else(|_| {
-        Err(StorageError::Rejected(
+        Err(StorageError::Unavailable(
             "the replication task stopped".into(),
         ))
     })

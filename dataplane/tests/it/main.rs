@@ -11,6 +11,7 @@ mod fuzz;
 mod indexes;
 mod items;
 mod queries;
+mod replication;
 mod streams;
 mod tables;
 mod tls;

@@ -1,0 +1,467 @@
+//! Replication: the replicas of a table (the pods of its StatefulSet) keep one Raft log with
+//! openraft, and each applies it to its own RocksDB store.
+//!
+//! - **Writes**: the leader decides each write as a single node does (item locks, conditions
+//!   read from its store), then proposes the resulting mutations (sealed item bodies, index
+//!   entries, stream records, catalog changes) as one log entry, and answers once a quorum
+//!   holds the entry durably and the leader has applied it. The leader decides writes only
+//!   once it has applied every entry of earlier leaders, so it reads what they committed.
+//! - **Reads**: any replica serves eventually consistent reads from its store. Strongly
+//!   consistent reads go to the leader, which confirms its leadership with a quorum first
+//!   (openraft's read index) and waits until it has applied that far.
+//! - **Any replica accepts any request**: a follower forwards writes and strongly consistent
+//!   reads to the leader over the internal gRPC service (`tabula_proto::Replica`).
+//! - **Stream records** are numbered from the proposer's clock stamped into the entry, so
+//!   every replica numbers them alike.
+//!
+//! Not yet: snapshots and log compaction (a new replica replays the whole log), membership
+//! changes (the members are the `--peers` list), mutual TLS between replicas.
+
+pub mod network;
+mod storage;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, Raft, ServerState};
+use serde::{Deserialize, Serialize};
+use tabula_proto::{ForwardRequest, ReplicaClient};
+use tabula_storage::{Mutation, StorageError, Store};
+use tokio::sync::{mpsc, oneshot, watch};
+use tonic::transport::Channel;
+
+use crate::engine::{Proposed, Replicator};
+use crate::error::{ApiError, ErrorKind};
+use crate::protocol::Operation;
+
+pub use storage::Applied;
+
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// The replicas' Raft: entries carry [`Proposal`]s, applying one yields an [`Outcome`].
+    pub TypeConfig:
+        D = Proposal,
+        R = Outcome,
+        NodeId = NodeId,
+        Node = BasicNode,
+        SnapshotData = std::io::Cursor<Vec<u8>>,
+);
+
+/// One log entry's data: the mutations of one request, and the proposer's clock (µs), which
+/// numbers the entry's stream records on every replica.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposal {
+    pub stamp: u64,
+    pub mutations: Vec<Mutation>,
+}
+
+impl Serialize for Proposal {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut b = self.stamp.to_be_bytes().to_vec();
+        b.extend_from_slice(&tabula_storage::mutation::encode(&self.mutations));
+        s.serialize_bytes(&b)
+    }
+}
+
+impl<'de> Deserialize<'de> for Proposal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Proposal, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Proposal;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an encoded proposal")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Proposal, E> {
+                let stamp = b
+                    .get(..8)
+                    .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                    .map(u64::from_be_bytes)
+                    .ok_or_else(|| E::custom("short proposal"))?;
+                let mutations = tabula_storage::mutation::decode(&b[8..]).map_err(E::custom)?;
+                Ok(Proposal { stamp, mutations })
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, b: Vec<u8>) -> Result<Proposal, E> {
+                self.visit_bytes(&b)
+            }
+        }
+        d.deserialize_byte_buf(Visit)
+    }
+}
+
+/// What applying an entry decided, the same on every replica.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    Done,
+    TableExists(String),
+    TableNotFound(String),
+    Rejected(String),
+}
+
+impl Outcome {
+    /// The outcome of a storage rejection; `None` for a real failure (I/O, corruption).
+    fn rejection(e: &StorageError) -> Option<Outcome> {
+        match e {
+            StorageError::TableExists(n) => Some(Outcome::TableExists(n.clone())),
+            StorageError::TableNotFound(n) => Some(Outcome::TableNotFound(n.clone())),
+            StorageError::Rejected(m) => Some(Outcome::Rejected(m.clone())),
+            _ => None,
+        }
+    }
+
+    fn into_result(self) -> Result<(), StorageError> {
+        match self {
+            Outcome::Done => Ok(()),
+            Outcome::TableExists(n) => Err(StorageError::TableExists(n)),
+            Outcome::TableNotFound(n) => Err(StorageError::TableNotFound(n)),
+            Outcome::Rejected(m) => Err(StorageError::Rejected(m)),
+        }
+    }
+}
+
+/// How this node takes part.
+#[derive(Clone, Debug)]
+pub struct ReplicaConfig {
+    pub node_id: NodeId,
+    /// Where this node serves the internal gRPC service.
+    pub internal_listen: String,
+    /// Every replica's internal address, this node's included.
+    pub peers: BTreeMap<NodeId, String>,
+}
+
+impl ReplicaConfig {
+    /// Parses `--peers 1=host:port,2=host:port,...`.
+    pub fn parse_peers(s: &str) -> Result<BTreeMap<NodeId, String>, String> {
+        let mut peers = BTreeMap::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, addr) = part
+                .split_once('=')
+                .ok_or_else(|| format!("peer `{part}` is not ID=HOST:PORT"))?;
+            let id: NodeId = id
+                .trim()
+                .parse()
+                .map_err(|_| format!("peer id `{id}` is not a number"))?;
+            if peers.insert(id, addr.trim().to_string()).is_some() {
+                return Err(format!("peer id {id} is listed twice"));
+            }
+        }
+        if peers.is_empty() {
+            return Err("--peers lists no replica".into());
+        }
+        Ok(peers)
+    }
+}
+
+/// Where a request is served (see [`route`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Any replica, from its own store (eventually consistent reads, descriptions).
+    Local,
+    /// The leader, after confirming its leadership (strongly consistent reads).
+    Linearizable,
+    /// The leader, once it may write (writes, catalog changes, streams).
+    Leader,
+}
+
+/// Where `op` with `body` must be served.
+pub fn route(op: Operation, body: &[u8]) -> Route {
+    match op {
+        Operation::GetItem | Operation::Query | Operation::Scan | Operation::BatchGetItem => {
+            if consistent_read(body) {
+                Route::Linearizable
+            } else {
+                Route::Local
+            }
+        }
+        Operation::TransactGetItems => Route::Linearizable,
+        Operation::DescribeTable
+        | Operation::ListTables
+        | Operation::ListTagsOfResource
+        | Operation::DescribeEndpoints
+        | Operation::DescribeLimits
+        | Operation::DescribeTimeToLive => Route::Local,
+        _ => Route::Leader,
+    }
+}
+
+/// Whether a read asks for ConsistentRead (BatchGetItem: for any of its tables). A body that
+/// does not parse is served locally, where it gets its error.
+fn consistent_read(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let yes =
+        |v: &serde_json::Value| v.get("ConsistentRead") == Some(&serde_json::Value::Bool(true));
+    yes(&v)
+        || v.get("RequestItems")
+            .and_then(|r| r.as_object())
+            .is_some_and(|tables| tables.values().any(yes))
+}
+
+/// This node's replica: its Raft and its peers.
+pub struct Replica {
+    pub id: NodeId,
+    pub raft: Raft<TypeConfig>,
+    peers: BTreeMap<NodeId, String>,
+    runtime: tokio::runtime::Handle,
+    clients: Mutex<HashMap<NodeId, ReplicaClient<Channel>>>,
+    stop: watch::Sender<bool>,
+}
+
+/// How long a request waits for a leader to be elected (or to finish taking over) before
+/// it is answered ServiceUnavailable.
+const LEADER_WAIT: Duration = Duration::from_secs(3);
+
+/// Most times a request is forwarded (leadership moving while it travels).
+const MAX_HOPS: u32 = 3;
+
+impl Replica {
+    /// Opens this node's Raft over `store` (a fresh node joins by initialising the
+    /// membership from `--peers`; every fresh replica does the same, which openraft allows).
+    /// Returns the replica and the channel on which applied catalog changes are announced.
+    pub async fn start(
+        config: &ReplicaConfig,
+        store: Arc<Store>,
+    ) -> Result<(Arc<Replica>, mpsc::UnboundedReceiver<Applied>), String> {
+        if !config.peers.contains_key(&config.node_id) {
+            return Err(format!(
+                "--peers does not list this node's id {}",
+                config.node_id
+            ));
+        }
+        let fresh = !store.has_raft_state().map_err(|e| e.to_string())?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let raft_config = openraft::Config {
+            cluster_name: "tabula".into(),
+            heartbeat_interval: 100,
+            election_timeout_min: 400,
+            election_timeout_max: 800,
+            snapshot_policy: openraft::SnapshotPolicy::Never,
+            max_payload_entries: 512,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| e.to_string())?;
+        let log = storage::LogStore {
+            store: store.clone(),
+        };
+        let sm = storage::StateMachine::open(store, tx).map_err(|e| e.to_string())?;
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config),
+            network::Network,
+            log,
+            sm,
+        )
+        .await
+        .map_err(|e| format!("cannot start Raft: {e}"))?;
+        if fresh {
+            let members: BTreeMap<NodeId, BasicNode> = config
+                .peers
+                .iter()
+                .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+                .collect();
+            if let Err(e) = raft.initialize(members).await {
+                // Another replica initialised first and reached this one: fine.
+                tracing::info!(error = %e, "Raft membership not initialised here");
+            }
+        }
+        let (stop, _) = watch::channel(false);
+        Ok((
+            Arc::new(Replica {
+                id: config.node_id,
+                raft,
+                peers: config.peers.clone(),
+                runtime: tokio::runtime::Handle::current(),
+                clients: Mutex::default(),
+                stop,
+            }),
+            rx,
+        ))
+    }
+
+    /// Serves the internal gRPC service on `addr` until [`Replica::shutdown`].
+    pub async fn serve(
+        &self,
+        addr: &str,
+        forward: network::Forwarder,
+    ) -> Result<tokio::task::JoinHandle<()>, String> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let service = network::Service {
+            raft: self.raft.clone(),
+            forward,
+        };
+        let mut stop = self.stop.subscribe();
+        Ok(tokio::spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .add_service(tabula_proto::ReplicaServer::new(service))
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "internal gRPC service stopped");
+            }
+        }))
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let _ = self.raft.shutdown().await;
+    }
+
+    /// See [`Replica::writer`].
+    pub fn ready_writer(&self, m: &openraft::RaftMetrics<NodeId, BasicNode>) -> bool {
+        Replica::writer(m)
+    }
+
+    /// Whether this node leads and has applied every entry of earlier leaders (the entry its
+    /// own term began with is applied).
+    fn writer(m: &openraft::RaftMetrics<NodeId, BasicNode>) -> bool {
+        m.state == ServerState::Leader
+            && m.last_applied
+                .is_some_and(|l| l.leader_id.get_term() == m.current_term)
+    }
+
+    /// This replica's role and progress, as `GET /tabula/replica` shows them.
+    pub fn status(&self) -> serde_json::Value {
+        let m = self.raft.metrics().borrow().clone();
+        let role = match m.state {
+            ServerState::Leader => "leader",
+            ServerState::Follower => "follower",
+            ServerState::Candidate => "candidate",
+            ServerState::Learner => "learner",
+            ServerState::Shutdown => "shutdown",
+        };
+        serde_json::json!({
+            "nodeId": self.id,
+            "role": role,
+            "leaderId": m.current_leader,
+            "term": m.current_term,
+            "lastLogIndex": m.last_log_index,
+            "appliedIndex": m.last_applied.map(|l| l.index),
+            "ready": Replica::writer(&m),
+        })
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    /// Waits (bounded) until this node may write; false if it is not the leader or does not
+    /// get there in time.
+    pub async fn wait_writer(&self) -> bool {
+        let mut m = self.raft.metrics();
+        let ready = tokio::time::timeout(
+            LEADER_WAIT,
+            m.wait_for(|m| Replica::writer(m) || m.state != ServerState::Leader),
+        )
+        .await;
+        matches!(ready, Ok(Ok(m)) if Replica::writer(&m))
+    }
+
+    /// Confirms leadership with a quorum and waits until this node has applied as far as
+    /// the cluster had committed: a read after this sees every write acknowledged before it.
+    pub async fn ensure_linearizable(&self) -> Result<(), ApiError> {
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiError::new(ErrorKind::ServiceUnavailable, format!("{e}")))
+    }
+
+    /// The current leader's id and internal address, waiting (bounded) for one to be known.
+    async fn leader(&self) -> Option<(NodeId, String)> {
+        let mut m = self.raft.metrics();
+        let known = tokio::time::timeout(LEADER_WAIT, m.wait_for(|m| m.current_leader.is_some()))
+            .await
+            .ok()?
+            .ok()?
+            .current_leader?;
+        Some((known, self.peers.get(&known)?.clone()))
+    }
+
+    /// Sends a request to the leader and returns its answer (HTTP status and body).
+    pub async fn forward(
+        &self,
+        target: &str,
+        body: Bytes,
+        hops: u32,
+    ) -> Result<(u16, Bytes), ApiError> {
+        let unavailable = |m: String| ApiError::new(ErrorKind::ServiceUnavailable, m);
+        if hops >= MAX_HOPS {
+            return Err(unavailable("no stable leader to take the request".into()));
+        }
+        let (leader, addr) = self
+            .leader()
+            .await
+            .ok_or_else(|| unavailable("no leader elected".into()))?;
+        if leader == self.id {
+            return Err(unavailable("leadership is changing".into()));
+        }
+        let client = {
+            let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+            match clients.get(&leader) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = ReplicaClient::new(network::channel(&addr).map_err(unavailable)?)
+                        .max_decoding_message_size(64 << 20)
+                        .max_encoding_message_size(64 << 20);
+                    clients.insert(leader, c.clone());
+                    c
+                }
+            }
+        };
+        let reply = client
+            .clone()
+            .forward(ForwardRequest {
+                target: target.to_string(),
+                body: body.to_vec(),
+                hops: hops + 1,
+            })
+            .await
+            .map_err(|s| unavailable(format!("leader {leader} did not answer: {}", s.message())))?
+            .into_inner();
+        Ok((
+            u16::try_from(reply.status).unwrap_or(500),
+            Bytes::from(reply.body),
+        ))
+    }
+}
+
+impl Replicator for Replica {
+    fn propose(&self, mutations: Vec<Mutation>) -> Proposed {
+        let (tx, rx) = oneshot::channel();
+        let raft = self.raft.clone();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0);
+        // On the runtime, whoever waits: a proposal outlives a client that hangs up.
+        self.runtime.spawn(async move {
+            let result = match raft.client_write(Proposal { stamp, mutations }).await {
+                Ok(r) => r.data.into_result(),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                    Err(StorageError::Unavailable(format!(
+                        "this replica is no longer the leader (leader: {:?})",
+                        f.leader_id
+                    )))
+                }
+                Err(e) => Err(StorageError::Unavailable(e.to_string())),
+            };
+            let _ = tx.send(result);
+        });
+        rx
+    }
+
+    fn may_write(&self) -> bool {
+        Replica::writer(&self.raft.metrics().borrow())
+    }
+}

@@ -1,0 +1,188 @@
+//! The replicas' gRPC: openraft's network over `tabula_proto`'s `Replica` service, and the
+//! service itself (Raft RPCs into the local Raft, forwarded client requests into the HTTP
+//! layer's request path).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{AnyError, BasicNode};
+use tabula_proto::{ForwardReply, ForwardRequest, RaftMessage, ReplicaClient};
+use tonic::transport::{Channel, Endpoint};
+
+use super::{NodeId, TypeConfig};
+
+/// A lazily connected channel to a peer's internal address.
+pub fn channel(addr: &str) -> Result<Channel, String> {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| format!("bad peer address {addr}: {e}"))
+        .map(|e| {
+            e.connect_timeout(std::time::Duration::from_millis(500))
+                .tcp_nodelay(true)
+                .connect_lazy()
+        })
+}
+
+pub struct Network;
+
+impl RaftNetworkFactory<TypeConfig> for Network {
+    type Network = Peer;
+
+    async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Peer {
+        Peer {
+            target,
+            client: channel(&node.addr).map(ReplicaClient::new),
+        }
+    }
+}
+
+pub struct Peer {
+    target: NodeId,
+    client: Result<ReplicaClient<Channel>, String>,
+}
+
+type RpcResult<T, E> = Result<T, RPCError<NodeId, BasicNode, E>>;
+
+impl Peer {
+    /// Sends one Raft RPC: `request` encoded, the reply decoded as `Result<T, E>` (the remote
+    /// Raft's own answer). Transport failures make the peer unreachable (openraft backs off).
+    async fn call<Req, T, E>(&mut self, kind: Kind, request: &Req) -> RpcResult<T, E>
+    where
+        Req: serde::Serialize,
+        T: serde::de::DeserializeOwned,
+        E: serde::de::DeserializeOwned + std::error::Error,
+    {
+        let unreachable = |e: String| RPCError::Unreachable(Unreachable::new(&AnyError::error(e)));
+        let client = self.client.as_mut().map_err(|e| unreachable(e.clone()))?;
+        let payload = bincode::serialize(request)
+            .map_err(|e| RPCError::Network(NetworkError::new(&AnyError::error(e.to_string()))))?;
+        let message = RaftMessage {
+            payload,
+            error: String::new(),
+        };
+        let reply = match kind {
+            Kind::Append => client.append_entries(message).await,
+            Kind::Vote => client.vote(message).await,
+            Kind::Snapshot => client.install_snapshot(message).await,
+        }
+        .map_err(|status| unreachable(status.to_string()))?
+        .into_inner();
+        if !reply.error.is_empty() {
+            return Err(RPCError::Network(NetworkError::new(&AnyError::error(
+                reply.error,
+            ))));
+        }
+        let answer: Result<T, E> = bincode::deserialize(&reply.payload)
+            .map_err(|e| RPCError::Network(NetworkError::new(&AnyError::error(e.to_string()))))?;
+        answer.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Append,
+    Vote,
+    Snapshot,
+}
+
+impl RaftNetwork<TypeConfig> for Peer {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<NodeId>, RaftError<NodeId>> {
+        self.call(Kind::Append, &rpc).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> {
+        self.call(Kind::Snapshot, &rpc).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        _option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>, RaftError<NodeId>> {
+        self.call(Kind::Vote, &rpc).await
+    }
+}
+
+/// Answers a forwarded client request: target, body, hops → HTTP status and body (see
+/// `http::answer`).
+pub type Forwarder = Arc<
+    dyn Fn(String, Bytes, u32) -> std::pin::Pin<Box<dyn Future<Output = (u16, Bytes)> + Send>>
+        + Send
+        + Sync
+        + 'static,
+>;
+
+/// The `Replica` gRPC service of this node.
+pub struct Service {
+    pub raft: openraft::Raft<TypeConfig>,
+    pub forward: Forwarder,
+}
+
+fn reply<T: serde::Serialize>(answer: &T) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+    let payload = bincode::serialize(answer).map_err(|e| tonic::Status::internal(e.to_string()))?;
+    Ok(tonic::Response::new(RaftMessage {
+        payload,
+        error: String::new(),
+    }))
+}
+
+fn request<T: serde::de::DeserializeOwned>(
+    message: tonic::Request<RaftMessage>,
+) -> Result<T, tonic::Status> {
+    bincode::deserialize(&message.into_inner().payload)
+        .map_err(|e| tonic::Status::invalid_argument(format!("undecodable Raft message: {e}")))
+}
+
+#[tonic::async_trait]
+impl tabula_proto::Replica for Service {
+    async fn append_entries(
+        &self,
+        message: tonic::Request<RaftMessage>,
+    ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let rpc: AppendEntriesRequest<TypeConfig> = request(message)?;
+        reply(&self.raft.append_entries(rpc).await)
+    }
+
+    async fn vote(
+        &self,
+        message: tonic::Request<RaftMessage>,
+    ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let rpc: VoteRequest<NodeId> = request(message)?;
+        reply(&self.raft.vote(rpc).await)
+    }
+
+    async fn install_snapshot(
+        &self,
+        message: tonic::Request<RaftMessage>,
+    ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let rpc: InstallSnapshotRequest<TypeConfig> = request(message)?;
+        reply(&self.raft.install_snapshot(rpc).await)
+    }
+
+    async fn forward(
+        &self,
+        message: tonic::Request<ForwardRequest>,
+    ) -> Result<tonic::Response<ForwardReply>, tonic::Status> {
+        let f = message.into_inner();
+        let (status, body) = (self.forward)(f.target, Bytes::from(f.body), f.hops).await;
+        Ok(tonic::Response::new(ForwardReply {
+            status: u32::from(status),
+            body: body.to_vec(),
+        }))
+    }
+}

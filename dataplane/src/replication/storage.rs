@@ -1,0 +1,274 @@
+//! openraft's two storage traits over the node's one RocksDB store: the log (`raftlog` column
+//! family, synced appends) and the state machine (the tables themselves, applied unsynced with
+//! the applied position in each batch — see `tabula_storage::raftlog`).
+
+// openraft's traits fix the error type (`openraft::StorageError`, a large enum).
+#![allow(clippy::result_large_err)]
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
+use openraft::{
+    AnyError, Entry, EntryPayload, LogId, OptionalSend, RaftLogReader, RaftSnapshotBuilder,
+    SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
+};
+use tabula_storage::{Mutation, SealedWrite, Store};
+use tokio::sync::mpsc;
+
+use super::{NodeId, Outcome, TypeConfig};
+
+type SResult<T> = Result<T, StorageError<NodeId>>;
+
+fn read_err(e: impl std::fmt::Display) -> StorageError<NodeId> {
+    StorageIOError::read(AnyError::error(e.to_string())).into()
+}
+
+fn write_err(e: impl std::fmt::Display) -> StorageError<NodeId> {
+    StorageIOError::write(AnyError::error(e.to_string())).into()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> SResult<T> {
+    bincode::deserialize(bytes).map_err(read_err)
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> SResult<Vec<u8>> {
+    bincode::serialize(value).map_err(write_err)
+}
+
+/// The Raft log.
+#[derive(Clone)]
+pub struct LogStore {
+    pub store: Arc<Store>,
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> SResult<Vec<Entry<TypeConfig>>> {
+        let from = match range.start_bound() {
+            Bound::Included(&i) => i,
+            Bound::Excluded(&i) => i.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let to = match range.end_bound() {
+            Bound::Included(&i) => i.saturating_add(1),
+            Bound::Excluded(&i) => i,
+            Bound::Unbounded => u64::MAX,
+        };
+        let raw = self.store.log_range(from, to).map_err(read_err)?;
+        raw.iter().map(|(_, bytes)| decode(bytes)).collect()
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> SResult<LogState<TypeConfig>> {
+        let last_purged_log_id: Option<LogId<NodeId>> =
+            match self.store.raft_state("purged").map_err(read_err)? {
+                Some(b) => Some(decode(&b)?),
+                None => None,
+            };
+        let last_log_id = match self.store.log_last().map_err(read_err)? {
+            Some((_, bytes)) => Some(decode::<Entry<TypeConfig>>(&bytes)?.log_id),
+            None => last_purged_log_id,
+        };
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> SResult<()> {
+        self.store
+            .set_raft_state("vote", &encode(vote)?)
+            .map_err(write_err)
+    }
+
+    async fn read_vote(&mut self) -> SResult<Option<Vote<NodeId>>> {
+        match self.store.raft_state("vote").map_err(read_err)? {
+            Some(b) => Ok(Some(decode(&b)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> SResult<()>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = Vec::new();
+        for e in entries {
+            batch.push((e.log_id.index, encode(&e)?));
+        }
+        let result = self.store.log_append(&batch);
+        let io = result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| std::io::Error::other(e.to_string()));
+        callback.log_io_completed(io);
+        result.map_err(write_err)
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
+        self.store.log_truncate(log_id.index).map_err(write_err)
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
+        self.store
+            .log_purge(log_id.index, &encode(&log_id)?)
+            .map_err(write_err)
+    }
+}
+
+/// What the state machine tells the engine after applying an entry proposed elsewhere.
+#[derive(Debug)]
+pub enum Applied {
+    /// The catalog changed: the engine reloads its tables.
+    Catalog,
+}
+
+/// The applied position: the last applied entry and the membership in force.
+type AppliedState = (
+    Option<LogId<NodeId>>,
+    StoredMembership<NodeId, openraft::BasicNode>,
+);
+
+/// The tables, as the applied log leaves them.
+pub struct StateMachine {
+    pub store: Arc<Store>,
+    applied: AppliedState,
+    notify: mpsc::UnboundedSender<Applied>,
+}
+
+impl StateMachine {
+    pub fn open(store: Arc<Store>, notify: mpsc::UnboundedSender<Applied>) -> SResult<Self> {
+        let applied = match store.raft_state("applied").map_err(read_err)? {
+            Some(b) => decode(&b)?,
+            None => (None, StoredMembership::default()),
+        };
+        Ok(StateMachine {
+            store,
+            applied,
+            notify,
+        })
+    }
+
+    fn marker(&self) -> SResult<Vec<u8>> {
+        encode(&self.applied)
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = NoSnapshots;
+
+    async fn applied_state(&mut self) -> SResult<AppliedState> {
+        Ok(self.applied.clone())
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> SResult<Vec<Outcome>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut out = Vec::new();
+        let mut catalog_changed = false;
+        for entry in entries {
+            self.applied.0 = Some(entry.log_id);
+            let outcome = match entry.payload {
+                EntryPayload::Blank => {
+                    let marker = self.marker()?;
+                    self.store
+                        .commit_writes(&[], None, Some(&marker), false)
+                        .map_err(write_err)?;
+                    Outcome::Done
+                }
+                EntryPayload::Membership(m) => {
+                    self.applied.1 = StoredMembership::new(Some(entry.log_id), m);
+                    let marker = self.marker()?;
+                    self.store
+                        .commit_writes(&[], None, Some(&marker), false)
+                        .map_err(write_err)?;
+                    Outcome::Done
+                }
+                EntryPayload::Normal(proposal) => {
+                    let marker = self.marker()?;
+                    let mut outcome = Outcome::Done;
+                    let mut writes: Vec<&SealedWrite> = Vec::new();
+                    let mut catalog = Vec::new();
+                    for m in &proposal.mutations {
+                        match m {
+                            Mutation::Writes(w) => writes.extend(w.iter()),
+                            other => catalog.push(other),
+                        }
+                    }
+                    // A proposal is either item writes (one batch) or one catalog change.
+                    if !writes.is_empty() || catalog.is_empty() {
+                        self.store
+                            .commit_writes(&writes, Some(proposal.stamp), Some(&marker), false)
+                            .map_err(write_err)?;
+                    }
+                    for m in catalog {
+                        catalog_changed = true;
+                        match self.store.apply_catalog(m, Some(&marker), false) {
+                            Ok(()) => {}
+                            Err(e) => match Outcome::rejection(&e) {
+                                Some(rejected) => {
+                                    // Nothing was written; the position still moves.
+                                    self.store
+                                        .commit_writes(&[], None, Some(&marker), false)
+                                        .map_err(write_err)?;
+                                    outcome = rejected;
+                                }
+                                None => return Err(write_err(e)),
+                            },
+                        }
+                    }
+                    outcome
+                }
+            };
+            out.push(outcome);
+        }
+        if catalog_changed {
+            let _ = self.notify.send(Applied::Catalog);
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        NoSnapshots
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> SResult<Box<std::io::Cursor<Vec<u8>>>> {
+        Err(write_err("snapshots are not supported yet"))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        _meta: &SnapshotMeta<NodeId, openraft::BasicNode>,
+        _snapshot: Box<std::io::Cursor<Vec<u8>>>,
+    ) -> SResult<()> {
+        Err(write_err("snapshots are not supported yet"))
+    }
+
+    async fn get_current_snapshot(&mut self) -> SResult<Option<Snapshot<TypeConfig>>> {
+        Ok(None)
+    }
+}
+
+/// Snapshots are not built yet: the log is never compacted (`SnapshotPolicy::Never`), so a
+/// lagging or new replica catches up from the whole log.
+pub struct NoSnapshots;
+
+impl RaftSnapshotBuilder<TypeConfig> for NoSnapshots {
+    async fn build_snapshot(&mut self) -> SResult<Snapshot<TypeConfig>> {
+        Err(write_err("snapshots are not supported yet"))
+    }
+}
