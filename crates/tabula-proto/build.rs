@@ -33,6 +33,12 @@ fn main() {
             "crate::RaftMessage",
         ))
         .method(method(
+            "joined",
+            "Joined",
+            "crate::RaftMessage",
+            "crate::RaftMessage",
+        ))
+        .method(method(
             "forward",
             "Forward",
             "crate::ForwardRequest",

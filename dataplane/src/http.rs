@@ -129,8 +129,14 @@ async fn handle(
         && parts.uri.path() == "/tabula/replica"
         && let Some(replica) = &shared.replica
     {
-        // A replica's place in its group (probes, the operator's status, tests).
-        let body = serde_json::to_vec(&replica.status()).unwrap_or_default();
+        // A replica's place in its group (probes, the operator's status, tests); with
+        // `?digest`, also a digest of its store (replicas at one position must agree).
+        let mut status = replica.status();
+        if parts.uri.query() == Some("digest") {
+            let digest = shared.engine.store().digest().map(|d| format!("{d:016x}"));
+            status["digest"] = serde_json::Value::String(digest.unwrap_or_else(|e| e.to_string()));
+        }
+        let body = serde_json::to_vec(&status).unwrap_or_default();
         return respond(StatusCode::OK, "application/json", Bytes::from(body), &id);
     }
     if parts.method == Method::GET {
@@ -189,6 +195,9 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
         Ok(op) => op,
         Err(e) => return error_answer(&e),
     };
+    // The term a write is admitted in (replicas): its proposals carry it, and the log
+    // refuses them if leadership moved meanwhile.
+    let mut term = 0;
     if let Some(replica) = &shared.replica {
         use crate::replication::Route;
         let here = match crate::replication::route(op, &body) {
@@ -199,15 +208,19 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
                 }
                 true
             }
-            Route::Leader if replica.is_leader() => {
-                if !replica.wait_writer().await && replica.is_leader() {
+            Route::Leader if replica.is_leader() => match replica.wait_writer().await {
+                Some(t) => {
+                    term = t;
+                    true
+                }
+                None if replica.is_leader() => {
                     return error_answer(&ApiError::new(
                         ErrorKind::ServiceUnavailable,
                         "the leader is still taking over",
                     ));
                 }
-                replica.is_leader()
-            }
+                None => false,
+            },
             _ => false,
         };
         if !here {
@@ -226,7 +239,10 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
         Ok(protocol::dispatch(&shared.engine, op, &body).await)
     } else {
         let engine = shared.engine.clone();
-        tokio::spawn(async move { protocol::dispatch(&engine, op, &body).await }).await
+        tokio::spawn(crate::replication::DECIDED_TERM.scope(term, async move {
+            protocol::dispatch(&engine, op, &body).await
+        }))
+        .await
     };
     match result {
         Ok(Ok(value)) => {

@@ -100,13 +100,19 @@ fn start_replica_tasks(
     mut applied: tokio::sync::mpsc::UnboundedReceiver<replication::Applied>,
 ) {
     let e = engine.clone();
+    let r = replica.clone();
     tokio::spawn(async move {
         while applied.recv().await.is_some() {
             while applied.try_recv().is_ok() {}
+            // Everything applied up to this index is in the store the reload reads.
+            let upto = r.catalog_applied();
             let e = e.clone();
-            let reloaded = tokio::task::spawn_blocking(move || e.reload_catalog()).await;
-            if let Ok(Err(err)) = reloaded {
-                tracing::error!(error = %err, "cannot reload the catalog after a replicated change");
+            match tokio::task::spawn_blocking(move || e.reload_catalog()).await {
+                Ok(Ok(())) => r.catalog_loaded(upto),
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "cannot reload the catalog after a replicated change")
+                }
+                Err(err) => tracing::error!(error = %err, "catalog reload task failed"),
             }
         }
     });
@@ -114,17 +120,21 @@ fn start_replica_tasks(
     let r = replica.clone();
     let mut metrics = replica.raft.metrics();
     tokio::spawn(async move {
-        let mut was = false;
+        // The term whose takeover work ran: once per term this node becomes a ready leader.
+        let mut handled = None;
         loop {
-            let now = r.ready_writer(&metrics.borrow_and_update());
-            if now && !was {
+            if let Some(term) = r.writer_term()
+                && handled != Some(term)
+            {
+                handled = Some(term);
                 let e = e.clone();
-                tracing::info!(node = r.id, "leading: taking over background work");
+                tracing::info!(node = r.id, term, "leading: taking over background work");
                 let _ = tokio::task::spawn_blocking(move || e.leader_started()).await;
             }
-            was = now;
-            if metrics.changed().await.is_err() {
-                break;
+            tokio::select! {
+                changed = metrics.changed() => if changed.is_err() { break },
+                // Readiness also waits on the catalog reload, which metrics do not show.
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
             }
         }
     });
@@ -204,8 +214,8 @@ impl Server {
             credentials: config.credentials.clone(),
             replica: replica.as_ref().map(|(r, _)| r.clone()),
         });
-        let replica = match (replica, &config.replica) {
-            (Some((replica, applied)), Some(rc)) => {
+        let replica = match replica {
+            Some((replica, applied)) => {
                 start_replica_tasks(&replica, &engine, applied);
                 let forward_to: Arc<http::Shared> = shared.clone();
                 let forward: replication::network::Forwarder =
@@ -213,13 +223,10 @@ impl Server {
                         let shared = forward_to.clone();
                         Box::pin(async move { http::answer(&shared, &target, body, hops).await })
                     });
-                replica
-                    .serve(&rc.internal_listen, forward)
-                    .await
-                    .map_err(StartError::Replication)?;
+                replica.set_forwarder(forward);
                 Some(replica)
             }
-            _ => None,
+            None => None,
         };
         let (tx, rx) = watch::channel(false);
         let has_tls = tls.is_some();

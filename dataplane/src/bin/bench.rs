@@ -10,7 +10,9 @@
 //! Workloads: PutItem (random key of the key space, 100-byte value), GetItem, mixed 50/50,
 //! Query of a 10-item partition, PutItem on a table with two global secondary indexes (what
 //! indexes cost a write), Query of 10 items through a global secondary index, and a
-//! TransactWriteItems updating two random items.
+//! TransactWriteItems updating two random items. `put-3r` runs PutItem against the leader of
+//! three replicas started in this process (127.0.0.1–3, Raft over loopback gRPC): replicated
+//! durable writes next to the single node's, on the same machine.
 //!
 //!   cargo run --release -p tabula-dataplane --bin tabula-bench -- --secs 10
 
@@ -50,11 +52,11 @@ struct Args {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
-    /// Workloads to run (comma-separated: get, put, mixed, query, put-gsi, query-gsi, txn);
-    /// the echo ceiling always runs.
+    /// Workloads to run (comma-separated: get, put, mixed, query, put-gsi, query-gsi, txn,
+    /// put-3r); the echo ceiling always runs.
     #[arg(
         long,
-        default_value = "get,put,mixed,query,put-gsi,query-gsi,txn",
+        default_value = "get,put,mixed,query,put-gsi,query-gsi,txn,put-3r",
         value_delimiter = ','
     )]
     workloads: Vec<String>,
@@ -343,7 +345,7 @@ async fn main() {
     let mut creds = Credentials::default();
     creds.insert(ACCESS_KEY, SECRET);
     let mut config = Config::local(&dir);
-    config.credentials = Some(creds);
+    config.credentials = Some(creds.clone());
     let server = Server::start(config).await.expect("start server");
     let addr = server.addr.to_string();
     let echo = start_echo().await;
@@ -433,7 +435,74 @@ async fn main() {
         print(name, &r, &echo_now);
     }
     server.shutdown().await;
+    if args.workloads.iter().any(|x| x == "put-3r") {
+        let (replicas, leader) = start_replicas(&dir.join("replicas"), &creds).await;
+        let mut admin = Conn::open(&leader).await.expect("connect to the leader");
+        let body = r#"{"TableName":"bench","BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}]}"#;
+        assert_eq!(
+            admin
+                .call("CreateTable", body.as_bytes())
+                .await
+                .expect("create"),
+            200
+        );
+        let echo_now = run(&echo, Workload::Echo, &echo_args).await;
+        if args.warmup_secs > 0 {
+            let warm = Args {
+                secs: args.warmup_secs,
+                ..args.clone()
+            };
+            run(&leader, Workload::Put, &warm).await;
+        }
+        let r = run(&leader, Workload::Put, &args).await;
+        print("PutItem, 3 replicas", &r, &echo_now);
+        for s in replicas {
+            s.shutdown().await;
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Starts three replicas of one Raft group in this process, on 127.0.0.1, .2 and .3, and
+/// returns them with the API address of the leader once it is ready to write.
+async fn start_replicas(dir: &std::path::Path, creds: &Credentials) -> (Vec<Server>, String) {
+    use tabula_dataplane::replication::ReplicaConfig;
+    std::fs::create_dir_all(dir).expect("replica dir");
+    let key = dir.join("master.key");
+    std::fs::write(&key, "22".repeat(32)).expect("master key");
+    let mut peers = std::collections::BTreeMap::new();
+    for id in 1..=3u64 {
+        let ip = format!("127.0.0.{id}");
+        let port = std::net::TcpListener::bind((ip.as_str(), 0))
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        peers.insert(id, format!("{ip}:{port}"));
+    }
+    let mut servers = Vec::new();
+    for (id, internal) in &peers {
+        let mut config = Config::local(dir.join(format!("replica{id}")));
+        config.listen = format!("127.0.0.{id}:0");
+        config.credentials = Some(creds.clone());
+        config.master_key_file = Some(key.clone());
+        config.replica = Some(ReplicaConfig {
+            node_id: *id,
+            internal_listen: internal.clone(),
+            peers: peers.clone(),
+        });
+        servers.push(Server::start(config).await.expect("start replica"));
+    }
+    loop {
+        let ready = servers.iter().position(|s| {
+            s.replica()
+                .is_some_and(|r| r.status()["ready"] == serde_json::Value::Bool(true))
+        });
+        if let Some(i) = ready {
+            let addr = servers[i].addr.to_string();
+            return (servers, addr);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -27,6 +27,7 @@ use tabula_storage::{Store, TableHandle};
 
 pub use indexes::*;
 pub use items::*;
+pub(crate) use log::blocking;
 pub use log::{Proposed, Replicator};
 pub use reads::*;
 pub use streams::*;

@@ -21,7 +21,8 @@ pub mod network;
 mod storage;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -51,17 +52,26 @@ openraft::declare_raft_types!(
         SnapshotData = std::io::Cursor<Vec<u8>>,
 );
 
-/// One log entry's data: the mutations of one request, and the proposer's clock (µs), which
-/// numbers the entry's stream records on every replica.
+/// One log entry's data: the mutations of one request; the proposer's clock (µs), which
+/// numbers the entry's stream records on every replica; and the term in which the proposer
+/// decided them (read the items they change). An entry that ends up in the log under another
+/// term is refused when applied: its decision may rest on reads older than writes an
+/// intervening leader committed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Proposal {
     pub stamp: u64,
+    pub term: u64,
     pub mutations: Vec<Mutation>,
 }
 
+/// Version of the proposal encoding.
+const PROPOSAL_FORMAT: u8 = 1;
+
 impl Serialize for Proposal {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut b = self.stamp.to_be_bytes().to_vec();
+        let mut b = vec![PROPOSAL_FORMAT];
+        b.extend_from_slice(&self.stamp.to_be_bytes());
+        b.extend_from_slice(&self.term.to_be_bytes());
         b.extend_from_slice(&tabula_storage::mutation::encode(&self.mutations));
         s.serialize_bytes(&b)
     }
@@ -76,13 +86,25 @@ impl<'de> Deserialize<'de> for Proposal {
                 f.write_str("an encoded proposal")
             }
             fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Proposal, E> {
-                let stamp = b
-                    .get(..8)
-                    .and_then(|s| <[u8; 8]>::try_from(s).ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| E::custom("short proposal"))?;
-                let mutations = tabula_storage::mutation::decode(&b[8..]).map_err(E::custom)?;
-                Ok(Proposal { stamp, mutations })
+                if b.first() != Some(&PROPOSAL_FORMAT) {
+                    return Err(E::custom(format!(
+                        "proposal format {:?}, this build reads {PROPOSAL_FORMAT}",
+                        b.first()
+                    )));
+                }
+                let word = |at: usize| {
+                    b.get(at..at + 8)
+                        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                        .map(u64::from_be_bytes)
+                        .ok_or_else(|| E::custom("short proposal"))
+                };
+                let (stamp, term) = (word(1)?, word(9)?);
+                let mutations = tabula_storage::mutation::decode(&b[17..]).map_err(E::custom)?;
+                Ok(Proposal {
+                    stamp,
+                    term,
+                    mutations,
+                })
             }
             fn visit_byte_buf<E: serde::de::Error>(self, b: Vec<u8>) -> Result<Proposal, E> {
                 self.visit_bytes(&b)
@@ -92,6 +114,12 @@ impl<'de> Deserialize<'de> for Proposal {
     }
 }
 
+tokio::task_local! {
+    /// The term in which the request being served was admitted as a write (the leader was
+    /// ready in that term): proposals made while serving it carry this term.
+    pub static DECIDED_TERM: u64;
+}
+
 /// What applying an entry decided, the same on every replica.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
@@ -99,6 +127,8 @@ pub enum Outcome {
     TableExists(String),
     TableNotFound(String),
     Rejected(String),
+    /// Proposed in another term than the one it entered the log in (see [`Proposal`]).
+    Stale,
 }
 
 impl Outcome {
@@ -118,6 +148,9 @@ impl Outcome {
             Outcome::TableExists(n) => Err(StorageError::TableExists(n)),
             Outcome::TableNotFound(n) => Err(StorageError::TableNotFound(n)),
             Outcome::Rejected(m) => Err(StorageError::Rejected(m)),
+            Outcome::Stale => Err(StorageError::Unavailable(
+                "leadership changed while the write was decided; retry".into(),
+            )),
         }
     }
 }
@@ -209,18 +242,34 @@ pub struct Replica {
     runtime: tokio::runtime::Handle,
     clients: Mutex<HashMap<NodeId, ReplicaClient<Channel>>>,
     stop: watch::Sender<bool>,
+    /// Log index of the last catalog change applied to the store, and of the last one the
+    /// engine has loaded: a leader decides nothing until the engine's catalog caught up.
+    catalog_applied: Arc<AtomicU64>,
+    catalog_loaded: AtomicU64,
+    /// Answers forwarded requests once the HTTP side exists (see [`Replica::set_forwarder`]).
+    forwarder: Arc<OnceLock<network::Forwarder>>,
 }
 
 /// How long a request waits for a leader to be elected (or to finish taking over) before
 /// it is answered ServiceUnavailable.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
 
+/// How long a forwarded request may take at the leader.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Most times a request is forwarded (leadership moving while it travels).
 const MAX_HOPS: u32 = 3;
 
+/// Largest gRPC message either side accepts (a forwarded BatchWriteItem may carry 16 MB; a
+/// Raft batch holds up to `max_payload_entries` entries of up to a few MB).
+pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
 impl Replica {
-    /// Opens this node's Raft over `store` (a fresh node joins by initialising the
-    /// membership from `--peers`; every fresh replica does the same, which openraft allows).
+    /// Opens this node's Raft over `store` and serves the internal gRPC service at once (so
+    /// the leader reaches a restarted replica before its election timer runs out). A group
+    /// whose replicas are all fresh is bootstrapped by the replica with the lowest id, once
+    /// every peer answered that it is fresh too; a replica that lost its disk therefore waits
+    /// to be brought up to date by the existing group instead of founding another.
     /// Returns the replica and the channel on which applied catalog changes are announced.
     pub async fn start(
         config: &ReplicaConfig,
@@ -232,15 +281,19 @@ impl Replica {
                 config.node_id
             ));
         }
+        let listener = tokio::net::TcpListener::bind(&config.internal_listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.internal_listen))?;
         let fresh = !store.has_raft_state().map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::unbounded_channel();
         let raft_config = openraft::Config {
             cluster_name: "tabula".into(),
-            heartbeat_interval: 100,
-            election_timeout_min: 400,
-            election_timeout_max: 800,
+            // Also the AppendEntries timeout: room for a synced append of a batch.
+            heartbeat_interval: 150,
+            election_timeout_min: 500,
+            election_timeout_max: 1000,
             snapshot_policy: openraft::SnapshotPolicy::Never,
-            max_payload_entries: 512,
+            max_payload_entries: 64,
             ..Default::default()
         }
         .validate()
@@ -248,7 +301,9 @@ impl Replica {
         let log = storage::LogStore {
             store: store.clone(),
         };
-        let sm = storage::StateMachine::open(store, tx).map_err(|e| e.to_string())?;
+        let catalog_applied = Arc::new(AtomicU64::new(0));
+        let sm = storage::StateMachine::open(store, tx, catalog_applied.clone())
+            .map_err(|e| e.to_string())?;
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
@@ -258,50 +313,92 @@ impl Replica {
         )
         .await
         .map_err(|e| format!("cannot start Raft: {e}"))?;
-        if fresh {
-            let members: BTreeMap<NodeId, BasicNode> = config
-                .peers
-                .iter()
-                .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
-                .collect();
-            if let Err(e) = raft.initialize(members).await {
-                // Another replica initialised first and reached this one: fine.
-                tracing::info!(error = %e, "Raft membership not initialised here");
-            }
-        }
         let (stop, _) = watch::channel(false);
-        Ok((
-            Arc::new(Replica {
-                id: config.node_id,
-                raft,
-                peers: config.peers.clone(),
-                runtime: tokio::runtime::Handle::current(),
-                clients: Mutex::default(),
-                stop,
-            }),
-            rx,
-        ))
+        let replica = Arc::new(Replica {
+            id: config.node_id,
+            raft,
+            peers: config.peers.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            clients: Mutex::default(),
+            stop,
+            catalog_applied,
+            catalog_loaded: AtomicU64::new(0),
+            forwarder: Arc::default(),
+        });
+        replica.serve(listener);
+        let lowest = config.peers.keys().next().copied();
+        if fresh && lowest == Some(config.node_id) {
+            let r = replica.clone();
+            tokio::spawn(async move { r.bootstrap().await });
+        }
+        Ok((replica, rx))
     }
 
-    /// Serves the internal gRPC service on `addr` until [`Replica::shutdown`].
-    pub async fn serve(
-        &self,
-        addr: &str,
-        forward: network::Forwarder,
-    ) -> Result<tokio::task::JoinHandle<()>, String> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    /// Bootstraps a new group once every peer says it belongs to none.
+    async fn bootstrap(&self) {
+        let mut stop = self.stop.subscribe();
+        loop {
+            let mut all_fresh = true;
+            for (id, addr) in &self.peers {
+                if *id == self.id {
+                    continue;
+                }
+                let joined = async {
+                    let mut c = ReplicaClient::new(network::channel(addr).ok()?);
+                    let reply = c
+                        .joined(tabula_proto::RaftMessage::default())
+                        .await
+                        .ok()?
+                        .into_inner();
+                    bincode::deserialize::<bool>(&reply.payload).ok()
+                };
+                match tokio::time::timeout(Duration::from_secs(1), joined).await {
+                    Ok(Some(false)) => {}
+                    Ok(Some(true)) => {
+                        tracing::info!(
+                            peer = id,
+                            "a peer already belongs to a group: waiting to be brought up to date"
+                        );
+                        return;
+                    }
+                    _ => all_fresh = false,
+                }
+            }
+            if all_fresh {
+                let members: BTreeMap<NodeId, BasicNode> = self
+                    .peers
+                    .iter()
+                    .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+                    .collect();
+                match self.raft.initialize(members).await {
+                    Ok(()) => tracing::info!(node = self.id, "bootstrapped a new replica group"),
+                    Err(e) => tracing::info!(error = %e, "replica group not bootstrapped here"),
+                }
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    /// Serves the internal gRPC service on `listener` until [`Replica::shutdown`].
+    fn serve(&self, listener: tokio::net::TcpListener) {
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let service = network::Service {
             raft: self.raft.clone(),
-            forward,
+            forward: self.forwarder.clone(),
         };
         let mut stop = self.stop.subscribe();
-        Ok(tokio::spawn(async move {
+        tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
-                .add_service(tabula_proto::ReplicaServer::new(service))
+                .add_service(
+                    tabula_proto::ReplicaServer::new(service)
+                        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                        .max_encoding_message_size(MAX_MESSAGE_BYTES),
+                )
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stop.wait_for(|s| *s).await;
                 })
@@ -309,7 +406,26 @@ impl Replica {
             if let Err(e) = served {
                 tracing::error!(error = %e, "internal gRPC service stopped");
             }
-        }))
+        });
+    }
+
+    /// Installs what answers forwarded requests (the HTTP side, which needs the engine).
+    pub fn set_forwarder(&self, forward: network::Forwarder) {
+        let _ = self.forwarder.set(forward);
+    }
+
+    /// The engine loaded the catalog as of log index `index` (see `catalog_applied`).
+    pub fn catalog_loaded(&self, index: u64) {
+        self.catalog_loaded.fetch_max(index, Ordering::SeqCst);
+    }
+
+    /// The log index of the last catalog change applied (read before reloading).
+    pub fn catalog_applied(&self) -> u64 {
+        self.catalog_applied.load(Ordering::SeqCst)
+    }
+
+    fn catalog_current(&self) -> bool {
+        self.catalog_loaded.load(Ordering::SeqCst) >= self.catalog_applied.load(Ordering::SeqCst)
     }
 
     pub async fn shutdown(&self) {
@@ -317,9 +433,11 @@ impl Replica {
         let _ = self.raft.shutdown().await;
     }
 
-    /// See [`Replica::writer`].
-    pub fn ready_writer(&self, m: &openraft::RaftMetrics<NodeId, BasicNode>) -> bool {
-        Replica::writer(m)
+    /// The term in which this node is a ready leader: it leads, has applied every entry of
+    /// earlier leaders, and its engine has loaded every catalog change applied.
+    pub fn writer_term(&self) -> Option<u64> {
+        let m = self.raft.metrics().borrow().clone();
+        (Replica::writer(&m) && self.catalog_current()).then_some(m.current_term)
     }
 
     /// Whether this node leads and has applied every entry of earlier leaders (the entry its
@@ -347,7 +465,7 @@ impl Replica {
             "term": m.current_term,
             "lastLogIndex": m.last_log_index,
             "appliedIndex": m.last_applied.map(|l| l.index),
-            "ready": Replica::writer(&m),
+            "ready": Replica::writer(&m) && self.catalog_current(),
         })
     }
 
@@ -355,16 +473,19 @@ impl Replica {
         self.raft.metrics().borrow().state == ServerState::Leader
     }
 
-    /// Waits (bounded) until this node may write; false if it is not the leader or does not
-    /// get there in time.
-    pub async fn wait_writer(&self) -> bool {
-        let mut m = self.raft.metrics();
-        let ready = tokio::time::timeout(
-            LEADER_WAIT,
-            m.wait_for(|m| Replica::writer(m) || m.state != ServerState::Leader),
-        )
-        .await;
-        matches!(ready, Ok(Ok(m)) if Replica::writer(&m))
+    /// Waits (bounded) until this node may write; the term it writes in, or `None` if it is
+    /// not the leader or does not get there in time.
+    pub async fn wait_writer(&self) -> Option<u64> {
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            if let Some(term) = self.writer_term() {
+                return Some(term);
+            }
+            if !self.is_leader() || tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Confirms leadership with a quorum and waits until this node has applied as far as
@@ -373,8 +494,19 @@ impl Replica {
         self.raft
             .ensure_linearizable()
             .await
-            .map(|_| ())
-            .map_err(|e| ApiError::new(ErrorKind::ServiceUnavailable, format!("{e}")))
+            .map_err(|e| ApiError::new(ErrorKind::ServiceUnavailable, format!("{e}")))?;
+        // The engine's catalog must be as current as the store it reads.
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        while !self.catalog_current() {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::new(
+                    ErrorKind::ServiceUnavailable,
+                    "the leader is still loading its catalog",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
     }
 
     /// The current leader's id and internal address, waiting (bounded) for one to be known.
@@ -412,20 +544,22 @@ impl Replica {
                 Some(c) => c.clone(),
                 None => {
                     let c = ReplicaClient::new(network::channel(&addr).map_err(unavailable)?)
-                        .max_decoding_message_size(64 << 20)
-                        .max_encoding_message_size(64 << 20);
+                        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                        .max_encoding_message_size(MAX_MESSAGE_BYTES);
                     clients.insert(leader, c.clone());
                     c
                 }
             }
         };
+        let mut request = tonic::Request::new(ForwardRequest {
+            target: target.to_string(),
+            body: body.to_vec(),
+            hops: hops + 1,
+        });
+        request.set_timeout(FORWARD_TIMEOUT);
         let reply = client
             .clone()
-            .forward(ForwardRequest {
-                target: target.to_string(),
-                body: body.to_vec(),
-                hops: hops + 1,
-            })
+            .forward(request)
             .await
             .map_err(|s| unavailable(format!("leader {leader} did not answer: {}", s.message())))?
             .into_inner();
@@ -439,14 +573,31 @@ impl Replica {
 impl Replicator for Replica {
     fn propose(&self, mutations: Vec<Mutation>) -> Proposed {
         let (tx, rx) = oneshot::channel();
+        // The term the request was admitted in; background work (sweeps, backfills, purges)
+        // decides in the term this node is a ready leader of now.
+        let term = DECIDED_TERM
+            .try_with(|t| *t)
+            .ok()
+            .or_else(|| self.writer_term());
+        let Some(term) = term else {
+            let _ = tx.send(Err(StorageError::Unavailable(
+                "this replica is not a ready leader".into(),
+            )));
+            return rx;
+        };
         let raft = self.raft.clone();
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_micros() as u64)
             .unwrap_or(0);
+        let proposal = Proposal {
+            stamp,
+            term,
+            mutations,
+        };
         // On the runtime, whoever waits: a proposal outlives a client that hangs up.
         self.runtime.spawn(async move {
-            let result = match raft.client_write(Proposal { stamp, mutations }).await {
+            let result = match raft.client_write(proposal).await {
                 Ok(r) => r.data.into_result(),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
                     Err(StorageError::Unavailable(format!(
@@ -462,6 +613,6 @@ impl Replicator for Replica {
     }
 
     fn may_write(&self) -> bool {
-        Replica::writer(&self.raft.metrics().borrow())
+        self.writer_term().is_some()
     }
 }

@@ -38,7 +38,11 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Peer {
         Peer {
             target,
-            client: channel(&node.addr).map(ReplicaClient::new),
+            client: channel(&node.addr).map(|c| {
+                ReplicaClient::new(c)
+                    .max_decoding_message_size(super::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(super::MAX_MESSAGE_BYTES)
+            }),
         }
     }
 }
@@ -47,6 +51,10 @@ pub struct Peer {
     target: NodeId,
     client: Result<ReplicaClient<Channel>, String>,
 }
+
+/// How long openraft waits before retrying an unreachable peer (its default, 500 ms, lets a
+/// restarted replica's election timer run out before the leader contacts it).
+const RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
 type RpcResult<T, E> = Result<T, RPCError<NodeId, BasicNode, E>>;
 
@@ -72,7 +80,13 @@ impl Peer {
             Kind::Vote => client.vote(message).await,
             Kind::Snapshot => client.install_snapshot(message).await,
         }
-        .map_err(|status| unreachable(status.to_string()))?
+        .map_err(|status| match status.code() {
+            // Too big for one message: openraft sends fewer entries next time.
+            tonic::Code::ResourceExhausted => {
+                RPCError::PayloadTooLarge(openraft::error::PayloadTooLarge::new_entries_hint(1))
+            }
+            _ => unreachable(status.to_string()),
+        })?
         .into_inner();
         if !reply.error.is_empty() {
             return Err(RPCError::Network(NetworkError::new(&AnyError::error(
@@ -116,6 +130,10 @@ impl RaftNetwork<TypeConfig> for Peer {
     ) -> RpcResult<VoteResponse<NodeId>, RaftError<NodeId>> {
         self.call(Kind::Vote, &rpc).await
     }
+
+    fn backoff(&self) -> openraft::network::Backoff {
+        openraft::network::Backoff::new(std::iter::repeat(RETRY))
+    }
 }
 
 /// Answers a forwarded client request: target, body, hops → HTTP status and body (see
@@ -130,7 +148,8 @@ pub type Forwarder = Arc<
 /// The `Replica` gRPC service of this node.
 pub struct Service {
     pub raft: openraft::Raft<TypeConfig>,
-    pub forward: Forwarder,
+    /// Set once the HTTP side is up; until then forwarded requests are refused (retryable).
+    pub forward: Arc<std::sync::OnceLock<Forwarder>>,
 }
 
 fn reply<T: serde::Serialize>(answer: &T) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
@@ -174,12 +193,27 @@ impl tabula_proto::Replica for Service {
         reply(&self.raft.install_snapshot(rpc).await)
     }
 
+    async fn joined(
+        &self,
+        _message: tonic::Request<RaftMessage>,
+    ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let joined = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        reply(&joined)
+    }
+
     async fn forward(
         &self,
         message: tonic::Request<ForwardRequest>,
     ) -> Result<tonic::Response<ForwardReply>, tonic::Status> {
         let f = message.into_inner();
-        let (status, body) = (self.forward)(f.target, Bytes::from(f.body), f.hops).await;
+        let Some(forward) = self.forward.get() else {
+            return Err(tonic::Status::unavailable("this replica is still starting"));
+        };
+        let (status, body) = forward(f.target, Bytes::from(f.body), f.hops).await;
         Ok(tonic::Response::new(ForwardReply {
             status: u32::from(status),
             body: body.to_vec(),

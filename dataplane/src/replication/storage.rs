@@ -8,6 +8,7 @@
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
 use openraft::{
@@ -108,7 +109,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for e in entries {
             batch.push((e.log_id.index, encode(&e)?));
         }
-        let result = self.store.log_append(&batch);
+        // A synced write: keep it off the runtime's workers so heartbeats are not held up.
+        let result = crate::engine::blocking(|| self.store.log_append(&batch));
         let io = result
             .as_ref()
             .map(|_| ())
@@ -146,10 +148,16 @@ pub struct StateMachine {
     pub store: Arc<Store>,
     applied: AppliedState,
     notify: mpsc::UnboundedSender<Applied>,
+    /// The log index of the last catalog change applied (see `Replica::catalog_applied`).
+    catalog_applied: Arc<AtomicU64>,
 }
 
 impl StateMachine {
-    pub fn open(store: Arc<Store>, notify: mpsc::UnboundedSender<Applied>) -> SResult<Self> {
+    pub fn open(
+        store: Arc<Store>,
+        notify: mpsc::UnboundedSender<Applied>,
+        catalog_applied: Arc<AtomicU64>,
+    ) -> SResult<Self> {
         let applied = match store.raft_state("applied").map_err(read_err)? {
             Some(b) => decode(&b)?,
             None => (None, StoredMembership::default()),
@@ -158,6 +166,7 @@ impl StateMachine {
             store,
             applied,
             notify,
+            catalog_applied,
         })
     }
 
@@ -200,38 +209,64 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
                 EntryPayload::Normal(proposal) => {
                     let marker = self.marker()?;
-                    let mut outcome = Outcome::Done;
-                    let mut writes: Vec<&SealedWrite> = Vec::new();
-                    let mut catalog = Vec::new();
-                    for m in &proposal.mutations {
-                        match m {
-                            Mutation::Writes(w) => writes.extend(w.iter()),
-                            other => catalog.push(other),
+                    let writes: Vec<&SealedWrite> = proposal
+                        .mutations
+                        .iter()
+                        .flat_map(|m| match m {
+                            Mutation::Writes(w) => w.iter().collect(),
+                            _ => Vec::new(),
+                        })
+                        .collect();
+                    let catalog: Vec<&Mutation> = proposal
+                        .mutations
+                        .iter()
+                        .filter(|m| m.is_catalog())
+                        .collect();
+                    // Every check below depends only on the entry, so replicas agree. A
+                    // refused entry writes nothing but the position (in one batch, like
+                    // everything an entry does: a crash never leaves half an entry applied).
+                    let refusal = if proposal.term != entry.log_id.leader_id.get_term() {
+                        Some(Outcome::Stale)
+                    } else if catalog.len() > 1 || (!catalog.is_empty() && !writes.is_empty()) {
+                        Some(Outcome::Rejected(
+                            "a log entry carries item writes or one catalog change".into(),
+                        ))
+                    } else {
+                        None
+                    };
+                    match (refusal, catalog.first()) {
+                        (Some(refused), _) => {
+                            self.store
+                                .commit_writes(&[], None, Some(&marker), false)
+                                .map_err(write_err)?;
+                            refused
+                        }
+                        (None, None) => {
+                            self.store
+                                .commit_writes(&writes, Some(proposal.stamp), Some(&marker), false)
+                                .map_err(write_err)?;
+                            Outcome::Done
+                        }
+                        (None, Some(m)) => {
+                            catalog_changed = true;
+                            let outcome = match self.store.apply_catalog(m, Some(&marker), false) {
+                                Ok(()) => Outcome::Done,
+                                Err(e) => match Outcome::rejection(&e) {
+                                    Some(rejected) => {
+                                        self.store
+                                            .commit_writes(&[], None, Some(&marker), false)
+                                            .map_err(write_err)?;
+                                        rejected
+                                    }
+                                    None => return Err(write_err(e)),
+                                },
+                            };
+                            // Only once the change is in the store (a reload reads it).
+                            self.catalog_applied
+                                .fetch_max(entry.log_id.index, Ordering::SeqCst);
+                            outcome
                         }
                     }
-                    // A proposal is either item writes (one batch) or one catalog change.
-                    if !writes.is_empty() || catalog.is_empty() {
-                        self.store
-                            .commit_writes(&writes, Some(proposal.stamp), Some(&marker), false)
-                            .map_err(write_err)?;
-                    }
-                    for m in catalog {
-                        catalog_changed = true;
-                        match self.store.apply_catalog(m, Some(&marker), false) {
-                            Ok(()) => {}
-                            Err(e) => match Outcome::rejection(&e) {
-                                Some(rejected) => {
-                                    // Nothing was written; the position still moves.
-                                    self.store
-                                        .commit_writes(&[], None, Some(&marker), false)
-                                        .map_err(write_err)?;
-                                    outcome = rejected;
-                                }
-                                None => return Err(write_err(e)),
-                            },
-                        }
-                    }
-                    outcome
                 }
             };
             out.push(outcome);

@@ -220,6 +220,103 @@ async fn replica_status(ip: &str, port: u16) -> Option<serde_json::Value> {
         .flatten()
 }
 
+/// Waits until every running replica reports the same applied position and the same store
+/// digest (items, index entries and counters, stream records, catalog): replicas applied the
+/// same entries exactly once each, to the same bytes.
+async fn wait_same_digest(cluster: &Cluster) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = Vec::new();
+    loop {
+        let mut seen = Vec::new();
+        for node in cluster.nodes.iter().filter(|n| n.child.is_some()) {
+            let st = replica_digest(&node.ip, node.api_port).await;
+            seen.push(st.map(|s| {
+                (
+                    s["appliedIndex"].as_u64(),
+                    s["digest"].as_str().map(String::from),
+                )
+            }));
+        }
+        let agreed = seen.iter().all(|s| s.is_some() && s == &seen[0]);
+        if agreed && seen == last {
+            return;
+        }
+        assert!(Instant::now() < deadline, "replicas disagree: {seen:?}");
+        last = seen;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn replica_digest(ip: &str, port: u16) -> Option<serde_json::Value> {
+    let fetch = async {
+        let mut conn = tokio::net::TcpStream::connect((ip, port)).await.ok()?;
+        conn.write_all(
+            format!("GET /tabula/replica?digest HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes(),
+        )
+        .await
+        .ok()?;
+        let mut buf = Vec::new();
+        conn.read_to_end(&mut buf).await.ok()?;
+        let text = String::from_utf8_lossy(&buf);
+        serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()
+    };
+    tokio::time::timeout(Duration::from_secs(5), fetch)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The load table: key `pk` and a constant sort key `sk`, a local index on `v` (so writes
+/// update item-collection counters, RocksDB merges), a global index on `g`, and a stream:
+/// everything a re-applied entry could duplicate.
+async fn create_load_table(c: &Client) {
+    use aws_sdk_dynamodb::types::{
+        BillingMode, GlobalSecondaryIndex, KeyType, LocalSecondaryIndex, Projection,
+        ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    };
+    let all = || {
+        Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build()
+    };
+    c.create_table()
+        .table_name("load")
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(crate::harness::key("pk", KeyType::Hash))
+        .key_schema(crate::harness::key("sk", KeyType::Range))
+        .attribute_definitions(crate::harness::attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(crate::harness::attr("sk", ScalarAttributeType::N))
+        .attribute_definitions(crate::harness::attr("v", ScalarAttributeType::N))
+        .attribute_definitions(crate::harness::attr("g", ScalarAttributeType::S))
+        .local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name("by_v")
+                .key_schema(crate::harness::key("pk", KeyType::Hash))
+                .key_schema(crate::harness::key("v", KeyType::Range))
+                .projection(all())
+                .build()
+                .unwrap(),
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(crate::harness::key("g", KeyType::Hash))
+                .projection(all())
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create load table");
+}
+
 fn num(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> u64 {
     item.get(name)
         .and_then(|v| v.as_n().ok())
@@ -320,6 +417,7 @@ async fn any_replica_takes_writes_and_all_converge() {
         crate::harness::code(&err),
         "ConditionalCheckFailedException"
     );
+    wait_same_digest(&cluster).await;
     for c in &clients {
         wait_converged(c, "kvs", &expected).await;
         let d = c
@@ -377,6 +475,8 @@ async fn writer(
             .put_item()
             .table_name("load")
             .item("pk", s(&pk))
+            .item("sk", n(0))
+            .item("g", s(&format!("g{task}")))
             .item("v", n(i))
             .send()
             .await
@@ -398,6 +498,7 @@ async fn writer(
             .get_item()
             .table_name("load")
             .key("pk", s(&counter))
+            .key("sk", n(0))
             .consistent_read(true)
             .send()
             .await
@@ -410,6 +511,8 @@ async fn writer(
             .put_item()
             .table_name("load")
             .item("pk", s(&counter))
+            .item("sk", n(0))
+            .item("g", s("counters"))
             .item("v", n(old + 1));
         put = if old == 0 {
             put.condition_expression("attribute_not_exists(pk)")
@@ -494,7 +597,7 @@ async fn leader_killed_under_load_loses_no_acknowledged_write() {
     let mut cluster = Cluster::start(3).await;
     let leader = cluster.wait_leader(None).await;
     let endpoints: Vec<String> = cluster.nodes.iter().map(Node::endpoint).collect();
-    create_table(&client(&endpoints[(leader + 1) % 3]), "load", None).await;
+    create_load_table(&client(&endpoints[(leader + 1) % 3])).await;
     let history = Arc::new(History::default());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t0 = Instant::now();
@@ -544,6 +647,10 @@ async fn leader_killed_under_load_loses_no_acknowledged_write() {
     wait_ready(&cluster.nodes[leader].ip, cluster.nodes[leader].api_port).await;
     let expected = scan_all_consistent(&c, "load").await;
     wait_converged(&client(&endpoints[leader]), "load", &expected).await;
+    // Entries the killed replica applied before the kill but had not flushed were applied
+    // again: still every replica holds exactly the same index entries, counters and stream
+    // records.
+    wait_same_digest(&cluster).await;
     eprintln!("writes resumed {resumed} ms after the leader was killed");
 }
 
@@ -587,7 +694,10 @@ async fn followers_catch_up_and_a_minority_cannot_write() {
         .expect("write with a minority paused");
     cluster.signal(f2, "-CONT");
 
-    // A paused majority (both followers): the leader cannot acknowledge a write.
+    // A paused majority (both followers of the current leader): the leader cannot
+    // acknowledge a write.
+    let leader = cluster.wait_leader(None).await;
+    let (f1, f2) = ((leader + 1) % 3, (leader + 2) % 3);
     cluster.signal(f1, "-STOP");
     cluster.signal(f2, "-STOP");
     let lone = one_shot_client(&endpoints[leader]);
@@ -606,4 +716,5 @@ async fn followers_catch_up_and_a_minority_cannot_write() {
     for e in &endpoints {
         wait_converged(&client(e), "tbl", &expected).await;
     }
+    wait_same_digest(&cluster).await;
 }
