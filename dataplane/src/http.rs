@@ -139,6 +139,18 @@ async fn handle(
         let body = serde_json::to_vec(&status).unwrap_or_default();
         return respond(StatusCode::OK, "application/json", Bytes::from(body), &id);
     }
+    if parts.method == Method::GET
+        && let Some(replica) = &shared.replica
+        && let Err(e) = &replica.raft.metrics().borrow().running_state
+    {
+        // Replication stopped (a storage failure): not healthy, so the pod is restarted.
+        return respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            Bytes::from(format!("unhealthy: replication stopped: {e}")),
+            &id,
+        );
+    }
     if parts.method == Method::GET {
         // DynamoDB answers a plain GET with a health line; load balancers and probes use it.
         return respond(

@@ -466,6 +466,7 @@ impl Replica {
             "lastLogIndex": m.last_log_index,
             "appliedIndex": m.last_applied.map(|l| l.index),
             "ready": Replica::writer(&m) && self.catalog_current(),
+            "running": m.running_state.is_ok(),
         })
     }
 
