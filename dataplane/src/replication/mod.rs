@@ -43,36 +43,54 @@ pub use storage::Applied;
 pub type NodeId = u64;
 
 openraft::declare_raft_types!(
-    /// The replicas' Raft: entries carry [`Proposal`]s, applying one yields an [`Outcome`].
+    /// The replicas' Raft: entries carry [`Proposal`]s; applying one yields an [`Outcome`]
+    /// per part.
     pub TypeConfig:
         D = Proposal,
-        R = Outcome,
+        R = Vec<Outcome>,
         NodeId = NodeId,
         Node = BasicNode,
         SnapshotData = std::io::Cursor<Vec<u8>>,
 );
 
-/// One log entry's data: the mutations of one request; the proposer's clock (µs), which
-/// numbers the entry's stream records on every replica; and the term in which the proposer
-/// decided them (read the items they change). An entry that ends up in the log under another
-/// term is refused when applied: its decision may rest on reads older than writes an
-/// intervening leader committed.
+/// One log entry's data: the changes of one or more requests (group commit: while one entry
+/// is being replicated, the requests arriving meanwhile are gathered into the next), and the
+/// proposer's clock (µs), which numbers the entry's stream records on every replica.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Proposal {
     pub stamp: u64,
+    pub parts: Vec<Part>,
+}
+
+/// One request's changes in an entry, with the term in which the proposer decided them (read
+/// the items they change). A part that ends up in the log under another term is refused when
+/// applied: its decision may rest on reads older than writes an intervening leader committed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Part {
     pub term: u64,
     pub mutations: Vec<Mutation>,
 }
 
+impl Part {
+    fn is_catalog(&self) -> bool {
+        self.mutations.iter().any(Mutation::is_catalog)
+    }
+}
+
 /// Version of the proposal encoding.
-const PROPOSAL_FORMAT: u8 = 1;
+const PROPOSAL_FORMAT: u8 = 2;
 
 impl Serialize for Proposal {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut b = vec![PROPOSAL_FORMAT];
         b.extend_from_slice(&self.stamp.to_be_bytes());
-        b.extend_from_slice(&self.term.to_be_bytes());
-        b.extend_from_slice(&tabula_storage::mutation::encode(&self.mutations));
+        b.extend_from_slice(&(self.parts.len() as u32).to_be_bytes());
+        for part in &self.parts {
+            let m = tabula_storage::mutation::encode(&part.mutations);
+            b.extend_from_slice(&part.term.to_be_bytes());
+            b.extend_from_slice(&(m.len() as u32).to_be_bytes());
+            b.extend_from_slice(&m);
+        }
         s.serialize_bytes(&b)
     }
 }
@@ -92,19 +110,30 @@ impl<'de> Deserialize<'de> for Proposal {
                         b.first()
                     )));
                 }
-                let word = |at: usize| {
-                    b.get(at..at + 8)
-                        .and_then(|s| <[u8; 8]>::try_from(s).ok())
-                        .map(u64::from_be_bytes)
-                        .ok_or_else(|| E::custom("short proposal"))
+                let take = |at: &mut usize, n: usize| -> Result<&[u8], E> {
+                    let s = b
+                        .get(*at..*at + n)
+                        .ok_or_else(|| E::custom("short proposal"))?;
+                    *at += n;
+                    Ok(s)
                 };
-                let (stamp, term) = (word(1)?, word(9)?);
-                let mutations = tabula_storage::mutation::decode(&b[17..]).map_err(E::custom)?;
-                Ok(Proposal {
-                    stamp,
-                    term,
-                    mutations,
-                })
+                let mut at = 1;
+                let word = |s: &[u8]| u64::from_be_bytes(s.try_into().unwrap_or([0; 8]));
+                let half = |s: &[u8]| u32::from_be_bytes(s.try_into().unwrap_or([0; 4]));
+                let stamp = word(take(&mut at, 8)?);
+                let n = half(take(&mut at, 4)?) as usize;
+                let mut parts = Vec::with_capacity(n.min(4096));
+                for _ in 0..n {
+                    let term = word(take(&mut at, 8)?);
+                    let len = half(take(&mut at, 4)?) as usize;
+                    let mutations =
+                        tabula_storage::mutation::decode(take(&mut at, len)?).map_err(E::custom)?;
+                    parts.push(Part { term, mutations });
+                }
+                if at != b.len() {
+                    return Err(E::custom("trailing bytes in a proposal"));
+                }
+                Ok(Proposal { stamp, parts })
             }
             fn visit_byte_buf<E: serde::de::Error>(self, b: Vec<u8>) -> Result<Proposal, E> {
                 self.visit_bytes(&b)
@@ -127,7 +156,7 @@ pub enum Outcome {
     TableExists(String),
     TableNotFound(String),
     Rejected(String),
-    /// Proposed in another term than the one it entered the log in (see [`Proposal`]).
+    /// Proposed in another term than the one it entered the log in (see [`Part`]).
     Stale,
 }
 
@@ -239,7 +268,6 @@ pub struct Replica {
     pub id: NodeId,
     pub raft: Raft<TypeConfig>,
     peers: BTreeMap<NodeId, String>,
-    runtime: tokio::runtime::Handle,
     clients: Mutex<HashMap<NodeId, ReplicaClient<Channel>>>,
     stop: watch::Sender<bool>,
     /// Log index of the last catalog change applied to the store, and of the last one the
@@ -248,7 +276,17 @@ pub struct Replica {
     catalog_loaded: AtomicU64,
     /// Answers forwarded requests once the HTTP side exists (see [`Replica::set_forwarder`]).
     forwarder: Arc<OnceLock<network::Forwarder>>,
+    /// Parts waiting to be gathered into the next log entry (see [`Replica::gather`]).
+    queue: mpsc::UnboundedSender<Waiting>,
 }
+
+/// A part waiting for its entry, and where its outcome goes.
+type Waiting = (Part, oneshot::Sender<Result<(), StorageError>>);
+
+/// Most parts one entry gathers, and most entries in flight at once (group commit: while
+/// these are replicated, the next entry fills up).
+const MAX_PARTS: usize = 256;
+const ENTRIES_IN_FLIGHT: usize = 2;
 
 /// How long a request waits for a leader to be elected (or to finish taking over) before
 /// it is answered ServiceUnavailable.
@@ -314,16 +352,18 @@ impl Replica {
         .await
         .map_err(|e| format!("cannot start Raft: {e}"))?;
         let (stop, _) = watch::channel(false);
+        let (queue, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(Replica::gather(raft.clone(), waiting));
         let replica = Arc::new(Replica {
             id: config.node_id,
             raft,
             peers: config.peers.clone(),
-            runtime: tokio::runtime::Handle::current(),
             clients: Mutex::default(),
             stop,
             catalog_applied,
             catalog_loaded: AtomicU64::new(0),
             forwarder: Arc::default(),
+            queue,
         });
         replica.serve(listener);
         let lowest = config.peers.keys().next().copied();
@@ -332,6 +372,72 @@ impl Replica {
             tokio::spawn(async move { r.bootstrap().await });
         }
         Ok((replica, rx))
+    }
+
+    /// Group commit: gathers the parts waiting into one log entry (a catalog change travels
+    /// alone), with at most `ENTRIES_IN_FLIGHT` entries being replicated at a time, and
+    /// hands each part its outcome.
+    async fn gather(raft: Raft<TypeConfig>, mut waiting: mpsc::UnboundedReceiver<Waiting>) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(ENTRIES_IN_FLIGHT));
+        let mut held: Option<Waiting> = None;
+        loop {
+            let first = match held.take() {
+                Some(w) => w,
+                None => match waiting.recv().await {
+                    Some(w) => w,
+                    None => return,
+                },
+            };
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            if !batch[0].0.is_catalog() {
+                while batch.len() < MAX_PARTS {
+                    match waiting.try_recv() {
+                        Ok(w) if w.0.is_catalog() => {
+                            held = Some(w);
+                            break;
+                        }
+                        Ok(w) => batch.push(w),
+                        Err(_) => break,
+                    }
+                }
+            }
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros() as u64)
+                .unwrap_or(0);
+            let (parts, replies): (Vec<Part>, Vec<_>) = batch.into_iter().unzip();
+            let raft = raft.clone();
+            tokio::spawn(async move {
+                let outcome = raft.client_write(Proposal { stamp, parts }).await;
+                drop(slot);
+                match outcome {
+                    Ok(r) => {
+                        let mut outcomes = r.data.into_iter();
+                        for reply in replies {
+                            let o = outcomes.next().unwrap_or(Outcome::Rejected(
+                                "the entry's outcome is missing".into(),
+                            ));
+                            let _ = reply.send(o.into_result());
+                        }
+                    }
+                    Err(e) => {
+                        let message = match e {
+                            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => format!(
+                                "this replica is no longer the leader (leader: {:?})",
+                                f.leader_id
+                            ),
+                            e => e.to_string(),
+                        };
+                        for reply in replies {
+                            let _ = reply.send(Err(StorageError::Unavailable(message.clone())));
+                        }
+                    }
+                }
+            });
+        }
     }
 
     /// Bootstraps a new group once every peer says it belongs to none.
@@ -580,40 +686,87 @@ impl Replicator for Replica {
             .try_with(|t| *t)
             .ok()
             .or_else(|| self.writer_term());
-        let Some(term) = term else {
-            let _ = tx.send(Err(StorageError::Unavailable(
-                "this replica is not a ready leader".into(),
-            )));
-            return rx;
-        };
-        let raft = self.raft.clone();
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0);
-        let proposal = Proposal {
-            stamp,
-            term,
-            mutations,
-        };
-        // On the runtime, whoever waits: a proposal outlives a client that hangs up.
-        self.runtime.spawn(async move {
-            let result = match raft.client_write(proposal).await {
-                Ok(r) => r.data.into_result(),
-                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                    Err(StorageError::Unavailable(format!(
-                        "this replica is no longer the leader (leader: {:?})",
-                        f.leader_id
-                    )))
+        match term {
+            Some(term) => {
+                // The gathering task outlives a client that hangs up.
+                if let Err(mpsc::error::SendError((_, tx))) =
+                    self.queue.send((Part { term, mutations }, tx))
+                {
+                    let _ = tx.send(Err(StorageError::Unavailable(
+                        "replication is shutting down".into(),
+                    )));
                 }
-                Err(e) => Err(StorageError::Unavailable(e.to_string())),
-            };
-            let _ = tx.send(result);
-        });
+            }
+            None => {
+                let _ = tx.send(Err(StorageError::Unavailable(
+                    "this replica is not a ready leader".into(),
+                )));
+            }
+        }
         rx
     }
 
     fn may_write(&self) -> bool {
         self.writer_term().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proposals_round_trip_and_damage_is_an_error() {
+        let p = Proposal {
+            stamp: 1_700_000_000_000_000,
+            parts: vec![
+                Part {
+                    term: 3,
+                    mutations: vec![Mutation::PurgeDead(7)],
+                },
+                Part {
+                    term: 4,
+                    mutations: vec![Mutation::Writes(Vec::new())],
+                },
+            ],
+        };
+        let bytes = bincode::serialize(&p).expect("encode");
+        assert_eq!(bincode::deserialize::<Proposal>(&bytes).expect("decode"), p);
+        for cut in 1..bytes.len() {
+            assert!(bincode::deserialize::<Proposal>(&bytes[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn peers_parse_and_reject_mistakes() {
+        let peers = ReplicaConfig::parse_peers("1=a:1, 2=b:2,3=c:3").expect("parses");
+        assert_eq!(peers.len(), 3);
+        assert_eq!(peers[&2], "b:2");
+        assert!(ReplicaConfig::parse_peers("1=a:1,1=b:2").is_err());
+        assert!(ReplicaConfig::parse_peers("x=a:1").is_err());
+        assert!(ReplicaConfig::parse_peers("a:1").is_err());
+        assert!(ReplicaConfig::parse_peers("").is_err());
+    }
+
+    #[test]
+    fn only_plain_reads_are_served_locally() {
+        assert_eq!(
+            route(Operation::GetItem, br#"{"TableName":"t"}"#),
+            Route::Local
+        );
+        assert_eq!(
+            route(Operation::GetItem, br#"{"ConsistentRead":true}"#),
+            Route::Linearizable
+        );
+        assert_eq!(
+            route(
+                Operation::BatchGetItem,
+                br#"{"RequestItems":{"a":{},"b":{"ConsistentRead":true}}}"#
+            ),
+            Route::Linearizable
+        );
+        assert_eq!(route(Operation::PutItem, b"{}"), Route::Leader);
+        assert_eq!(route(Operation::GetRecords, b"{}"), Route::Leader);
+        assert_eq!(route(Operation::DescribeTable, b"{}"), Route::Local);
     }
 }

@@ -182,7 +182,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(self.applied.clone())
     }
 
-    async fn apply<I>(&mut self, entries: I) -> SResult<Vec<Outcome>>
+    async fn apply<I>(&mut self, entries: I) -> SResult<Vec<Vec<Outcome>>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -197,7 +197,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     self.store
                         .commit_writes(&[], None, Some(&marker), false)
                         .map_err(write_err)?;
-                    Outcome::Done
+                    Vec::new()
                 }
                 EntryPayload::Membership(m) => {
                     self.applied.1 = StoredMembership::new(Some(entry.log_id), m);
@@ -205,68 +205,63 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     self.store
                         .commit_writes(&[], None, Some(&marker), false)
                         .map_err(write_err)?;
-                    Outcome::Done
+                    Vec::new()
                 }
                 EntryPayload::Normal(proposal) => {
                     let marker = self.marker()?;
-                    let writes: Vec<&SealedWrite> = proposal
-                        .mutations
-                        .iter()
-                        .flat_map(|m| match m {
-                            Mutation::Writes(w) => w.iter().collect(),
-                            _ => Vec::new(),
-                        })
-                        .collect();
-                    let catalog: Vec<&Mutation> = proposal
-                        .mutations
-                        .iter()
-                        .filter(|m| m.is_catalog())
-                        .collect();
-                    // Every check below depends only on the entry, so replicas agree. A
-                    // refused entry writes nothing but the position (in one batch, like
-                    // everything an entry does: a crash never leaves half an entry applied).
-                    let refusal = if proposal.term != entry.log_id.leader_id.get_term() {
-                        Some(Outcome::Stale)
-                    } else if catalog.len() > 1 || (!catalog.is_empty() && !writes.is_empty()) {
-                        Some(Outcome::Rejected(
-                            "a log entry carries item writes or one catalog change".into(),
-                        ))
-                    } else {
-                        None
-                    };
-                    match (refusal, catalog.first()) {
-                        (Some(refused), _) => {
-                            self.store
-                                .commit_writes(&[], None, Some(&marker), false)
-                                .map_err(write_err)?;
-                            refused
+                    let term = entry.log_id.leader_id.get_term();
+                    let single = proposal.parts.len() == 1;
+                    // Every check depends only on the entry, so replicas agree. The accepted
+                    // parts' item writes go in one batch with the position: a crash never
+                    // leaves part of an entry applied.
+                    let mut outcomes = Vec::with_capacity(proposal.parts.len());
+                    let mut writes: Vec<&SealedWrite> = Vec::new();
+                    let mut catalog: Option<&Mutation> = None;
+                    for part in &proposal.parts {
+                        let changes: Vec<&Mutation> =
+                            part.mutations.iter().filter(|m| m.is_catalog()).collect();
+                        if part.term != term {
+                            outcomes.push(Outcome::Stale);
+                        } else if !changes.is_empty()
+                            && (!single || changes.len() > 1 || part.mutations.len() > 1)
+                        {
+                            outcomes.push(Outcome::Rejected(
+                                "a catalog change travels alone in its log entry".into(),
+                            ));
+                        } else if let Some(m) = changes.first() {
+                            catalog = Some(m);
+                            outcomes.push(Outcome::Done);
+                        } else {
+                            for m in &part.mutations {
+                                if let Mutation::Writes(w) = m {
+                                    writes.extend(w.iter());
+                                }
+                            }
+                            outcomes.push(Outcome::Done);
                         }
-                        (None, None) => {
+                    }
+                    match catalog {
+                        None => {
                             self.store
                                 .commit_writes(&writes, Some(proposal.stamp), Some(&marker), false)
                                 .map_err(write_err)?;
-                            Outcome::Done
                         }
-                        (None, Some(m)) => {
+                        Some(m) => {
                             catalog_changed = true;
-                            let outcome = match self.store.apply_catalog(m, Some(&marker), false) {
-                                Ok(()) => Outcome::Done,
-                                Err(e) => match Outcome::rejection(&e) {
-                                    Some(rejected) => {
-                                        self.store
-                                            .commit_writes(&[], None, Some(&marker), false)
-                                            .map_err(write_err)?;
-                                        rejected
-                                    }
-                                    None => return Err(write_err(e)),
-                                },
-                            };
+                            if let Err(e) = self.store.apply_catalog(m, Some(&marker), false) {
+                                let rejected =
+                                    Outcome::rejection(&e).ok_or_else(|| write_err(&e))?;
+                                self.store
+                                    .commit_writes(&[], None, Some(&marker), false)
+                                    .map_err(write_err)?;
+                                outcomes = vec![rejected];
+                            }
                             // Only once the change is in the store (a reload reads it).
                             self.catalog_applied
                                 .fetch_max(entry.log_id.index, Ordering::SeqCst);
-                            outcome
                         }
                     }
+                    outcomes
                 }
             };
             out.push(outcome);
