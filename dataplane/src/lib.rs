@@ -102,8 +102,18 @@ fn start_replica_tasks(
     let e = engine.clone();
     let r = replica.clone();
     tokio::spawn(async move {
-        while applied.recv().await.is_some() {
-            while applied.try_recv().is_ok() {}
+        while let Some(first) = applied.recv().await {
+            let mut reload = false;
+            let mut next = Some(first);
+            while let Some(a) = next.take().or_else(|| applied.try_recv().ok()) {
+                match a {
+                    replication::Applied::Catalog => reload = true,
+                    replication::Applied::Trimmed { stream, last } => e.note_trimmed(&stream, last),
+                }
+            }
+            if !reload {
+                continue;
+            }
             // Everything applied up to this index is in the store the reload reads.
             let upto = r.catalog_applied();
             let e = e.clone();

@@ -276,6 +276,19 @@ impl Engine {
         format!("{}/stream/{label}", self.arn(table))
     }
 
+    /// Records that a stream (`table_id | stream_no`, as its records' keys begin) was trimmed
+    /// up to `last`: a replica applying a trim proposed by its leader.
+    pub fn note_trimmed(&self, stream: &[u8], last: u64) {
+        let (Some(table), Some(no)) = (stream.get(..4), stream.get(4..6)) else {
+            return;
+        };
+        let table_id = u32::from_be_bytes([table[0], table[1], table[2], table[3]]);
+        let stream_no = u16::from_be_bytes([no[0], no[1]]);
+        let mut marks = self.stream_trims.lock().unwrap_or_else(|p| p.into_inner());
+        let mark = marks.entry((table_id, stream_no)).or_default();
+        *mark = (*mark).max(last);
+    }
+
     /// The largest sequence number trimmed from a stream so far (0: none).
     fn trim_mark(&self, table_id: u32, stream_no: u16) -> u64 {
         self.stream_trims

@@ -135,6 +135,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 pub enum Applied {
     /// The catalog changed: the engine reloads its tables.
     Catalog,
+    /// A stream (`table_id | stream_no`) was trimmed up to the record numbered `last`: an
+    /// iterator below it must get TrimmedDataAccessException on this replica too.
+    Trimmed { stream: Vec<u8>, last: u64 },
 }
 
 /// The applied position: the last applied entry and the membership in force.
@@ -248,6 +251,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         }
                         Some(m) => {
                             catalog_changed = true;
+                            let trimmed = match m {
+                                Mutation::TrimStream { stream, before } => self
+                                    .store
+                                    .last_stream_seq(stream, *before)
+                                    .map_err(read_err)?
+                                    .map(|last| (stream.clone(), last)),
+                                _ => None,
+                            };
+                            if let Some((stream, last)) = trimmed {
+                                let _ = self.notify.send(Applied::Trimmed { stream, last });
+                            }
                             if let Err(e) = self.store.apply_catalog(m, Some(&marker), false) {
                                 let rejected =
                                     Outcome::rejection(&e).ok_or_else(|| write_err(&e))?;

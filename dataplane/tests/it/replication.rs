@@ -66,12 +66,18 @@ impl Node {
 struct Cluster {
     nodes: Vec<Node>,
     peers: String,
+    /// Further flags every replica gets.
+    extra: Vec<String>,
     key_file: std::path::PathBuf,
     _key_dir: tempfile::TempDir,
 }
 
 impl Cluster {
     async fn start(size: u64) -> Cluster {
+        Cluster::start_with(size, &[]).await
+    }
+
+    async fn start_with(size: u64, extra: &[&str]) -> Cluster {
         let key_dir = tempfile::tempdir().unwrap();
         let key_file = key_dir.path().join("master.key");
         std::fs::write(&key_file, "11".repeat(32)).unwrap();
@@ -92,6 +98,7 @@ impl Cluster {
         let mut cluster = Cluster {
             nodes,
             peers: peers.join(","),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             key_file,
             _key_dir: key_dir,
         };
@@ -114,6 +121,7 @@ impl Cluster {
             .arg("--master-key-file")
             .arg(&self.key_file)
             .args(["--node-id", &node.id.to_string(), "--peers", &self.peers])
+            .args(&self.extra)
             .args([
                 "--log",
                 &std::env::var("TABULA_TEST_LOG").unwrap_or("warn".into()),
@@ -785,4 +793,97 @@ async fn a_wiped_replica_is_rebuilt_by_the_group() {
         .expect("status");
     assert_eq!(st["leaderId"].as_u64(), Some(cluster.nodes[leader].id));
     assert_eq!(st["role"], "follower");
+}
+
+/// Stream trimming is replicated like any change, and every replica learns how far each
+/// stream was trimmed: after a failover, an iterator the old leader handed out that points at
+/// trimmed records still gets TrimmedDataAccessException from the new leader (not a silent
+/// gap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trimmed_streams_stay_trimmed_after_a_failover() {
+    use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
+    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+    let mut cluster = Cluster::start_with(
+        3,
+        &[
+            "--stream-retention-secs",
+            "1",
+            "--ttl-sweep-interval-secs",
+            "1",
+        ],
+    )
+    .await;
+    let leader = cluster.wait_leader(None).await;
+    let endpoints: Vec<String> = cluster.nodes.iter().map(Node::endpoint).collect();
+    let lc = client(&endpoints[leader]);
+    create_table(&lc, "trimmed", None).await;
+    lc.update_table()
+        .table_name("trimmed")
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::KeysOnly)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("enable stream");
+    for i in 0..5 {
+        lc.put_item()
+            .table_name("trimmed")
+            .item("pk", s(&format!("k{i}")))
+            .send()
+            .await
+            .expect("put");
+    }
+    let sc = crate::harness::streams_client(&endpoints[leader]);
+    let arn = sc
+        .list_streams()
+        .table_name("trimmed")
+        .send()
+        .await
+        .expect("list streams")
+        .streams()[0]
+        .stream_arn()
+        .unwrap()
+        .to_string();
+    let shard = sc
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .expect("describe stream")
+        .stream_description()
+        .unwrap()
+        .shards()[0]
+        .shard_id()
+        .unwrap()
+        .to_string();
+    let iterator = sc
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(&shard)
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .expect("iterator")
+        .shard_iterator()
+        .unwrap()
+        .to_string();
+    // Past the retention, the leader's sweep trims the records (on every replica).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    cluster.kill(leader);
+    let survivor = cluster.wait_leader(Some(&[leader])).await;
+    let err = crate::harness::streams_client(&endpoints[survivor])
+        .get_records()
+        .shard_iterator(&iterator)
+        .send()
+        .await
+        .expect_err("the records were trimmed");
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.meta().code()),
+        Some("TrimmedDataAccessException"),
+        "{err:?}"
+    );
 }
