@@ -46,7 +46,7 @@ const META_STREAM_SEQ_FLOOR: &[u8] = b"stream_seq_floor";
 /// number the same records the same way, also after a restart).
 const META_STREAM_SEQ_LAST: &[u8] = b"stream_seq_last";
 /// Replicated nodes: the Raft state the applied mutations reach (written in their batches).
-pub const META_RAFT_APPLIED: &[u8] = b"raft/applied";
+const META_RAFT_APPLIED: &[u8] = b"raft/applied";
 /// How far ahead of the last assigned stream sequence number the persisted floor is kept:
 /// after a restart numbering resumes above it without scanning the records.
 const STREAM_SEQ_STEP: u64 = 10_000_000;
@@ -295,21 +295,33 @@ impl Store {
 
     /// All catalog records, in table-name order.
     pub fn list_tables(&self) -> Result<Vec<TableRecord>> {
-        let meta = self.cf(CF_META)?;
         let mut out = Vec::new();
+        self.meta_records(META_TABLE_PREFIX, |name, v| {
+            out.push(TableRecord::decode(&String::from_utf8_lossy(name), v)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Visits the `meta` records under `prefix` in key order: the key after the prefix, and
+    /// the value.
+    fn meta_records(
+        &self,
+        prefix: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
         let iter = self.db.iterator_cf(
-            meta,
-            IteratorMode::From(META_TABLE_PREFIX, Direction::Forward),
+            self.cf(CF_META)?,
+            IteratorMode::From(prefix, Direction::Forward),
         );
         for kv in iter {
             let (k, v) = kv?;
-            let Some(name) = k.strip_prefix(META_TABLE_PREFIX) else {
+            let Some(rest) = k.strip_prefix(prefix) else {
                 break;
             };
-            let name = String::from_utf8_lossy(name).into_owned();
-            out.push(TableRecord::decode(&name, &v)?);
+            visit(rest, &v)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     pub fn table_record(&self, name: &str) -> Result<Option<TableRecord>> {
@@ -319,14 +331,6 @@ impl Store {
             Some(v) => Ok(Some(TableRecord::decode(name, &v)?)),
             None => Ok(None),
         }
-    }
-
-    /// Creates a catalog record with a fresh table id and a fresh data key (a single node;
-    /// a replicated one proposes [`Store::new_table_record`] through its log).
-    pub fn create_table(&self, name: &str, definition: Vec<u8>) -> Result<TableRecord> {
-        let record = self.new_table_record(name, definition)?;
-        self.apply_catalog(&Mutation::CreateTable(record.clone()), None, true)?;
-        Ok(record)
     }
 
     /// A catalog record for a new table: the next table id and a fresh data key wrapped by
@@ -352,68 +356,22 @@ impl Store {
         )
     }
 
-    /// Replaces a table's engine-owned definition.
-    pub fn update_definition(&self, name: &str, definition: Vec<u8>) -> Result<()> {
-        let m = Mutation::UpdateDefinition {
-            name: name.to_string(),
-            definition,
-        };
-        self.apply_catalog(&m, None, true)
-    }
-
-    /// Removes a table's catalog record and records that its data is to be removed (by
-    /// [`Store::purge_table_data`], which the engine calls once no write to the table can
-    /// still be in flight; a crash in between leaves the record for the next start). With
-    /// `tombstone` (the engine's final definition of the table) its stream records and data
-    /// key are kept under a `dead/` record until [`Store::purge_dead`], so the streams stay
-    /// readable.
-    pub fn drop_table(&self, name: &str, tombstone: Option<Vec<u8>>) -> Result<()> {
-        let m = Mutation::DropTable {
-            name: name.to_string(),
-            tombstone,
-        };
-        self.apply_catalog(&m, None, true)
-    }
-
-    /// Removes a dropped table's items and index entries (and its stream records unless they
-    /// are kept), then its `purge/` record.
-    pub fn purge_table_data(&self, table_id: u32) -> Result<()> {
-        self.apply_catalog(&Mutation::PurgeTableData(table_id), None, true)
-    }
-
-    /// Tables dropped but not yet purged (see `drop_table`).
+    /// Tables dropped but not yet purged (see [`Mutation::DropTable`]).
     pub fn pending_purges(&self) -> Result<Vec<u32>> {
-        let meta = self.cf(CF_META)?;
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            meta,
-            IteratorMode::From(META_PURGE_PREFIX, Direction::Forward),
-        );
-        for kv in iter {
-            let (k, _) = kv?;
-            let Some(id) = k.strip_prefix(META_PURGE_PREFIX) else {
-                break;
-            };
+        self.meta_records(META_PURGE_PREFIX, |id, _| {
             if let Ok(b) = <[u8; 4]>::try_from(id) {
                 out.push(u32::from_be_bytes(b));
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// The deleted tables whose streams are kept (see `drop_table`).
+    /// The deleted tables whose streams are kept (see [`Mutation::DropTable`]).
     pub fn list_dead(&self) -> Result<Vec<TableRecord>> {
-        let meta = self.cf(CF_META)?;
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(
-            meta,
-            IteratorMode::From(META_DEAD_PREFIX, Direction::Forward),
-        );
-        for kv in iter {
-            let (k, v) = kv?;
-            if !k.starts_with(META_DEAD_PREFIX) {
-                break;
-            }
+        self.meta_records(META_DEAD_PREFIX, |_, v| {
             let corrupt = || StorageError::Corrupt("dead table record".into());
             let len = v
                 .get(..4)
@@ -422,13 +380,9 @@ impl Store {
                 .ok_or_else(corrupt)? as usize;
             let name = String::from_utf8_lossy(v.get(4..4 + len).ok_or_else(corrupt)?).into_owned();
             out.push(TableRecord::decode(&name, &v[4 + len..])?);
-        }
+            Ok(())
+        })?;
         Ok(out)
-    }
-
-    /// Forgets a deleted table for good: its stream records and its `dead/` record.
-    pub fn purge_dead(&self, table_id: u32) -> Result<()> {
-        self.apply_catalog(&Mutation::PurgeDead(table_id), None, true)
     }
 
     /// Applies one catalog mutation (anything but [`Mutation::Writes`]) as one batch, with
@@ -653,11 +607,6 @@ impl Store {
             .unwrap_or(0))
     }
 
-    /// Removes every entry of one secondary index (`prefix` is `table_id | index_no`).
-    pub fn drop_index_entries(&self, prefix: &[u8]) -> Result<()> {
-        self.apply_catalog(&Mutation::DropIndexEntries(prefix.to_vec()), None, true)
-    }
-
     /// Commits many prepared writes (possibly from many requests) as one atomic, synced batch:
     /// the engine's committer calls this once per group of concurrent writes.
     pub fn commit(&self, writes: &[&SealedWrite]) -> Result<()> {
@@ -812,15 +761,6 @@ impl Store {
             }
             None => Ok(None),
         }
-    }
-
-    /// Deletes the records of `stream` numbered below `before` (retention).
-    pub fn trim_stream(&self, stream: &[u8], before: u64) -> Result<()> {
-        let m = Mutation::TrimStream {
-            stream: stream.to_vec(),
-            before,
-        };
-        self.apply_catalog(&m, None, true)
     }
 
     /// Items with keys in `[start, end)`, ascending or descending, decrypted. The callback

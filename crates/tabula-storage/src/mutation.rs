@@ -22,15 +22,20 @@ pub enum Mutation {
     CreateTable(TableRecord),
     /// Replaces a table's engine-owned definition.
     UpdateDefinition { name: String, definition: Vec<u8> },
-    /// Removes a table from the catalog and schedules its data's removal; with a tombstone
-    /// (the table's final definition) its streams stay readable (see `Store::drop_table`).
+    /// Removes a table's catalog record and records (`purge/<id>`) that its data is to be
+    /// removed by [`Mutation::PurgeTableData`], which the engine proposes once no write to the
+    /// table can still be in flight (a crash in between leaves the record for the next start).
+    /// With a tombstone (the engine's final definition of the table) its stream records and
+    /// data key are kept under a `dead/` record until [`Mutation::PurgeDead`], so the streams
+    /// stay readable.
     DropTable {
         name: String,
         tombstone: Option<Vec<u8>>,
     },
-    /// Removes a dropped table's items and index entries (see `Store::purge_table_data`).
+    /// Removes a dropped table's items and index entries (and its stream records unless they
+    /// are kept), then its `purge/` record; nothing if already purged.
     PurgeTableData(u32),
-    /// Forgets a deleted table's streams (see `Store::purge_dead`).
+    /// Forgets a deleted table for good: its stream records and its `dead/` record.
     PurgeDead(u32),
     /// Removes every entry of a deleted secondary index (`table_id | index_no`).
     DropIndexEntries(Vec<u8>),

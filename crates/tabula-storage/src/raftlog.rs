@@ -82,6 +82,13 @@ impl Store {
         Ok(self.db.get_cf(self.cf(CF_META)?, key)?)
     }
 
+    /// The applied position the last applied batch wrote (see `commit_writes`' marker).
+    pub fn raft_applied(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get_cf(self.cf(CF_META)?, crate::META_RAFT_APPLIED)?)
+    }
+
     /// Stores a piece of Raft state durably.
     pub fn set_raft_state(&self, name: &str, value: &[u8]) -> Result<()> {
         let mut b = WriteBatch::default();

@@ -352,10 +352,7 @@ async fn main() {
 
     let mut admin = Conn::open(&addr).await.expect("connect");
     for (table, schema) in [
-        (
-            "bench",
-            r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}]"#,
-        ),
+        ("bench", BENCH_SCHEMA),
         (
             "benchq",
             r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"N"},{"AttributeName":"g","AttributeType":"S"}],"GlobalSecondaryIndexes":[{"IndexName":"by_g","KeySchema":[{"AttributeName":"g","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]"#,
@@ -365,14 +362,7 @@ async fn main() {
             r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"a","AttributeType":"S"},{"AttributeName":"b","AttributeType":"S"}],"GlobalSecondaryIndexes":[{"IndexName":"by_a","KeySchema":[{"AttributeName":"a","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}},{"IndexName":"by_b","KeySchema":[{"AttributeName":"b","KeyType":"HASH"}],"Projection":{"ProjectionType":"KEYS_ONLY"}}]"#,
         ),
     ] {
-        let body = format!(r#"{{"TableName":"{table}","BillingMode":"PAY_PER_REQUEST",{schema}}}"#);
-        assert_eq!(
-            admin
-                .call("CreateTable", body.as_bytes())
-                .await
-                .expect("create"),
-            200
-        );
+        create_table(&mut admin, table, schema).await;
     }
     eprintln!("loading {} keys (+{} query items)...", args.keys, args.keys);
     let t = Instant::now();
@@ -424,43 +414,49 @@ async fn main() {
             Some(e) => e,
             None => run(&echo, Workload::Echo, &echo_args).await,
         };
-        if args.warmup_secs > 0 {
-            let warm = Args {
-                secs: args.warmup_secs,
-                ..args.clone()
-            };
-            run(&addr, w, &warm).await;
-        }
-        let r = run(&addr, w, &args).await;
+        let r = measure(&addr, w, &args).await;
         print(name, &r, &echo_now);
     }
     server.shutdown().await;
     if args.workloads.iter().any(|x| x == "put-3r") {
         let (replicas, leader) = start_replicas(&dir.join("replicas"), &creds).await;
         let mut admin = Conn::open(&leader).await.expect("connect to the leader");
-        let body = r#"{"TableName":"bench","BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}]}"#;
-        assert_eq!(
-            admin
-                .call("CreateTable", body.as_bytes())
-                .await
-                .expect("create"),
-            200
-        );
+        create_table(&mut admin, "bench", BENCH_SCHEMA).await;
         let echo_now = run(&echo, Workload::Echo, &echo_args).await;
-        if args.warmup_secs > 0 {
-            let warm = Args {
-                secs: args.warmup_secs,
-                ..args.clone()
-            };
-            run(&leader, Workload::Put, &warm).await;
-        }
-        let r = run(&leader, Workload::Put, &args).await;
+        let r = measure(&leader, Workload::Put, &args).await;
         print("PutItem, 3 replicas", &r, &echo_now);
         for s in replicas {
             s.shutdown().await;
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The key schema of table `bench` (PutItem and GetItem workloads).
+const BENCH_SCHEMA: &str = r#""KeySchema":[{"AttributeName":"pk","KeyType":"HASH"}],"AttributeDefinitions":[{"AttributeName":"pk","AttributeType":"S"}]"#;
+
+/// Creates an on-demand table with `schema` (the KeySchema and attribute JSON members).
+async fn create_table(admin: &mut Conn, table: &str, schema: &str) {
+    let body = format!(r#"{{"TableName":"{table}","BillingMode":"PAY_PER_REQUEST",{schema}}}"#);
+    assert_eq!(
+        admin
+            .call("CreateTable", body.as_bytes())
+            .await
+            .expect("create"),
+        200
+    );
+}
+
+/// Runs `w` unmeasured for the warm-up, then measured.
+async fn measure(addr: &str, w: Workload, args: &Args) -> Result {
+    if args.warmup_secs > 0 {
+        let warm = Args {
+            secs: args.warmup_secs,
+            ..args.clone()
+        };
+        run(addr, w, &warm).await;
+    }
+    run(addr, w, args).await
 }
 
 /// Starts three replicas of one Raft group in this process, on 127.0.0.1, .2 and .3, and

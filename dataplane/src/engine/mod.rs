@@ -230,13 +230,13 @@ impl Engine {
             cache: cache::ItemCache::new(item_cache_bytes, LOCK_STRIPES),
             graveyard: Arc::default(),
         };
-        engine.load_catalog()?;
+        engine.reload_catalog()?;
         if !engine.log.replicated() {
             // Data of tables deleted just before a stop (nothing writes yet: purge at once).
             for id in engine.store.pending_purges().map_err(|e| e.to_string())? {
                 engine
-                    .store
-                    .purge_table_data(id)
+                    .log
+                    .catalog(tabula_storage::Mutation::PurgeTableData(id))
                     .map_err(|e| e.to_string())?;
             }
             engine.resume_backfills();
@@ -280,10 +280,6 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.store
-    }
-
-    fn load_catalog(&self) -> Result<(), String> {
-        self.reload_catalog()
     }
 
     /// The tables and the deleted tables (with readable streams) the store holds.

@@ -252,6 +252,11 @@ pub fn route(op: Operation, body: &[u8]) -> Route {
 /// Whether a read asks for ConsistentRead (BatchGetItem: for any of its tables). A body that
 /// does not parse is served locally, where it gets its error.
 fn consistent_read(body: &[u8]) -> bool {
+    // Most reads do not ask: skip parsing (the protocol layer parses the body anyway).
+    const KEY: &[u8] = b"ConsistentRead";
+    if !body.windows(KEY.len()).any(|w| w == KEY) {
+        return false;
+    }
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         return false;
     };
@@ -542,7 +547,8 @@ impl Replica {
     /// The term in which this node is a ready leader: it leads, has applied every entry of
     /// earlier leaders, and its engine has loaded every catalog change applied.
     pub fn writer_term(&self) -> Option<u64> {
-        let m = self.raft.metrics().borrow().clone();
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
         (Replica::writer(&m) && self.catalog_current()).then_some(m.current_term)
     }
 

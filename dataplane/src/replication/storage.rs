@@ -161,7 +161,7 @@ impl StateMachine {
         notify: mpsc::UnboundedSender<Applied>,
         catalog_applied: Arc<AtomicU64>,
     ) -> SResult<Self> {
-        let applied = match store.raft_state("applied").map_err(read_err)? {
+        let applied = match store.raft_applied().map_err(read_err)? {
             Some(b) => decode(&b)?,
             None => (None, StoredMembership::default()),
         };
@@ -175,6 +175,13 @@ impl StateMachine {
 
     fn marker(&self) -> SResult<Vec<u8>> {
         encode(&self.applied)
+    }
+
+    /// Writes only the applied position (an entry that changes no data, or was refused).
+    fn record_position(&self, marker: &[u8]) -> SResult<()> {
+        self.store
+            .commit_writes(&[], None, Some(marker), false)
+            .map_err(write_err)
     }
 }
 
@@ -197,17 +204,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let outcome = match entry.payload {
                 EntryPayload::Blank => {
                     let marker = self.marker()?;
-                    self.store
-                        .commit_writes(&[], None, Some(&marker), false)
-                        .map_err(write_err)?;
+                    self.record_position(&marker)?;
                     Vec::new()
                 }
                 EntryPayload::Membership(m) => {
                     self.applied.1 = StoredMembership::new(Some(entry.log_id), m);
                     let marker = self.marker()?;
-                    self.store
-                        .commit_writes(&[], None, Some(&marker), false)
-                        .map_err(write_err)?;
+                    self.record_position(&marker)?;
                     Vec::new()
                 }
                 EntryPayload::Normal(proposal) => {
@@ -265,9 +268,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             if let Err(e) = self.store.apply_catalog(m, Some(&marker), false) {
                                 let rejected =
                                     Outcome::rejection(&e).ok_or_else(|| write_err(&e))?;
-                                self.store
-                                    .commit_writes(&[], None, Some(&marker), false)
-                                    .map_err(write_err)?;
+                                self.record_position(&marker)?;
                                 outcomes = vec![rejected];
                             }
                             // Only once the change is in the store (a reload reads it).

@@ -18,14 +18,6 @@ use aws_sdk_dynamodbstreams::types::OperationType;
 
 use crate::harness::{attr, client_for, key, read_stream, s, streams_client};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn(dir: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tabula-dataplane"))
         .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
@@ -38,16 +30,7 @@ fn spawn(dir: &std::path::Path, port: u16) -> Child {
 }
 
 async fn wait_ready(port: u16) {
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("server did not start on port {port}");
+    crate::harness::wait_listening("127.0.0.1", port).await;
 }
 
 /// The table: hash key `pk`, a global index `by_g` on `g` projecting everything, and a
@@ -130,7 +113,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let moved: Arc<Mutex<HashSet<String>>> = Arc::default();
     for round in 0..3 {
-        let port = free_port();
+        let port = crate::harness::free_port("127.0.0.1");
         let mut child = spawn(dir.path(), port);
         wait_ready(port).await;
         let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
@@ -188,7 +171,7 @@ async fn acknowledged_writes_survive_sigkill() {
         acked.len()
     );
 
-    let port = free_port();
+    let port = crate::harness::free_port("127.0.0.1");
     let mut child = spawn(dir.path(), port);
     wait_ready(port).await;
     let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
@@ -287,7 +270,7 @@ async fn transactions_are_all_or_nothing_across_sigkill() {
     let accounts = 10;
     let mut committed_total = 0;
     for round in 0..3 {
-        let port = free_port();
+        let port = crate::harness::free_port("127.0.0.1");
         let mut child = spawn(dir.path(), port);
         wait_ready(port).await;
         let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
@@ -379,7 +362,7 @@ async fn transactions_are_all_or_nothing_across_sigkill() {
         committed_total += *acked.lock().unwrap();
     }
     assert!(committed_total > 50, "transfers ran ({committed_total})");
-    let port = free_port();
+    let port = crate::harness::free_port("127.0.0.1");
     let mut child = spawn(dir.path(), port);
     wait_ready(port).await;
     let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");

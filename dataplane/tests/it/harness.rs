@@ -8,6 +8,26 @@ use aws_sdk_dynamodb::types::{
 };
 use tabula_dataplane::{Config, Server};
 
+/// A free TCP port on `ip` (a loopback address) for a server process to listen on.
+pub fn free_port(ip: &str) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (up to 10 s) until a server process listens on `ip:port`.
+pub async fn wait_listening(ip: &str, port: u16) {
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect((ip, port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("server did not start on {ip}:{port}");
+}
+
 /// A server on a loopback port with its own temp dir; the dir lives as long as this.
 pub struct TestServer {
     pub server: Server,

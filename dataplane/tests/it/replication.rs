@@ -15,15 +15,7 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{create_table, n, s};
-
-fn free_port(ip: &str) -> u16 {
-    std::net::TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::harness::{create_table, free_port, n, s, wait_listening as wait_ready};
 
 /// A client that makes one attempt per call (no SDK retries), so each call's outcome is
 /// either acknowledged or unknown, never silently repeated.
@@ -211,33 +203,30 @@ impl Drop for Cluster {
     }
 }
 
-async fn wait_ready(ip: &str, port: u16) {
-    for _ in 0..400 {
-        if tokio::net::TcpStream::connect((ip, port)).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("replica did not start on {ip}:{port}");
-}
-
-/// `GET /tabula/replica` of one node.
-async fn replica_status(ip: &str, port: u16) -> Option<serde_json::Value> {
+/// `GET /tabula/replica` of one node (with `?digest`: also its store's digest).
+async fn replica_get(ip: &str, port: u16, digest: bool) -> Option<serde_json::Value> {
+    let path = if digest {
+        "/tabula/replica?digest"
+    } else {
+        "/tabula/replica"
+    };
     let fetch = async {
         let mut conn = tokio::net::TcpStream::connect((ip, port)).await.ok()?;
-        conn.write_all(format!("GET /tabula/replica HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
+        conn.write_all(format!("GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
             .await
             .ok()?;
         let mut buf = Vec::new();
         conn.read_to_end(&mut buf).await.ok()?;
         let text = String::from_utf8_lossy(&buf);
-        let body = text.split("\r\n\r\n").nth(1)?;
-        serde_json::from_str(body).ok()
+        serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()
     };
-    tokio::time::timeout(Duration::from_millis(500), fetch)
-        .await
-        .ok()
-        .flatten()
+    // A digest reads the whole store.
+    let limit = Duration::from_millis(if digest { 5000 } else { 500 });
+    tokio::time::timeout(limit, fetch).await.ok().flatten()
+}
+
+async fn replica_status(ip: &str, port: u16) -> Option<serde_json::Value> {
+    replica_get(ip, port, false).await
 }
 
 /// Waits until every running replica reports the same applied position and the same store
@@ -249,7 +238,7 @@ async fn wait_same_digest(cluster: &Cluster) {
     loop {
         let mut seen = Vec::new();
         for node in cluster.nodes.iter().filter(|n| n.child.is_some()) {
-            let st = replica_digest(&node.ip, node.api_port).await;
+            let st = replica_get(&node.ip, node.api_port, true).await;
             seen.push(st.map(|s| {
                 (
                     s["appliedIndex"].as_u64(),
@@ -264,32 +253,13 @@ async fn wait_same_digest(cluster: &Cluster) {
         if Instant::now() >= deadline {
             let mut full = Vec::new();
             for node in cluster.nodes.iter().filter(|n| n.child.is_some()) {
-                full.push(replica_digest(&node.ip, node.api_port).await);
+                full.push(replica_get(&node.ip, node.api_port, true).await);
             }
             panic!("replicas disagree: {full:?}");
         }
         last = seen;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn replica_digest(ip: &str, port: u16) -> Option<serde_json::Value> {
-    let fetch = async {
-        let mut conn = tokio::net::TcpStream::connect((ip, port)).await.ok()?;
-        conn.write_all(
-            format!("GET /tabula/replica?digest HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes(),
-        )
-        .await
-        .ok()?;
-        let mut buf = Vec::new();
-        conn.read_to_end(&mut buf).await.ok()?;
-        let text = String::from_utf8_lossy(&buf);
-        serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()
-    };
-    tokio::time::timeout(Duration::from_secs(5), fetch)
-        .await
-        .ok()
-        .flatten()
 }
 
 /// The load table: key `pk` and a constant sort key `sk`, a local index on `v` (so writes
@@ -350,15 +320,17 @@ fn num(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> 
         .unwrap_or(0)
 }
 
-/// Reads every item of `table` on one node (eventually consistent, paginated); `None` while
-/// the node does not know the table yet (it has not applied its creation).
-async fn scan_all(c: &Client, table: &str) -> Option<BTreeMap<String, u64>> {
+/// Reads every item of `table` (`pk` → `v`, paginated) through one node, strongly
+/// consistent or from the node's own store; `None` while the node does not know the table
+/// yet (it has not applied its creation).
+async fn scan(c: &Client, table: &str, consistent: bool) -> Option<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
     let mut start = None;
     loop {
         let page = match c
             .scan()
             .table_name(table)
+            .consistent_read(consistent)
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -382,7 +354,7 @@ async fn scan_all(c: &Client, table: &str) -> Option<BTreeMap<String, u64>> {
 async fn wait_converged(c: &Client, table: &str, expected: &BTreeMap<String, u64>) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let got = scan_all(c, table).await.unwrap_or_default();
+        let got = scan(c, table, false).await.unwrap_or_default();
         if &got == expected {
             return;
         }
@@ -598,26 +570,9 @@ async fn check_history(c: &Client, history: &History) {
     );
 }
 
+/// Every item of `table` as the leader has it (a strongly consistent scan).
 async fn scan_all_consistent(c: &Client, table: &str) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = c
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("consistent scan");
-        for item in page.items() {
-            out.insert(item["pk"].as_s().unwrap().clone(), num(item, "v"));
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return out;
-        }
-    }
+    scan(c, table, true).await.expect("the table exists")
 }
 
 /// SIGKILL the leader during a write load: writes resume within 5 s through the survivors,
