@@ -195,9 +195,13 @@ impl Server {
             ),
             Some(rc) => {
                 let store = Arc::new(store);
-                let (replica, applied) = replication::Replica::start(rc, store.clone())
-                    .await
-                    .map_err(StartError::Replication)?;
+                let (replica, applied) = replication::Replica::start(
+                    rc,
+                    store.clone(),
+                    &config.data_dir.join("snapshots"),
+                )
+                .await
+                .map_err(StartError::Replication)?;
                 let engine = Engine::new_replicated(store, engine_config, replica.clone())
                     .map_err(data_dir_error)?;
                 (engine, Some((replica, applied)))

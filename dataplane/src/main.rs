@@ -92,6 +92,13 @@ struct Args {
     #[arg(long, env = "TABULA_PEERS")]
     peers: Option<String>,
 
+    /// Replicas: take a snapshot of the data every this many log entries, and drop the
+    /// entries it covers from the log (keeping the last quarter of them for replicas that
+    /// lag a little). A replica too far behind, or with an empty volume, is sent the
+    /// snapshot. Snapshots are files in DATA_DIR/snapshots.
+    #[arg(long, default_value_t = tabula_dataplane::replication::DEFAULT_SNAPSHOT_ENTRIES, env = "TABULA_SNAPSHOT_ENTRIES", value_parser = clap::value_parser!(u64).range(8..))]
+    snapshot_entries: u64,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`.
     #[arg(long, default_value = "info", env = "TABULA_LOG")]
     log: String,
@@ -138,6 +145,7 @@ async fn main() {
                 node_id,
                 internal_listen: args.internal_listen.clone().unwrap_or(own),
                 peers,
+                snapshot_entries: args.snapshot_entries,
             })
         }
         (None, Some(_)) => {

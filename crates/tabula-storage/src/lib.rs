@@ -18,6 +18,7 @@
 pub mod crypto;
 pub mod mutation;
 mod raftlog;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -70,6 +71,8 @@ const TABLE_RECORD_VERSION: u8 = 1;
 pub enum StorageError {
     #[error("rocksdb: {0}")]
     Rocks(#[from] rocksdb::Error),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
     #[error("data directory was written by an unsupported format: {0}")]
     UnsupportedFormat(String),
     #[error("corrupt data: {0}")]
@@ -233,28 +236,35 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_LOG, opts.clone()),
         ];
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
-        let floor = match db.get_cf(
-            db.cf_handle(CF_META)
-                .ok_or_else(|| StorageError::Corrupt("missing column family meta".into()))?,
-            if replicated {
-                META_STREAM_SEQ_LAST
-            } else {
-                META_STREAM_SEQ_FLOOR
-            },
-        )? {
-            Some(v) if v.len() == 8 => u64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8])),
-            _ => 0,
-        };
-        let store = Store {
+        let mut store = Store {
             db,
             master,
             handles: RwLock::new(HashMap::new()),
             catalog_lock: std::sync::Mutex::new(()),
-            stream_seq: std::sync::Mutex::new((floor, floor)),
+            stream_seq: std::sync::Mutex::new((0, 0)),
             replicated,
         };
+        let floor = store.stream_seq_persisted()?;
+        *store
+            .stream_seq
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner()) = (floor, floor);
         store.check_format()?;
         Ok(store)
+    }
+
+    /// The stream sequence number persisted: a replica's last one exactly, a single node's
+    /// floor.
+    fn stream_seq_persisted(&self) -> Result<u64> {
+        let key = if self.replicated {
+            META_STREAM_SEQ_LAST
+        } else {
+            META_STREAM_SEQ_FLOOR
+        };
+        Ok(match self.db.get_cf(self.cf(CF_META)?, key)? {
+            Some(v) if v.len() == 8 => u64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8])),
+            _ => 0,
+        })
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {

@@ -134,7 +134,7 @@ impl Store {
             for kv in snapshot.iterator_cf(cf, IteratorMode::Start) {
                 let (k, v) = kv?;
                 // The Raft bookkeeping differs per replica by design.
-                if name == CF_META && (k.starts_with(RAFT_META_PREFIX) || &k[..] == b"format") {
+                if name == CF_META && crate::snapshot::replica_local(&k) {
                     continue;
                 }
                 eat(&k);

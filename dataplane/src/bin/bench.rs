@@ -485,6 +485,7 @@ async fn start_replicas(dir: &std::path::Path, creds: &Credentials) -> (Vec<Serv
             node_id: *id,
             internal_listen: internal.clone(),
             peers: peers.clone(),
+            snapshot_entries: tabula_dataplane::replication::DEFAULT_SNAPSHOT_ENTRIES,
         });
         servers.push(Server::start(config).await.expect("start replica"));
     }

@@ -14,8 +14,13 @@
 //! - **Stream records** are numbered from the proposer's clock stamped into the entry, so
 //!   every replica numbers them alike.
 //!
-//! Not yet: snapshots and log compaction (a new replica replays the whole log), membership
-//! changes (the members are the `--peers` list), mutual TLS between replicas.
+//! - **Snapshots**: every `--snapshot-entries` entries a replica writes a snapshot of its
+//!   store (see `storage`) and drops the log entries before it, but for a margin; a replica
+//!   that needs entries no longer in the leader's log (far behind, or an empty volume) is
+//!   sent the snapshot in chunks and installs it.
+//!
+//! Not yet: membership changes (the members are the `--peers` list), mutual TLS between
+//! replicas.
 
 pub mod network;
 mod storage;
@@ -50,7 +55,7 @@ openraft::declare_raft_types!(
         R = Vec<Outcome>,
         NodeId = NodeId,
         Node = BasicNode,
-        SnapshotData = std::io::Cursor<Vec<u8>>,
+        SnapshotData = tokio::fs::File,
 );
 
 /// One log entry's data: the changes of one or more requests (group commit: while one entry
@@ -192,7 +197,14 @@ pub struct ReplicaConfig {
     pub internal_listen: String,
     /// Every replica's internal address, this node's included.
     pub peers: BTreeMap<NodeId, String>,
+    /// A snapshot every this many log entries (see `--snapshot-entries`).
+    pub snapshot_entries: u64,
 }
+
+/// Log entries between two snapshots unless `--snapshot-entries` says otherwise. An entry
+/// carries one catalog change or up to `MAX_PARTS` writes, so this is some seconds to minutes
+/// of heavy writing, and the log it lets grow is bounded by a few hundred MB.
+pub const DEFAULT_SNAPSHOT_ENTRIES: u64 = 20_000;
 
 impl ReplicaConfig {
     /// Parses `--peers 1=host:port,2=host:port,...`.
@@ -317,6 +329,7 @@ impl Replica {
     pub async fn start(
         config: &ReplicaConfig,
         store: Arc<Store>,
+        snapshot_dir: &std::path::Path,
     ) -> Result<(Arc<Replica>, mpsc::UnboundedReceiver<Applied>), String> {
         if !config.peers.contains_key(&config.node_id) {
             return Err(format!(
@@ -335,7 +348,10 @@ impl Replica {
             heartbeat_interval: 150,
             election_timeout_min: 500,
             election_timeout_max: 1000,
-            snapshot_policy: openraft::SnapshotPolicy::Never,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_entries),
+            // Entries a snapshot covers that stay in the log: a replica a little behind
+            // catches up from the log, one further behind is sent the snapshot.
+            max_in_snapshot_log_to_keep: config.snapshot_entries / 4,
             max_payload_entries: 64,
             ..Default::default()
         }
@@ -345,7 +361,7 @@ impl Replica {
             store: store.clone(),
         };
         let catalog_applied = Arc::new(AtomicU64::new(0));
-        let sm = storage::StateMachine::open(store, tx, catalog_applied.clone())
+        let sm = storage::StateMachine::open(store, snapshot_dir, tx, catalog_applied.clone())
             .map_err(|e| e.to_string())?;
         let raft = Raft::new(
             config.node_id,
@@ -577,6 +593,8 @@ impl Replica {
             "term": m.current_term,
             "lastLogIndex": m.last_log_index,
             "appliedIndex": m.last_applied.map(|l| l.index),
+            "snapshotIndex": m.snapshot.map(|l| l.index),
+            "purgedIndex": m.purged.map(|l| l.index),
             "ready": Replica::writer(&m) && self.catalog_current(),
             "running": m.running_state.is_ok(),
         })

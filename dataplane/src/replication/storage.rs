@@ -1,22 +1,31 @@
 //! openraft's two storage traits over the node's one RocksDB store: the log (`raftlog` column
 //! family, synced appends) and the state machine (the tables themselves, applied unsynced with
 //! the applied position in each batch — see `tabula_storage::raftlog`).
+//!
+//! Snapshots (`tabula_storage::snapshot`) are files in `<data dir>/snapshots/`: the one in
+//! force is named by `raft/snapshot` in the store (its openraft metadata); files being built
+//! or received end in `.part` until they are complete and synced. A replica installing a
+//! snapshot marks it under `raft/installing` first, and finishes the job when it restarts
+//! after a crash part way.
 
 // openraft's traits fix the error type (`openraft::StorageError`, a large enum).
 #![allow(clippy::result_large_err)]
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
 use openraft::{
     AnyError, Entry, EntryPayload, LogId, OptionalSend, RaftLogReader, RaftSnapshotBuilder,
     SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
 };
+use tabula_storage::snapshot::SnapshotStats;
 use tabula_storage::{Mutation, SealedWrite, Store};
-use tokio::sync::mpsc;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{NodeId, Outcome, TypeConfig};
 
@@ -133,7 +142,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 /// What the state machine tells the engine after applying an entry proposed elsewhere.
 #[derive(Debug)]
 pub enum Applied {
-    /// The catalog changed: the engine reloads its tables.
+    /// The catalog changed (or a snapshot replaced the whole state): the engine reloads its
+    /// tables.
     Catalog,
     /// A stream (`table_id | stream_no`) was trimmed up to the record numbered `last`: an
     /// iterator below it must get TrimmedDataAccessException on this replica too.
@@ -146,6 +156,8 @@ type AppliedState = (
     StoredMembership<NodeId, openraft::BasicNode>,
 );
 
+type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
+
 /// The tables, as the applied log leaves them.
 pub struct StateMachine {
     pub store: Arc<Store>,
@@ -153,14 +165,35 @@ pub struct StateMachine {
     notify: mpsc::UnboundedSender<Applied>,
     /// The log index of the last catalog change applied (see `Replica::catalog_applied`).
     catalog_applied: Arc<AtomicU64>,
+    snapshots: Snapshots,
+    /// The file a snapshot being received is written to.
+    receiving: Option<PathBuf>,
 }
 
 impl StateMachine {
+    /// Opens the state machine over `store`, keeping snapshots in `snapshot_dir`. Finishes
+    /// a snapshot installation a crash interrupted.
     pub fn open(
         store: Arc<Store>,
+        snapshot_dir: &Path,
         notify: mpsc::UnboundedSender<Applied>,
         catalog_applied: Arc<AtomicU64>,
     ) -> SResult<Self> {
+        std::fs::create_dir_all(snapshot_dir).map_err(write_err)?;
+        let snapshots = Snapshots {
+            store: store.clone(),
+            dir: snapshot_dir.to_path_buf(),
+            lock: Arc::default(),
+        };
+        snapshots.remove_stale(None);
+        if let Some(b) = store.raft_state("installing").map_err(read_err)? {
+            let meta: Meta = decode(&b)?;
+            tracing::warn!(snapshot = %meta.snapshot_id, "finishing a snapshot installation a crash interrupted");
+            let marker = encode(&(meta.last_log_id, meta.last_membership.clone()))?;
+            store
+                .install_snapshot(&snapshots.path(&meta.snapshot_id), &marker)
+                .map_err(write_err)?;
+        }
         let applied = match store.raft_applied().map_err(read_err)? {
             Some(b) => decode(&b)?,
             None => (None, StoredMembership::default()),
@@ -170,6 +203,8 @@ impl StateMachine {
             applied,
             notify,
             catalog_applied,
+            snapshots,
+            receiving: None,
         })
     }
 
@@ -186,7 +221,7 @@ impl StateMachine {
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
-    type SnapshotBuilder = NoSnapshots;
+    type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> SResult<AppliedState> {
         Ok(self.applied.clone())
@@ -287,33 +322,242 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(out)
     }
 
+    /// Fixes a point-in-time view of the store now, between two applies, so the snapshot
+    /// stands exactly for the applied position; the file is written meanwhile by a thread of
+    /// its own while applies go on.
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        NoSnapshots
+        let (last_log_id, membership) = self.applied.clone();
+        let snapshot_id = format!(
+            "{}-{}-{}",
+            last_log_id.map_or(0, |l| l.leader_id.get_term()),
+            last_log_id.map_or(0, |l| l.index),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros())
+        );
+        let meta = Meta {
+            last_log_id,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let part = self.snapshots.part(&meta.snapshot_id);
+        let (taken_tx, taken_rx) = oneshot::channel();
+        let (done_tx, done) = oneshot::channel();
+        let store = self.store.clone();
+        let file = part.clone();
+        std::thread::spawn(move || {
+            let result = store.export_snapshot(&file, move || {
+                let _ = taken_tx.send(());
+            });
+            let _ = done_tx.send(result);
+        });
+        // The view is fixed once `taken` ran (or the export failed before it did).
+        let _ = taken_rx.await;
+        SnapshotBuilder {
+            snapshots: self.snapshots.clone(),
+            meta,
+            part,
+            done,
+        }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> SResult<Box<std::io::Cursor<Vec<u8>>>> {
-        Err(write_err("snapshots are not supported yet"))
+    async fn begin_receiving_snapshot(&mut self) -> SResult<Box<tokio::fs::File>> {
+        let part = self.snapshots.part(&format!(
+            "receiving-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros())
+        ));
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&part)
+            .await
+            .map_err(write_err)?;
+        if let Some(old) = self.receiving.replace(part) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(Box::new(file))
     }
 
+    /// Replaces this replica's state by a snapshot its leader sent.
     async fn install_snapshot(
         &mut self,
-        _meta: &SnapshotMeta<NodeId, openraft::BasicNode>,
-        _snapshot: Box<std::io::Cursor<Vec<u8>>>,
+        meta: &Meta,
+        snapshot: Box<tokio::fs::File>,
     ) -> SResult<()> {
-        Err(write_err("snapshots are not supported yet"))
+        let mut file = *snapshot;
+        file.flush().await.map_err(write_err)?;
+        file.sync_all().await.map_err(write_err)?;
+        drop(file);
+        let part = self
+            .receiving
+            .take()
+            .ok_or_else(|| write_err("a snapshot was installed that was not being received"))?;
+        let snapshots = self.snapshots.clone();
+        let stats = crate::engine::blocking(|| snapshots.install(meta, &part))?;
+        tracing::info!(
+            snapshot = %meta.snapshot_id,
+            records = stats.records,
+            bytes = stats.bytes,
+            "installed a snapshot from the leader"
+        );
+        self.applied = (meta.last_log_id, meta.last_membership.clone());
+        if let Some(l) = meta.last_log_id {
+            self.catalog_applied.fetch_max(l.index, Ordering::SeqCst);
+        }
+        let _ = self.notify.send(Applied::Catalog);
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> SResult<Option<Snapshot<TypeConfig>>> {
-        Ok(None)
+        self.snapshots.current().await
     }
 }
 
-/// Snapshots are not built yet: the log is never compacted (`SnapshotPolicy::Never`), so a
-/// lagging or new replica catches up from the whole log.
-pub struct NoSnapshots;
+/// The snapshot files of one replica.
+#[derive(Clone)]
+struct Snapshots {
+    store: Arc<Store>,
+    dir: PathBuf,
+    /// Serialises adopting a snapshot (a build finishing, an install) and removing old files.
+    lock: Arc<Mutex<()>>,
+}
 
-impl RaftSnapshotBuilder<TypeConfig> for NoSnapshots {
+impl Snapshots {
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.snap"))
+    }
+
+    fn part(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.part"))
+    }
+
+    fn meta(&self) -> SResult<Option<Meta>> {
+        match self.store.raft_state("snapshot").map_err(read_err)? {
+            Some(b) => Ok(Some(decode(&b)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes the complete file `part` the snapshot in force, unless a later one already is
+    /// (then `part` is removed); removes the files of the others. Returns whether it was
+    /// adopted.
+    fn adopt(&self, meta: &Meta, part: &Path) -> SResult<bool> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self
+            .meta()?
+            .is_some_and(|c| c.last_log_id > meta.last_log_id)
+        {
+            let _ = std::fs::remove_file(part);
+            return Ok(false);
+        }
+        std::fs::rename(part, self.path(&meta.snapshot_id)).map_err(write_err)?;
+        self.store
+            .set_raft_state("snapshot", &encode(meta)?)
+            .map_err(write_err)?;
+        self.remove_stale(Some(&meta.snapshot_id));
+        Ok(true)
+    }
+
+    /// Replaces the store's state by the received snapshot file `part` (complete, synced),
+    /// which becomes the snapshot in force. Marked under `raft/installing` until done (see
+    /// `StateMachine::open`).
+    fn install(&self, meta: &Meta, part: &Path) -> SResult<SnapshotStats> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let path = self.path(&meta.snapshot_id);
+        std::fs::rename(part, &path).map_err(write_err)?;
+        let marker = encode(&(meta.last_log_id, meta.last_membership.clone()))?;
+        self.store
+            .set_raft_state("installing", &encode(meta)?)
+            .map_err(write_err)?;
+        let stats = self
+            .store
+            .install_snapshot(&path, &marker)
+            .map_err(write_err)?;
+        self.store
+            .set_raft_state("snapshot", &encode(meta)?)
+            .map_err(write_err)?;
+        self.remove_stale(Some(&meta.snapshot_id));
+        Ok(stats)
+    }
+
+    /// Removes every complete snapshot file but `keep`'s; with no `keep` (at start, before
+    /// anything is built or received), also the partial ones a crash left, and only those
+    /// complete files the store does not name.
+    fn remove_stale(&self, keep: Option<&str>) {
+        let current = match keep {
+            Some(id) => Some(id.to_string()),
+            None => self.meta().ok().flatten().map(|m| m.snapshot_id),
+        };
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let stale = match name.rsplit_once('.') {
+                Some((id, "snap")) => current.as_deref() != Some(id),
+                Some((_, "part" | "ingest")) => keep.is_none(),
+                _ => false,
+            };
+            if stale {
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        }
+    }
+
+    async fn current(&self) -> SResult<Option<Snapshot<TypeConfig>>> {
+        let Some(meta) = self.meta()? else {
+            return Ok(None);
+        };
+        let file = tokio::fs::File::open(self.path(&meta.snapshot_id))
+            .await
+            .map_err(read_err)?;
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(file),
+        }))
+    }
+}
+
+/// A snapshot being written (see `StateMachine::get_snapshot_builder`).
+pub struct SnapshotBuilder {
+    snapshots: Snapshots,
+    meta: Meta,
+    part: PathBuf,
+    done: oneshot::Receiver<tabula_storage::Result<SnapshotStats>>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> SResult<Snapshot<TypeConfig>> {
-        Err(write_err("snapshots are not supported yet"))
+        let done = (&mut self.done)
+            .await
+            .map_err(|_| write_err("the snapshot thread stopped"))?;
+        let stats = match done {
+            Ok(stats) => stats,
+            Err(e) => {
+                let _ = std::fs::remove_file(&self.part);
+                return Err(write_err(e));
+            }
+        };
+        tracing::info!(
+            snapshot = %self.meta.snapshot_id,
+            records = stats.records,
+            bytes = stats.bytes,
+            "built a snapshot"
+        );
+        self.snapshots.adopt(&self.meta, &self.part)?;
+        // The snapshot in force: this one, or a later one installed meanwhile.
+        self.snapshots
+            .current()
+            .await?
+            .ok_or_else(|| read_err("no snapshot after building one"))
     }
 }

@@ -106,6 +106,17 @@ impl Cluster {
 
     fn spawn(&mut self, i: usize) {
         let node = &self.nodes[i];
+        // TABULA_TEST_LOG_DIR=dir keeps each replica's log (dir/node<N>.log; the server logs
+        // to stdout, errors before logging starts go to stderr).
+        let log = || match std::env::var_os("TABULA_TEST_LOG_DIR") {
+            Some(d) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(std::path::Path::new(&d).join(format!("node{}.log", node.id)))
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null()),
+            None => Stdio::null(),
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_tabula-dataplane"))
             .args(["--listen", &format!("{}:{}", node.ip, node.api_port)])
             .arg("--data-dir")
@@ -118,17 +129,8 @@ impl Cluster {
                 "--log",
                 &std::env::var("TABULA_TEST_LOG").unwrap_or("warn".into()),
             ])
-            .stdout(Stdio::null())
-            // TABULA_TEST_LOG_DIR=dir keeps each replica's log (dir/node<N>.log).
-            .stderr(match std::env::var_os("TABULA_TEST_LOG_DIR") {
-                Some(d) => std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(std::path::Path::new(&d).join(format!("node{}.log", node.id)))
-                    .map(Stdio::from)
-                    .unwrap_or(Stdio::null()),
-                None => Stdio::null(),
-            })
+            .stdout(log())
+            .stderr(log())
             .spawn()
             .expect("spawn replica");
         self.nodes[i].child = Some(child);
@@ -577,10 +579,12 @@ async fn scan_all_consistent(c: &Client, table: &str) -> BTreeMap<String, u64> {
 
 /// SIGKILL the leader during a write load: writes resume within 5 s through the survivors,
 /// every acknowledged write is present, and no conditional increment is lost. The killed
-/// replica then restarts on its data directory and catches up.
+/// replica then restarts on its data directory and catches up. Snapshots are taken every 64
+/// entries meanwhile, so they are built while entries are applied, and the restarted replica
+/// may have to be sent one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_killed_under_load_loses_no_acknowledged_write() {
-    let mut cluster = Cluster::start(3).await;
+    let mut cluster = Cluster::start_with(3, &["--snapshot-entries", "64"]).await;
     let leader = cluster.wait_leader(None).await;
     let endpoints: Vec<String> = cluster.nodes.iter().map(Node::endpoint).collect();
     create_load_table(&client(&endpoints[(leader + 1) % 3])).await;
@@ -710,8 +714,9 @@ async fn followers_catch_up_and_a_minority_cannot_write() {
 /// (replaying the log: snapshots are not built yet). The victim is the lowest id — the one
 /// that bootstraps fresh groups — unless it leads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wiped_replica_is_rebuilt_by_the_group() {
-    let mut cluster = Cluster::start(3).await;
+async fn a_wiped_replica_is_rebuilt_from_a_snapshot() {
+    // A snapshot every 40 entries, the log keeping 10 of the entries one covers.
+    let mut cluster = Cluster::start_with(3, &["--snapshot-entries", "40"]).await;
     let leader = cluster.wait_leader(None).await;
     let victim = if leader != 0 { 0 } else { 1 };
     let endpoints: Vec<String> = cluster.nodes.iter().map(Node::endpoint).collect();
@@ -736,6 +741,13 @@ async fn a_wiped_replica_is_rebuilt_by_the_group() {
     for i in 150..200 {
         put(lc.clone(), i).await;
     }
+    // The leader's log no longer starts at the beginning: the wiped replica can only be
+    // rebuilt from a snapshot.
+    let (lip, lport) = (&cluster.nodes[leader].ip, cluster.nodes[leader].api_port);
+    let purged = replica_status(lip, lport).await.expect("status")["purgedIndex"]
+        .as_u64()
+        .expect("the leader's log was compacted");
+    assert!(purged > 100, "leader purged its log up to {purged} only");
     cluster.spawn(victim);
     wait_ready(&cluster.nodes[victim].ip, cluster.nodes[victim].api_port).await;
     let expected = scan_all_consistent(&lc, "wiped").await;
@@ -748,6 +760,21 @@ async fn a_wiped_replica_is_rebuilt_by_the_group() {
         .expect("status");
     assert_eq!(st["leaderId"].as_u64(), Some(cluster.nodes[leader].id));
     assert_eq!(st["role"], "follower");
+    let snapshot = st["snapshotIndex"].as_u64().expect("a snapshot");
+    assert!(
+        snapshot >= purged,
+        "snapshot at {snapshot}, log purged to {purged}"
+    );
+    // The rebuilt replica keeps working as one of the group: it serves a write made through
+    // it, and restarts from what it installed.
+    put(client(&endpoints[victim]), 1000).await;
+    cluster.kill(victim);
+    cluster.spawn(victim);
+    wait_ready(&cluster.nodes[victim].ip, cluster.nodes[victim].api_port).await;
+    let expected = scan_all_consistent(&lc, "wiped").await;
+    assert_eq!(expected.len(), 201);
+    wait_converged(&client(&endpoints[victim]), "wiped", &expected).await;
+    wait_same_digest(&cluster).await;
 }
 
 /// Stream trimming is replicated like any change, and every replica learns how far each
