@@ -39,6 +39,12 @@ fn main() {
             "crate::RaftMessage",
         ))
         .method(method(
+            "change_members",
+            "ChangeMembers",
+            "crate::RaftMessage",
+            "crate::RaftMessage",
+        ))
+        .method(method(
             "forward",
             "Forward",
             "crate::ForwardRequest",

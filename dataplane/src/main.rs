@@ -99,6 +99,17 @@ struct Args {
     #[arg(long, default_value_t = tabula_dataplane::replication::DEFAULT_SNAPSHOT_ENTRIES, env = "TABULA_SNAPSHOT_ENTRIES", value_parser = clap::value_parser!(u64).range(8..))]
     snapshot_entries: u64,
 
+    /// Instead of serving: make a running group's voters exactly these replicas
+    /// (`ID=HOST:PORT,...`, internal addresses), then exit. New replicas are brought up to
+    /// date as learners before they vote; removed ones leave the group. Sent to the replica
+    /// whose internal address --via gives (any replica; it passes the change to the leader).
+    #[arg(long, requires = "via", value_name = "PEERS")]
+    change_members: Option<String>,
+
+    /// A replica's internal address, for --change-members.
+    #[arg(long, value_name = "HOST:PORT")]
+    via: Option<String>,
+
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`.
     #[arg(long, default_value = "info", env = "TABULA_LOG")]
     log: String,
@@ -107,6 +118,26 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if let (Some(list), Some(via)) = (&args.change_members, &args.via) {
+        use tabula_dataplane::replication::{ReplicaConfig, members};
+        let result = match ReplicaConfig::parse_peers(list) {
+            Ok(peers) => members::call(via, &members::MembersRequest::Set(peers), 0).await,
+            Err(e) => Err(format!("--change-members: {e}")),
+        };
+        match result {
+            Ok(reply) => {
+                println!(
+                    "{}",
+                    serde_json::json!({"voters": reply.voters, "learners": reply.learners})
+                );
+                return;
+            }
+            Err(e) => {
+                eprintln!("tabula-dataplane: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&args.log)

@@ -19,9 +19,12 @@
 //!   that needs entries no longer in the leader's log (far behind, or an empty volume) is
 //!   sent the snapshot in chunks and installs it.
 //!
-//! Not yet: membership changes (the members are the `--peers` list), mutual TLS between
-//! replicas.
+//! - **Membership** (`members`): a replica starting with an empty disk joins its group (as
+//!   a learner until caught up); the voters change by joint consensus.
+//!
+//! Not yet: mutual TLS between replicas.
 
+pub mod members;
 pub mod network;
 mod storage;
 
@@ -295,6 +298,8 @@ pub struct Replica {
     forwarder: Arc<OnceLock<network::Forwarder>>,
     /// Parts waiting to be gathered into the next log entry (see [`Replica::gather`]).
     queue: mpsc::UnboundedSender<Waiting>,
+    /// See `network::Service::vote_floor`.
+    vote_floor: Arc<AtomicU64>,
 }
 
 /// A part waiting for its entry, and where its outcome goes.
@@ -384,13 +389,13 @@ impl Replica {
             catalog_applied,
             catalog_loaded: AtomicU64::new(0),
             forwarder: Arc::default(),
+            vote_floor: Arc::new(AtomicU64::new(if fresh { u64::MAX } else { 0 })),
             queue,
         });
         replica.serve(listener);
-        let lowest = config.peers.keys().next().copied();
-        if fresh && lowest == Some(config.node_id) {
+        if fresh {
             let r = replica.clone();
-            tokio::spawn(async move { r.bootstrap().await });
+            tokio::spawn(async move { r.find_group().await });
         }
         Ok((replica, rx))
     }
@@ -461,11 +466,21 @@ impl Replica {
         }
     }
 
-    /// Bootstraps a new group once every peer says it belongs to none.
-    async fn bootstrap(&self) {
+    /// A replica that starts with an empty disk finds out where it stands, asking every
+    /// peer whether it belongs to a group and how long its log is:
+    /// - a peer has a log: the group exists; this replica asks to be brought up to date
+    ///   (`members::MembersRequest::Join`) and votes only once it has applied as far as the
+    ///   leader's log reached then;
+    /// - every peer answered and none has more than the founding entry: nothing was ever
+    ///   committed, so this replica may vote; the lowest id founds the group once every peer
+    ///   answered that it belongs to none.
+    async fn find_group(&self) {
         let mut stop = self.stop.subscribe();
+        let own = self.peers.get(&self.id).cloned().unwrap_or_default();
         loop {
+            let mut all_answered = true;
             let mut all_fresh = true;
+            let mut with_log = None;
             for (id, addr) in &self.peers {
                 if *id == self.id {
                     continue;
@@ -477,29 +492,51 @@ impl Replica {
                         .await
                         .ok()?
                         .into_inner();
-                    bincode::deserialize::<bool>(&reply.payload).ok()
+                    bincode::deserialize::<(bool, Option<u64>)>(&reply.payload).ok()
                 };
                 match tokio::time::timeout(Duration::from_secs(1), joined).await {
-                    Ok(Some(false)) => {}
-                    Ok(Some(true)) => {
-                        tracing::info!(
-                            peer = id,
-                            "a peer already belongs to a group: waiting to be brought up to date"
-                        );
-                        return;
+                    Ok(Some((joined, last))) => {
+                        all_fresh &= !joined;
+                        if joined && last.is_some_and(|l| l >= 1) {
+                            with_log = Some((*id, addr.clone()));
+                        }
                     }
-                    _ => all_fresh = false,
+                    _ => all_answered = false,
                 }
             }
-            if all_fresh {
-                let members: BTreeMap<NodeId, BasicNode> = self
-                    .peers
-                    .iter()
-                    .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
-                    .collect();
-                match self.raft.initialize(members).await {
-                    Ok(()) => tracing::info!(node = self.id, "bootstrapped a new replica group"),
-                    Err(e) => tracing::info!(error = %e, "replica group not bootstrapped here"),
+            if let Some((peer, addr)) = with_log {
+                let join = members::MembersRequest::Join {
+                    id: self.id,
+                    addr: own.clone(),
+                };
+                match members::call(&addr, &join, 0).await {
+                    Ok(reply) => {
+                        tracing::info!(
+                            peer,
+                            votes_from = reply.last_log_index,
+                            "joined the replica group; voting once caught up"
+                        );
+                        self.vote_floor
+                            .store(reply.last_log_index.max(1), Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => tracing::info!(peer, error = %e, "asking to join the replica group"),
+                }
+            } else if all_answered {
+                self.vote_floor.store(0, Ordering::SeqCst);
+                let lowest = self.peers.keys().next().copied();
+                if all_fresh && lowest == Some(self.id) {
+                    let members: BTreeMap<NodeId, BasicNode> = self
+                        .peers
+                        .iter()
+                        .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+                        .collect();
+                    match self.raft.initialize(members).await {
+                        Ok(()) => {
+                            tracing::info!(node = self.id, "bootstrapped a new replica group")
+                        }
+                        Err(e) => tracing::info!(error = %e, "replica group not bootstrapped here"),
+                    }
                 }
                 return;
             }
@@ -517,6 +554,7 @@ impl Replica {
         let service = network::Service {
             raft: self.raft.clone(),
             forward: self.forwarder.clone(),
+            vote_floor: self.vote_floor.clone(),
         };
         let mut stop = self.stop.subscribe();
         tokio::spawn(async move {
@@ -597,6 +635,9 @@ impl Replica {
             "purgedIndex": m.purged.map(|l| l.index),
             "ready": Replica::writer(&m) && self.catalog_current(),
             "running": m.running_state.is_ok(),
+            "voters": m.membership_config.membership().voter_ids().collect::<Vec<_>>(),
+            "learners": m.membership_config.membership().learner_ids().collect::<Vec<_>>(),
+            "rebuilding": self.vote_floor.load(Ordering::SeqCst) > m.last_applied.map_or(0, |l| l.index),
         })
     }
 
@@ -648,7 +689,15 @@ impl Replica {
             .ok()?
             .ok()?
             .current_leader?;
-        Some((known, self.peers.get(&known)?.clone()))
+        let addr = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&known)
+            .map(|n| n.addr.clone());
+        Some((known, addr.or_else(|| self.peers.get(&known).cloned())?))
     }
 
     /// Sends a request to the leader and returns its answer (HTTP status and body).

@@ -3,6 +3,7 @@
 //! layer's request path).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use openraft::error::{
@@ -150,6 +151,9 @@ pub struct Service {
     pub raft: openraft::Raft<TypeConfig>,
     /// Set once the HTTP side is up; until then forwarded requests are refused (retryable).
     pub forward: Arc<std::sync::OnceLock<Forwarder>>,
+    /// A replica that started with an empty disk votes only once it has applied this far
+    /// (`u64::MAX`: not yet known; see `members`).
+    pub vote_floor: Arc<AtomicU64>,
 }
 
 fn reply<T: serde::Serialize>(answer: &T) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
@@ -181,6 +185,15 @@ impl tabula_proto::Replica for Service {
         &self,
         message: tonic::Request<RaftMessage>,
     ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let floor = self.vote_floor.load(Ordering::SeqCst);
+        if floor > 0 {
+            let applied = self.raft.metrics().borrow().last_applied.map(|l| l.index);
+            if applied.is_none_or(|a| a < floor) {
+                return Err(tonic::Status::unavailable(
+                    "this replica is being rebuilt and does not vote yet",
+                ));
+            }
+        }
         let rpc: VoteRequest<NodeId> = request(message)?;
         reply(&self.raft.vote(rpc).await)
     }
@@ -202,7 +215,16 @@ impl tabula_proto::Replica for Service {
             .is_initialized()
             .await
             .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-        reply(&joined)
+        let last_log_index = self.raft.metrics().borrow().last_log_index;
+        reply(&(joined, last_log_index))
+    }
+
+    async fn change_members(
+        &self,
+        message: tonic::Request<RaftMessage>,
+    ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+        let (change, hops): (super::members::MembersRequest, u32) = request(message)?;
+        reply(&super::members::change(&self.raft, change, hops).await)
     }
 
     async fn forward(

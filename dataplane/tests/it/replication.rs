@@ -136,6 +136,43 @@ impl Cluster {
         self.nodes[i].child = Some(child);
     }
 
+    /// Adds replicas up to `size` (fresh disks) and starts them with the longer peer list;
+    /// the running replicas keep the list they started with, as pods of a scaled-up
+    /// StatefulSet do.
+    fn grow(&mut self, size: u64) {
+        let mut peers = vec![self.peers.clone()];
+        for id in self.nodes.len() as u64 + 1..=size {
+            let ip = format!("127.0.0.{id}");
+            let internal = free_port(&ip);
+            peers.push(format!("{id}={ip}:{internal}"));
+            self.nodes.push(Node {
+                id,
+                api_port: free_port(&ip),
+                ip,
+                dir: tempfile::tempdir().unwrap(),
+                child: None,
+            });
+        }
+        self.peers = peers.join(",");
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].child.is_none() {
+                self.spawn(i);
+            }
+        }
+    }
+
+    /// The `--peers` entries of the replicas with these ids.
+    fn peers_of(&self, ids: &[u64]) -> String {
+        self.peers
+            .split(',')
+            .filter(|p| {
+                p.split_once('=')
+                    .is_some_and(|(id, _)| ids.contains(&id.parse().unwrap_or(0)))
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.nodes[i].child.take() {
             let _ = c.kill();
@@ -868,4 +905,148 @@ async fn trimmed_streams_stay_trimmed_after_a_failover() {
         Some("TrimmedDataAccessException"),
         "{err:?}"
     );
+}
+
+/// Waits until the replica at index `i` reports exactly these voters (and no learners).
+async fn wait_voters(cluster: &Cluster, i: usize, voters: &[u64]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let want: Vec<serde_json::Value> = voters.iter().map(|v| (*v).into()).collect();
+    loop {
+        let st = replica_status(&cluster.nodes[i].ip, cluster.nodes[i].api_port).await;
+        if let Some(st) = &st
+            && st["voters"].as_array() == Some(&want)
+            && st["learners"].as_array().is_some_and(Vec::is_empty)
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "voters never became {voters:?}: {st:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Scaling 3 -> 5 -> 3 under a write load. The two new replicas start with empty disks and
+/// the five-replica peer list (the old ones keep theirs): they join the group on their own,
+/// are caught up from a snapshot (the log was compacted), and become voters; then two of the
+/// original replicas can be down at once and writes go on, which only five voters allow.
+/// `--change-members` shrinks the group back to three: with the two removed replicas gone
+/// and one more down, writes still go on, which only three voters allow. Every acknowledged
+/// write is kept and the replicas end with equal stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn membership_grows_to_five_and_shrinks_back_to_three() {
+    let mut cluster = Cluster::start_with(3, &["--snapshot-entries", "40"]).await;
+    let leader = cluster.wait_leader(None).await;
+    let lc = client(&cluster.nodes[leader].endpoint());
+    create_load_table(&lc).await;
+    let history = Arc::new(History::default());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let start_load = |endpoints: Vec<String>,
+                      history: Arc<History>,
+                      stop: Arc<std::sync::atomic::AtomicBool>| {
+        (0..4)
+            .map(|task| {
+                tokio::spawn(writer(
+                    endpoints.clone(),
+                    task,
+                    format!("counter{}", task % 2),
+                    history.clone(),
+                    Instant::now(),
+                    stop.clone(),
+                ))
+            })
+            .collect::<Vec<_>>()
+    };
+    let original: Vec<String> = cluster.nodes.iter().map(Node::endpoint).collect();
+    let load = start_load(original.clone(), history.clone(), stop.clone());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Scale up: replicas 4 and 5 join by themselves.
+    cluster.grow(5);
+    wait_voters(&cluster, leader, &[1, 2, 3, 4, 5]).await;
+    for i in [3, 4] {
+        wait_voters(&cluster, i, &[1, 2, 3, 4, 5]).await;
+        let st = replica_status(&cluster.nodes[i].ip, cluster.nodes[i].api_port)
+            .await
+            .expect("status");
+        assert!(
+            st["snapshotIndex"].as_u64().is_some(),
+            "new replica {} has no snapshot: {st}",
+            i + 1
+        );
+    }
+    // Two original replicas down at once (the leader among them if it is one of the two):
+    // the five-voter group still has a quorum.
+    let down: Vec<usize> = (0..3).filter(|i| *i != (leader + 2) % 3).collect();
+    for i in &down {
+        cluster.kill(*i);
+    }
+    let survivor = cluster.wait_leader(None).await;
+    let sc = client(&cluster.nodes[survivor].endpoint());
+    sc.put_item()
+        .table_name("load")
+        .item("pk", s("with-two-down"))
+        .item("sk", n(0))
+        .send()
+        .await
+        .expect("a write with two of five replicas down");
+    for i in &down {
+        cluster.spawn(*i);
+    }
+    for i in &down {
+        wait_ready(&cluster.nodes[*i].ip, cluster.nodes[*i].api_port).await;
+    }
+    cluster.wait_leader(None).await;
+
+    // Scale down to the original three, through the command line, via a replica that is
+    // about to leave.
+    let out = Command::new(env!("CARGO_BIN_EXE_tabula-dataplane"))
+        .args(["--change-members", &cluster.peers_of(&[1, 2, 3])])
+        .args(["--via", cluster.peers_of(&[5]).split_once('=').unwrap().1])
+        .output()
+        .expect("run --change-members");
+    assert!(
+        out.status.success(),
+        "--change-members failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        printed["voters"].as_object().map(|v| v.len()),
+        Some(3),
+        "{printed}"
+    );
+    for i in 0..3 {
+        wait_voters(&cluster, i, &[1, 2, 3]).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.unwrap();
+    }
+    cluster.kill(3);
+    cluster.kill(4);
+    let leader = cluster.wait_leader(None).await;
+    // One of the three down too: two of three voters still make a quorum (of five they
+    // would not).
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    cluster.kill(follower);
+    let lc = client(&cluster.nodes[leader].endpoint());
+    lc.put_item()
+        .table_name("load")
+        .item("pk", s("with-three-voters"))
+        .item("sk", n(0))
+        .send()
+        .await
+        .expect("a write with two of three voters up");
+    cluster.spawn(follower);
+    wait_ready(
+        &cluster.nodes[follower].ip,
+        cluster.nodes[follower].api_port,
+    )
+    .await;
+    check_history(&lc, &history).await;
+    let items = scan_all_consistent(&lc, "load").await;
+    assert!(items.contains_key("with-two-down") && items.contains_key("with-three-voters"));
+    wait_same_digest(&cluster).await;
 }
