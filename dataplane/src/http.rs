@@ -139,6 +139,28 @@ async fn handle(
         let body = serde_json::to_vec(&status).unwrap_or_default();
         return respond(StatusCode::OK, "application/json", Bytes::from(body), &id);
     }
+    if parts.method == Method::GET && parts.uri.path() == "/tabula/ready" {
+        // Readiness (the StatefulSet's rolling update waits for it before the next pod): a
+        // replica is ready once it is up to date with its group; a single node at once.
+        let verdict = match &shared.replica {
+            Some(replica) => replica.caught_up().await,
+            None => Ok(()),
+        };
+        return match verdict {
+            Ok(()) => respond(
+                StatusCode::OK,
+                "text/plain",
+                Bytes::from_static(b"ready"),
+                &id,
+            ),
+            Err(why) => respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                Bytes::from(format!("not ready: {why}")),
+                &id,
+            ),
+        };
+    }
     if parts.method == Method::GET
         && let Some(replica) = &shared.replica
         && let Err(e) = &replica.raft.metrics().borrow().running_state
@@ -211,7 +233,7 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
     // refuses them if leadership moved meanwhile.
     let mut term = 0;
     if let Some(replica) = &shared.replica {
-        use crate::replication::Route;
+        use crate::replication::{Forwarded, Route};
         let here = match crate::replication::route(op, &body) {
             Route::Local => true,
             Route::Linearizable if replica.is_leader() => {
@@ -236,8 +258,11 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
             _ => false,
         };
         if !here {
-            return match replica.forward(target, body, hops).await {
-                Ok(answer) => answer,
+            return match replica.forward(target, body.clone(), hops).await {
+                Ok(Forwarded::Answer(status, body)) => (status, body),
+                Ok(Forwarded::LeaderMoved) => {
+                    Box::pin(answer(shared, target, body, hops + 1)).await
+                }
                 Err(e) => error_answer(&e),
             };
         }

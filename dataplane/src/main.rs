@@ -79,9 +79,14 @@ struct Args {
     #[arg(long, env = "TABULA_NODE_ID", requires = "peers")]
     node_id: Option<u64>,
 
+    /// The pod's name, in a StatefulSet (`NAME-ORDINAL`): with --peers and no --node-id, the
+    /// replica's id is its ordinal + 1 (the operator's peer list numbers pods that way).
+    #[arg(long, env = "POD_NAME")]
+    pod_name: Option<String>,
+
     /// Address and port of this replica's internal gRPC service (replication, forwarding).
     /// Default: this node's address in --peers.
-    #[arg(long, env = "TABULA_INTERNAL_LISTEN", requires = "node_id")]
+    #[arg(long, env = "TABULA_INTERNAL_LISTEN", requires = "peers")]
     internal_listen: Option<String>,
 
     /// Every replica's internal address, this node's included:
@@ -159,7 +164,11 @@ async fn main() {
             None
         }
     };
-    let replica = match (args.node_id, &args.peers) {
+    let node_id = args.node_id.or_else(|| {
+        let ordinal: u64 = args.pod_name.as_ref()?.rsplit_once('-')?.1.parse().ok()?;
+        Some(ordinal + 1)
+    });
+    let replica = match (node_id, &args.peers) {
         (Some(node_id), Some(peers)) => {
             let peers = match tabula_dataplane::replication::ReplicaConfig::parse_peers(peers) {
                 Ok(p) => p,
@@ -181,7 +190,7 @@ async fn main() {
         }
         (None, Some(_)) => {
             tracing::warn!(
-                "--peers (TABULA_PEERS) given without --node-id: running as a single node, not replicated"
+                "--peers (TABULA_PEERS) given without --node-id (or a StatefulSet pod name): running as a single node, not replicated"
             );
             None
         }

@@ -314,6 +314,37 @@ const ENTRIES_IN_FLIGHT: usize = 2;
 /// it is answered ServiceUnavailable.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
 
+/// Asks the replica at `addr` whether it belongs to a group and how long its log is (the
+/// `Joined` RPC); `None` if it does not answer within a second.
+async fn ask_joined(addr: &str) -> Option<(bool, Option<u64>)> {
+    let ask = async {
+        let mut c = ReplicaClient::new(network::channel(addr).ok()?);
+        let reply = c
+            .joined(tabula_proto::RaftMessage::default())
+            .await
+            .ok()?
+            .into_inner();
+        bincode::deserialize::<(bool, Option<u64>)>(&reply.payload).ok()
+    };
+    tokio::time::timeout(Duration::from_secs(1), ask)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// What became of a forwarded request.
+pub enum Forwarded {
+    /// The leader's answer: HTTP status and body.
+    Answer(u16, Bytes),
+    /// The leader could not be reached (the request was not delivered) and another one was
+    /// elected meanwhile: route the request again.
+    LeaderMoved,
+}
+
+/// How far behind its leader's log a follower may be and still be ready (a few entries are
+/// always in flight under load).
+const READY_LAG: u64 = 256;
+
 /// How long a forwarded request may take at the leader.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -485,17 +516,8 @@ impl Replica {
                 if *id == self.id {
                     continue;
                 }
-                let joined = async {
-                    let mut c = ReplicaClient::new(network::channel(addr).ok()?);
-                    let reply = c
-                        .joined(tabula_proto::RaftMessage::default())
-                        .await
-                        .ok()?
-                        .into_inner();
-                    bincode::deserialize::<(bool, Option<u64>)>(&reply.payload).ok()
-                };
-                match tokio::time::timeout(Duration::from_secs(1), joined).await {
-                    Ok(Some((joined, last))) => {
+                match ask_joined(addr).await {
+                    Some((joined, last)) => {
                         all_fresh &= !joined;
                         if joined && last.is_some_and(|l| l >= 1) {
                             with_log = Some((*id, addr.clone()));
@@ -641,6 +663,47 @@ impl Replica {
         })
     }
 
+    /// Whether this replica is up to date with its group: it runs, votes (not being rebuilt),
+    /// knows a leader, and — as a follower — has applied to within `READY_LAG` entries of the
+    /// leader's log; a leader must be ready to write.
+    pub async fn caught_up(&self) -> Result<(), String> {
+        let m = self.raft.metrics().borrow().clone();
+        if let Err(e) = &m.running_state {
+            return Err(format!("replication stopped: {e}"));
+        }
+        let applied = m.last_applied.map_or(0, |l| l.index);
+        if self.vote_floor.load(Ordering::SeqCst) > applied {
+            return Err("being rebuilt from the group".into());
+        }
+        let Some(leader) = m.current_leader else {
+            return Err("no leader known".into());
+        };
+        if leader == self.id {
+            return if Replica::writer(&m) && self.catalog_current() {
+                Ok(())
+            } else {
+                Err("the leader is taking over".into())
+            };
+        }
+        let addr = m
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())
+            .ok_or("the leader's address is unknown")?;
+        let leader_last = ask_joined(&addr)
+            .await
+            .ok_or("the leader did not answer")?
+            .1
+            .unwrap_or(0);
+        if applied + READY_LAG < leader_last {
+            return Err(format!(
+                "applied {applied} of the leader's {leader_last} log entries"
+            ));
+        }
+        Ok(())
+    }
+
     pub fn is_leader(&self) -> bool {
         self.raft.metrics().borrow().state == ServerState::Leader
     }
@@ -706,7 +769,7 @@ impl Replica {
         target: &str,
         body: Bytes,
         hops: u32,
-    ) -> Result<(u16, Bytes), ApiError> {
+    ) -> Result<Forwarded, ApiError> {
         let unavailable = |m: String| ApiError::new(ErrorKind::ServiceUnavailable, m);
         if hops >= MAX_HOPS {
             return Err(unavailable("no stable leader to take the request".into()));
@@ -737,13 +800,31 @@ impl Replica {
             hops: hops + 1,
         });
         request.set_timeout(FORWARD_TIMEOUT);
-        let reply = client
-            .clone()
-            .forward(request)
-            .await
-            .map_err(|s| unavailable(format!("leader {leader} did not answer: {}", s.message())))?
-            .into_inner();
-        Ok((
+        let reply = match client.clone().forward(request).await {
+            Ok(reply) => reply.into_inner(),
+            // The leader could not even be connected to (it died, or its pod is gone): the
+            // request was not delivered, so it is safe to send it again once another leader
+            // is elected (about a second) instead of failing the client's request.
+            Err(s) if s.message().contains("tcp connect error") => {
+                let mut m = self.raft.metrics();
+                let moved = tokio::time::timeout(
+                    LEADER_WAIT,
+                    m.wait_for(|m| m.current_leader.is_some_and(|l| l != leader)),
+                )
+                .await;
+                if !matches!(moved, Ok(Ok(_))) {
+                    return Err(unavailable(format!("leader {leader} is unreachable")));
+                }
+                return Ok(Forwarded::LeaderMoved);
+            }
+            Err(s) => {
+                return Err(unavailable(format!(
+                    "leader {leader} did not answer: {}",
+                    s.message()
+                )));
+            }
+        };
+        Ok(Forwarded::Answer(
             u16::try_from(reply.status).unwrap_or(500),
             Bytes::from(reply.body),
         ))

@@ -187,7 +187,16 @@ pub fn peer_service(table: &Table) -> Service {
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".into()),
             selector: Some(pod_selector(table)),
-            ports: Some(vec![api_port()]),
+            ports: Some(vec![
+                api_port(),
+                ServicePort {
+                    name: Some("internal".into()),
+                    port: INTERNAL_PORT,
+                    target_port: Some(IntOrString::String("internal".into())),
+                    protocol: Some("TCP".into()),
+                    ..ServicePort::default()
+                },
+            ]),
             publish_not_ready_addresses: Some(true),
             ..ServiceSpec::default()
         }),

@@ -19,8 +19,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
-    API_PORT, DATA_DIR, Names, Settings, child_meta, common_labels, config_hash, config_map,
-    master_key_ref, pod_selector,
+    API_PORT, DATA_DIR, INTERNAL_PORT, Names, Settings, child_meta, common_labels, config_hash,
+    config_map, master_key_ref, pod_selector,
 };
 use crate::crd::{PodAntiAffinityType, PvcRetentionPolicy, Table};
 use crate::labels;
@@ -144,6 +144,10 @@ fn pod_spec(table: &Table, settings: &Settings) -> PodSpec {
         format!("{DATA_DIR}/data"),
         "--master-key-file".to_string(),
         format!("{MASTER_KEY_DIR}/{key_name}"),
+        // Replication and forwarding between the replicas (their addresses are the
+        // ConfigMap's TABULA_PEERS; each pod's id is its ordinal + 1, from POD_NAME).
+        "--internal-listen".to_string(),
+        format!("0.0.0.0:{INTERNAL_PORT}"),
     ];
     let scheme = if let Some(tls) = &cluster.tls_secret_name {
         volumes.push(Volume {
@@ -171,9 +175,12 @@ fn pod_spec(table: &Table, settings: &Settings) -> PodSpec {
     } else {
         "HTTP"
     };
-    let probe = |period: i32, failures: i32| Probe {
+    // Liveness and startup: the process answers (and its replication runs). Readiness: the
+    // replica is also up to date with its group, so a rolling update moves to the next pod
+    // only once the restarted one has caught up.
+    let probe = |path: &str, period: i32, failures: i32| Probe {
         http_get: Some(HTTPGetAction {
-            path: Some("/".into()),
+            path: Some(path.into()),
             port: IntOrString::String("dynamodb".into()),
             scheme: Some(scheme.into()),
             ..HTTPGetAction::default()
@@ -204,17 +211,25 @@ fn pod_spec(table: &Table, settings: &Settings) -> PodSpec {
             }),
             ..EnvFromSource::default()
         }]),
-        ports: Some(vec![ContainerPort {
-            name: Some("dynamodb".into()),
-            container_port: API_PORT,
-            protocol: Some("TCP".into()),
-            ..ContainerPort::default()
-        }]),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some("dynamodb".into()),
+                container_port: API_PORT,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+            ContainerPort {
+                name: Some("internal".into()),
+                container_port: INTERNAL_PORT,
+                protocol: Some("TCP".into()),
+                ..ContainerPort::default()
+            },
+        ]),
         // Opening a large RocksDB can take a while: the startup probe gives it five minutes
         // before liveness takes over.
-        startup_probe: Some(probe(5, 60)),
-        liveness_probe: Some(probe(10, 3)),
-        readiness_probe: Some(probe(5, 2)),
+        startup_probe: Some(probe("/", 5, 60)),
+        liveness_probe: Some(probe("/", 10, 3)),
+        readiness_probe: Some(probe("/tabula/ready", 5, 2)),
         resources: Some(cluster.resources.clone().unwrap_or_else(default_resources)),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),

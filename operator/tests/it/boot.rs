@@ -3,8 +3,9 @@
 //! claim, the master-key Secret, emptyDirs) are mapped onto a temp dir and a loopback port;
 //! the pod is "ready" when its own readiness probe answers. Then the AWS SDK drives the table,
 //! the pod is stopped and started again on the same volume, and the data is still there. This
-//! proves the manifests the operator writes start a working table. One replica until zone
-//! replication lands (the replication issue extends this to three).
+//! proves the manifests the operator writes start a working table — with one replica, and
+//! with three that replicate to each other through the peer addresses of the ConfigMap
+//! (mapped to loopback ports) and survive the loss of a pod.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -39,6 +40,72 @@ fn dataplane_binary() -> PathBuf {
 pub struct LocalPod {
     child: Child,
     pub port: u16,
+    name: String,
+    /// The readiness probe: path, and whether it is HTTPS.
+    probe: (String, bool),
+}
+
+/// The loopback ports standing in for each pod's DynamoDB and internal ports (by ordinal).
+pub struct PodNet {
+    pub api: Vec<u16>,
+    pub internal: Vec<u16>,
+}
+
+impl PodNet {
+    pub fn new(replicas: usize) -> PodNet {
+        PodNet {
+            api: (0..replicas).map(|_| free_port()).collect(),
+            internal: (0..replicas).map(|_| free_port()).collect(),
+        }
+    }
+
+    /// A container address (`0.0.0.0:PORT` of pod `ordinal`, or a peer's stable DNS name
+    /// `STS-N.…:PORT`) as the local address standing in for it.
+    fn map(&self, sts: &str, ordinal: usize, addr: &str) -> Option<String> {
+        let (host, port) = addr.rsplit_once(':')?;
+        let port: i32 = port.parse().ok()?;
+        let pod = if host == "0.0.0.0" {
+            ordinal
+        } else {
+            host.strip_prefix(&format!("{sts}-"))?
+                .split('.')
+                .next()?
+                .parse()
+                .ok()?
+        };
+        let local = match port {
+            builders::API_PORT => self.api.get(pod)?,
+            builders::INTERNAL_PORT => self.internal.get(pod)?,
+            _ => return None,
+        };
+        Some(format!("127.0.0.1:{local}"))
+    }
+}
+
+impl LocalPod {
+    /// Waits for the pod's own readiness probe.
+    pub fn wait_ready(&self) {
+        let (path, https) = &self.probe;
+        // An HTTPS probe (the kubelet does not verify certificates) is stood in for by the
+        // port accepting connections; the caller's own TLS client then proves the handshake.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = if *https {
+                TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            } else {
+                http_get_ok(self.port, path)
+            };
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pod {} never became ready",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for LocalPod {
@@ -55,8 +122,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Starts pod `ordinal` of `sts` with its volumes under `root`, and waits for its readiness
-/// probe.
+/// Starts pod `ordinal` of `sts` with its volumes under `root` on loopback port `port`, and
+/// waits for its readiness probe.
 pub fn boot_pod(
     sts: &StatefulSet,
     ordinal: usize,
@@ -65,6 +132,24 @@ pub fn boot_pod(
     root: &Path,
     port: u16,
 ) -> LocalPod {
+    let mut net = PodNet::new(ordinal + 1);
+    net.api[ordinal] = port;
+    let pod = start_pod(sts, ordinal, config_maps, secrets, root, &net);
+    pod.wait_ready();
+    pod
+}
+
+/// Starts pod `ordinal` of `sts` with its volumes under `root` and its ports as `net` maps
+/// them (not waiting for it to be ready: replicas become ready together).
+pub fn start_pod(
+    sts: &StatefulSet,
+    ordinal: usize,
+    config_maps: &[ConfigMap],
+    secrets: &[Secret],
+    root: &Path,
+    net: &PodNet,
+) -> LocalPod {
+    let sts_name = sts.metadata.name.clone().expect("name");
     let spec = sts.spec.as_ref().expect("spec");
     let pod = spec.template.spec.as_ref().expect("pod spec");
     assert_eq!(pod.containers.len(), 1, "one container per pod");
@@ -108,18 +193,14 @@ pub fn boot_pod(
         arg.to_string()
     };
 
-    // Ports: the container's port becomes a loopback port.
-    let container_port = c.ports.as_ref().expect("ports")[0].container_port;
+    // Ports: the container's ports become loopback ports.
     let args: Vec<String> = c
         .args
         .iter()
         .flatten()
         .map(|a| {
-            if a == &format!("0.0.0.0:{container_port}") {
-                format!("127.0.0.1:{port}")
-            } else {
-                map_path(a)
-            }
+            net.map(&sts_name, ordinal, a)
+                .unwrap_or_else(|| map_path(a))
         })
         .collect();
 
@@ -150,6 +231,21 @@ pub fn boot_pod(
         };
         env.insert(e.name.clone(), value);
     }
+    // The peers' stable DNS names become their loopback addresses.
+    if let Some(peers) = env.get_mut("TABULA_PEERS") {
+        *peers = peers
+            .split(',')
+            .map(|p| match p.split_once('=') {
+                Some((id, addr)) => format!(
+                    "{id}={}",
+                    net.map(&sts_name, ordinal, addr)
+                        .unwrap_or_else(|| panic!("peer address {addr} has no local mapping"))
+                ),
+                None => p.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+    }
 
     let command = c.command.as_ref().expect("command");
     assert_eq!(command, &["/usr/local/bin/tabula-dataplane"]);
@@ -158,33 +254,20 @@ pub fn boot_pod(
         .envs(&env)
         .spawn()
         .expect("start the data plane");
-    let local = LocalPod { child, port };
-
     // Readiness: the pod's own probe, against the mapped port.
     let probe = c
         .readiness_probe
         .as_ref()
         .and_then(|p| p.http_get.as_ref())
         .expect("HTTP readiness probe");
-    let path = probe.path.clone().unwrap_or_else(|| "/".into());
-    // An HTTPS probe (the kubelet does not verify certificates) is stood in for by the port
-    // accepting connections; the caller's own TLS client then proves the handshake.
-    let https = probe.scheme.as_deref() == Some("HTTPS");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = if https {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        } else {
-            http_get_ok(port, &path)
-        };
-        if ready {
-            return local;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pod {pod_name} never became ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    LocalPod {
+        child,
+        port: net.api[ordinal],
+        name: pod_name,
+        probe: (
+            probe.path.clone().unwrap_or_else(|| "/".into()),
+            probe.scheme.as_deref() == Some("HTTPS"),
+        ),
     }
 }
 
@@ -294,5 +377,121 @@ async fn the_generated_statefulset_boots_a_working_table_that_keeps_its_data() {
         desc.table()
             .and_then(|t| t.table_arn())
             .is_some_and(|arn| arn.ends_with(":table/orders"))
+    );
+}
+
+/// `GET /tabula/replica` of a local pod, as JSON.
+fn replica_status(port: u16) -> Option<serde_json::Value> {
+    let (status, body) = http(port, "GET /tabula/replica HTTP/1.1\r\n", "")?;
+    (status == 200).then(|| serde_json::from_str(&body).ok())?
+}
+
+/// Three replicas from the generated StatefulSet, ConfigMap and Secret: they find each other
+/// through the ConfigMap's peer list (each pod's id from its name), elect a leader, and every
+/// pod serves the table. With the leader's pod gone, the two others keep the table writable;
+/// the pod comes back on its volume and catches up (its readiness probe waits for that).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_generated_replicas_replicate_and_survive_the_loss_of_a_pod() {
+    let mut table = example_table();
+    table.spec.cluster.replicas = 3;
+    let settings = Settings::default();
+    let sts = builders::statefulset(&table, &settings);
+    let config_maps = [builders::config_map(&table, &settings)];
+    let secrets = [builders::master_key_secret(&table, &[0x3c; 32])];
+    let root = tempfile::tempdir().expect("temp dir");
+    let net = PodNet::new(3);
+    let mut pods: Vec<Option<LocalPod>> = (0..3)
+        .map(|i| {
+            Some(start_pod(
+                &sts,
+                i,
+                &config_maps,
+                &secrets,
+                root.path(),
+                &net,
+            ))
+        })
+        .collect();
+    for pod in pods.iter().flatten() {
+        pod.wait_ready();
+    }
+    let roles: Vec<serde_json::Value> = net
+        .api
+        .iter()
+        .map(|p| replica_status(*p).expect("status"))
+        .collect();
+    let leader_id = roles[0]["leaderId"].as_u64().expect("a leader");
+    for (i, st) in roles.iter().enumerate() {
+        assert_eq!(
+            st["nodeId"].as_u64(),
+            Some(i as u64 + 1),
+            "id from the pod name"
+        );
+        assert_eq!(
+            st["leaderId"].as_u64(),
+            Some(leader_id),
+            "one leader: {roles:?}"
+        );
+        assert_eq!(st["voters"], serde_json::json!([1, 2, 3]));
+    }
+
+    // Created through one pod, written through another, read (strongly) through the third.
+    create_declared_table(net.api[1], &table);
+    let put = |port: u16, i: u32| {
+        let c = client(port);
+        async move {
+            c.put_item()
+                .table_name("orders")
+                .item("pk", AttributeValue::S("customer-3".into()))
+                .item("sk", AttributeValue::N(i.to_string()))
+                .send()
+                .await
+                .expect("PutItem")
+        }
+    };
+    for i in 0..5 {
+        put(net.api[2], i).await;
+    }
+    let count = |port: u16, consistent: bool| {
+        let c = client(port);
+        async move {
+            c.query()
+                .table_name("orders")
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", AttributeValue::S("customer-3".into()))
+                .consistent_read(consistent)
+                .send()
+                .await
+                .expect("Query")
+                .count()
+        }
+    };
+    assert_eq!(count(net.api[0], true).await, 5);
+
+    // The leader's pod goes away: the others elect a new leader and keep writing.
+    let gone = leader_id as usize - 1;
+    drop(pods[gone].take());
+    let other = (gone + 1) % 3;
+    for i in 5..300 {
+        put(net.api[other], i).await;
+    }
+    // It comes back on its volume, is ready once caught up, and then serves the writes it
+    // missed from its own store.
+    let back = start_pod(&sts, gone, &config_maps, &secrets, root.path(), &net);
+    back.wait_ready();
+    pods[gone] = Some(back);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(net.api[gone], false).await != 300 {
+        assert!(Instant::now() < deadline, "the returning pod never caught up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let applied: Vec<Option<u64>> = net
+        .api
+        .iter()
+        .map(|p| replica_status(*p).and_then(|s| s["appliedIndex"].as_u64()))
+        .collect();
+    assert!(
+        applied.iter().all(|a| a.is_some()),
+        "every pod reports its position: {applied:?}"
     );
 }
