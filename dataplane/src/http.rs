@@ -207,6 +207,17 @@ async fn handle(
     if let Err(e) = verified {
         return error_response(&e, &id);
     }
+    if parts.uri.path() == "/tabula/members" {
+        return match change_members(&shared, &body).await {
+            Ok(value) => respond(
+                StatusCode::OK,
+                "application/json",
+                Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
+                &id,
+            ),
+            Err(e) => error_response(&e, &id),
+        };
+    }
     let target = parts
         .headers
         .get("x-amz-target")
@@ -219,6 +230,29 @@ async fn handle(
         body,
         &id,
     )
+}
+
+/// `POST /tabula/members` (signed like any API request): `{"peers": "1=HOST:PORT,..."}` makes
+/// the replica group's voters exactly these replicas (see `replication::members`). The
+/// operator calls it before it scales a table's StatefulSet down.
+async fn change_members(shared: &Arc<Shared>, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    use crate::replication::{ReplicaConfig, members};
+    let Some(replica) = &shared.replica else {
+        return Err(ApiError::validation(
+            "this node is not replicated: it has no members to change",
+        ));
+    };
+    let request: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        ApiError::validation("the body must be JSON: {\"peers\": \"1=HOST:PORT,...\"}")
+    })?;
+    let peers = request["peers"]
+        .as_str()
+        .ok_or_else(|| ApiError::validation("peers: a string 1=HOST:PORT,... is required"))
+        .and_then(|p| ReplicaConfig::parse_peers(p).map_err(ApiError::validation))?;
+    let reply = members::change(&replica.raft, members::MembersRequest::Set(peers), 0)
+        .await
+        .map_err(|e| ApiError::new(ErrorKind::ServiceUnavailable, e))?;
+    Ok(serde_json::json!({"voters": reply.voters, "learners": reply.learners}))
 }
 
 /// Answers an authenticated API request (`target` is its X-Amz-Target) with an HTTP status

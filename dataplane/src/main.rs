@@ -177,13 +177,19 @@ async fn main() {
                     std::process::exit(2);
                 }
             };
-            let Some(own) = peers.get(&node_id).cloned() else {
+            // A replica that already belongs to a group may be missing from a shorter, newer
+            // list (the group is being scaled down): it then listens where it is told.
+            let Some(internal_listen) = args
+                .internal_listen
+                .clone()
+                .or_else(|| peers.get(&node_id).cloned())
+            else {
                 eprintln!("tabula-dataplane: --peers does not list --node-id {node_id}");
                 std::process::exit(2);
             };
             Some(tabula_dataplane::replication::ReplicaConfig {
                 node_id,
-                internal_listen: args.internal_listen.clone().unwrap_or(own),
+                internal_listen,
                 peers,
                 snapshot_entries: args.snapshot_entries,
             })

@@ -521,12 +521,37 @@ pub struct TableStatus {
     /// ACTIVE).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub global_secondary_indexes: Vec<IndexState>,
+    /// Each replica (pod): the zone it runs in and its place in the table's replica group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_statuses: Vec<ReplicaState>,
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, Progressing and Degraded, in the standard Kubernetes shape.
+    /// Ready, Progressing, Degraded and ZoneLossSafe, in the standard Kubernetes shape.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// One replica as the status reports it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaState {
+    /// The pod.
+    pub pod: String,
+    /// The zone of the pod's node (topology.kubernetes.io/zone), once scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Whether the pod is ready (up to date with its group).
+    pub ready: bool,
+    /// leader, follower, learner or candidate, as the replica reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The last log entry the replica applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_index: Option<i64>,
+    /// How many log entries the replica is behind the leader's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<i64>,
 }
 
 /// One global secondary index as the status reports it.

@@ -61,6 +61,9 @@ impl Default for DataPlane {
     }
 }
 
+/// The identity the operator's requests carry (tables run without `--credentials` for now).
+const OPERATOR_AUTH: &str = "AWS4-HMAC-SHA256 Credential=tabula-operator/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0";
+
 impl DataPlane {
     /// Sends one DynamoDB operation (`op`, e.g. `DescribeTable`) and returns the JSON answer.
     pub async fn call(
@@ -69,25 +72,55 @@ impl DataPlane {
         op: &str,
         body: &Value,
     ) -> Result<Value, DataPlaneError> {
+        let req = hyper::Request::post(format!("{}/", target.url))
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
+            .header("authorization", OPERATOR_AUTH)
+            .body(Full::new(Bytes::from(body.to_string())));
+        self.send(target, req, Duration::from_secs(10)).await
+    }
+
+    /// Makes the table's replica group exactly the replicas of `peers` (`1=HOST:PORT,...`),
+    /// through any replica: `POST /tabula/members`. Answers the new voters and learners.
+    pub async fn change_members(
+        &self,
+        target: &Target,
+        peers: &str,
+    ) -> Result<Value, DataPlaneError> {
+        let req = hyper::Request::post(format!("{}/tabula/members", target.url))
+            .header("content-type", "application/json")
+            .header("authorization", OPERATOR_AUTH)
+            .body(Full::new(Bytes::from(
+                serde_json::json!({ "peers": peers }).to_string(),
+            )));
+        self.send(target, req, Duration::from_secs(120)).await
+    }
+
+    /// One replica's place in its group: `GET /tabula/replica` (role, leader, log and applied
+    /// index).
+    pub async fn replica_status(&self, target: &Target) -> Result<Value, DataPlaneError> {
+        let req = hyper::Request::get(format!("{}/tabula/replica", target.url))
+            .body(Full::new(Bytes::new()));
+        self.send(target, req, Duration::from_secs(3)).await
+    }
+
+    async fn send(
+        &self,
+        target: &Target,
+        req: Result<hyper::Request<Full<Bytes>>, hyper::http::Error>,
+        timeout: Duration,
+    ) -> Result<Value, DataPlaneError> {
         let endpoint = target.url.as_str();
         let unreachable = |message: String| DataPlaneError::Unreachable {
             endpoint: endpoint.to_string(),
             message,
         };
-        let req = hyper::Request::post(format!("{endpoint}/"))
-            .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=tabula-operator/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-            )
-            .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| unreachable(e.to_string()))?;
+        let req = req.map_err(|e| unreachable(e.to_string()))?;
         let sent = if endpoint.starts_with("https://") {
             let https = https_client(target.ca_pem.as_deref()).map_err(unreachable)?;
-            tokio::time::timeout(Duration::from_secs(10), https.request(req)).await
+            tokio::time::timeout(timeout, https.request(req)).await
         } else {
-            tokio::time::timeout(Duration::from_secs(10), self.http.request(req)).await
+            tokio::time::timeout(timeout, self.http.request(req)).await
         };
         let answer = sent
             .map_err(|_| unreachable("timed out".into()))?

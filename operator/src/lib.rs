@@ -7,7 +7,8 @@
 //! - `dynamodb`: the DynamoDB API requests (CreateTable, UpdateTable) a spec turns into.
 //! - `status`: the Table's status and conditions from what reconcile observed.
 //! - `dataplane`: the HTTP client for a table's DynamoDB endpoint.
-//! - `reconcile`: the controller's steps; `metrics`: what it counts.
+//! - `reconcile`: the controller's steps; `replicas`: the replica pods' zones and roles, and
+//!   shrinking the replica group before a scale-down; `metrics`: what it counts.
 
 pub mod builders;
 pub mod crd;
@@ -16,6 +17,7 @@ pub mod dynamodb;
 pub mod labels;
 pub mod metrics;
 pub mod reconcile;
+pub mod replicas;
 pub mod status;
 
 use kube::CustomResourceExt;

@@ -96,11 +96,15 @@ async fn main() {
     tokio::spawn(serve_http(listener, metrics.clone(), ready.clone()));
 
     let endpoint_settings = settings.clone();
+    let pod_settings = settings.clone();
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings,
         dataplane: DataPlane::default(),
         endpoint_for: Box::new(move |t: &Table| builders::endpoint(t, &endpoint_settings)),
+        pod_endpoint_for: Box::new(move |t: &Table, i: usize| {
+            builders::pod_endpoint(t, i, &pod_settings)
+        }),
         reporter: Reporter {
             controller: "tabula-operator".into(),
             instance: std::env::var("POD_NAME").ok(),

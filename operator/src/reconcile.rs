@@ -34,7 +34,11 @@ use crate::crd::{PvcRetentionPolicy, Table};
 use crate::dataplane::{DataPlane, DataPlaneError, Target};
 use crate::labels;
 use crate::metrics::Metrics;
+use crate::replicas;
 use crate::status::{self, DataPlaneTable, Observed, Problem};
+
+/// Where the operator reaches replica `ordinal` of a table.
+pub type PodEndpoint = Box<dyn Fn(&Table, usize) -> String + Send + Sync>;
 
 /// Shared state of the controller.
 pub struct Context {
@@ -44,6 +48,9 @@ pub struct Context {
     /// Where the operator reaches a table's data plane. In a cluster: the client Service's DNS
     /// name (`builders::endpoint`); tests point it at a local data-plane process.
     pub endpoint_for: Box<dyn Fn(&Table) -> String + Send + Sync>,
+    /// Where the operator reaches one replica (pod ordinal) of a table. In a cluster: the
+    /// pod's stable name under the headless Service (`builders::pod_endpoint`).
+    pub pod_endpoint_for: PodEndpoint,
     pub reporter: Reporter,
     pub metrics: Metrics,
     pub backoff: Backoff,
@@ -146,6 +153,7 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
     }
 
     // 4. Children.
+    let mut scale_problem = None;
     if problem.is_none() {
         let s = &ctx.settings;
         apply(ctx, &ns, &builders::config_map(table, s)).await?;
@@ -153,7 +161,44 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         apply(ctx, &ns, &builders::peer_service(table)).await?;
         apply(ctx, &ns, &builders::pod_disruption_budget(table)).await?;
         apply(ctx, &ns, &builders::network_policy(table)).await?;
-        apply(ctx, &ns, &builders::statefulset(table, s)).await?;
+        let mut sts = builders::statefulset(table, s);
+        let current = Api::<StatefulSet>::namespaced(ctx.client.clone(), &ns)
+            .get_opt(&Names::of(table).statefulset)
+            .await?
+            .and_then(|s| s.spec?.replicas);
+        if let Some(current) = current
+            && current > table.spec.cluster.replicas.max(1)
+        {
+            let target = Target {
+                url: (ctx.endpoint_for)(table),
+                ca_pem: ca_pem.clone(),
+            };
+            match replicas::shrink_group(table, ctx, &target, current).await {
+                Ok(()) => {
+                    normal(
+                        &recorder,
+                        table,
+                        "ReplicaGroupShrunk",
+                        &format!(
+                            "the replica group dropped the replicas above {}; the pods and their volumes go next",
+                            table.spec.cluster.replicas
+                        ),
+                    )
+                    .await;
+                }
+                Err(message) => {
+                    if let Some(spec) = sts.spec.as_mut() {
+                        spec.replicas = Some(current);
+                    }
+                    // The table still serves at its current size: reported, not blocking.
+                    scale_problem = Some(Problem {
+                        reason: "ScaleDownPending".into(),
+                        message,
+                    });
+                }
+            }
+        }
+        apply(ctx, &ns, &sts).await?;
     }
 
     // 5. Observe pods, then the data plane.
@@ -170,6 +215,8 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         .as_ref()
         .and_then(|s| s.updated_replicas)
         .unwrap_or(0);
+    let replicas_seen =
+        Some(replicas::observe(table, ctx, &ns, replicas.max(1), ca_pem.as_deref()).await?);
     let mut dp_table = None;
     if problem.is_none()
         && ready >= builders::quorum(replicas.max(1))
@@ -179,6 +226,7 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
     }
 
     // 6. Status and Events.
+    let problem = problem.or(scale_problem);
     if let Some(p) = &problem {
         warn(&recorder, table, &p.reason, &p.message).await;
     }
@@ -191,6 +239,7 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         problem,
         deleting: false,
         endpoint: builders::endpoint(table, &ctx.settings),
+        replicas_seen,
     };
     let next = status::next_status(table.status.as_ref(), &observed, &now());
     let is_ready = next
@@ -542,6 +591,7 @@ async fn finalize(
             }),
             deleting: false,
             endpoint: builders::endpoint(table, &ctx.settings),
+            replicas_seen: None,
         };
         let next = status::next_status(table.status.as_ref(), &observed, &now());
         if table.status.as_ref() != Some(&next) {

@@ -7,15 +7,102 @@
 //!   updating).
 //! - `Degraded` is True when something needs a human (a problem reconcile reported: missing
 //!   Secret, bad spec, data plane unreachable...) or the table serves with fewer pods than asked.
+//! - `ZoneLossSafe` is True only when the replicas span at least three zones and the ready
+//!   replicas outside any one zone still make a quorum (see [`zone_loss_safe`]).
+//! - `replicaStatuses` lists each pod: zone, readiness, role in the replica group, applied
+//!   log index and lag behind the leader's log.
 //! - A condition keeps its `lastTransitionTime` while its status stays the same.
 //! - DELETING is terminal: once the Table is being deleted the status never goes back.
 
+use std::collections::BTreeMap;
+
 use crate::builders::quorum;
-use crate::crd::{Condition, IndexState, TableStatus};
+use crate::crd::{Condition, IndexState, ReplicaState, TableStatus};
 
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
+/// True only when the replicas span at least three zones and the ready replicas outside any
+/// one zone still make a quorum: the table stays writable through the loss of a zone.
+pub const ZONE_LOSS_SAFE: &str = "ZoneLossSafe";
+
+/// One replica pod as observed: where it runs, whether it is ready, and what its data plane
+/// says of its place in the group (`None` where it did not answer).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReplicaSeen {
+    pub pod: String,
+    pub zone: Option<String>,
+    pub ready: bool,
+    pub role: Option<String>,
+    pub applied_index: Option<u64>,
+    pub last_log_index: Option<u64>,
+}
+
+/// The ZoneLossSafe condition for a table of `replicas` replicas, from its pods: status
+/// (True, False or Unknown), reason and message.
+pub fn zone_loss_safe(replicas: i32, seen: &[ReplicaSeen]) -> (&'static str, &'static str, String) {
+    let quorum = replicas / 2 + 1;
+    if replicas < 3 {
+        return (
+            "False",
+            "TooFewReplicas",
+            format!(
+                "{replicas} replica(s): surviving the loss of a zone takes at least 3, in 3 zones"
+            ),
+        );
+    }
+    if let Some(r) = seen.iter().find(|r| r.zone.is_none()) {
+        return (
+            "Unknown",
+            "ZoneUnknown",
+            format!(
+                "pod {} is not scheduled on a node with a zone label yet",
+                r.pod
+            ),
+        );
+    }
+    let mut zones: BTreeMap<&str, (i32, i32)> = BTreeMap::new();
+    for r in seen {
+        let z = zones
+            .entry(r.zone.as_deref().unwrap_or_default())
+            .or_default();
+        z.0 += 1;
+        z.1 += i32::from(r.ready);
+    }
+    let ready: i32 = zones.values().map(|z| z.1).sum();
+    if zones.len() < 3 {
+        let names: Vec<&str> = zones.keys().copied().collect();
+        return (
+            "False",
+            "TooFewZones",
+            format!(
+                "the replicas run in {} zone(s) ({}): at least 3 are needed",
+                zones.len(),
+                names.join(", ")
+            ),
+        );
+    }
+    for (zone, (_, ready_here)) in &zones {
+        let left = ready - ready_here;
+        if left < quorum {
+            return (
+                "False",
+                "QuorumInOneZone",
+                format!(
+                    "losing zone {zone} would leave {left} ready replica(s); a quorum is {quorum} of {replicas}"
+                ),
+            );
+        }
+    }
+    (
+        "True",
+        "SpreadOverZones",
+        format!(
+            "{ready} ready replicas over {} zones: losing any one zone leaves a quorum of {quorum}",
+            zones.len()
+        ),
+    )
+}
 
 /// The data-plane table as DescribeTable reported it.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +139,8 @@ pub struct Observed {
     /// metadata.deletionTimestamp is set.
     pub deleting: bool,
     pub endpoint: String,
+    /// The replica pods (`None`: not observed this pass).
+    pub replicas_seen: Option<Vec<ReplicaSeen>>,
 }
 
 /// The status to write, given the previous one and what was observed at `now` (RFC 3339).
@@ -150,7 +239,51 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
         cond(DEGRADED, false, "AsExpected", "no problem observed")
     };
 
-    let conditions = [ready, progressing, degraded]
+    let zone_safe = match &obs.replicas_seen {
+        Some(seen) => {
+            let (status, reason, message) = zone_loss_safe(obs.replicas, seen);
+            let mut c = cond(ZONE_LOSS_SAFE, false, reason, &message);
+            c.status = status.to_string();
+            c
+        }
+        None => prev
+            .and_then(|p| p.conditions.iter().find(|c| c.type_ == ZONE_LOSS_SAFE))
+            .cloned()
+            .unwrap_or_else(|| {
+                let mut c = cond(
+                    ZONE_LOSS_SAFE,
+                    false,
+                    "NotObserved",
+                    "the replicas were not observed yet",
+                );
+                c.status = "Unknown".into();
+                c
+            }),
+    };
+    let replica_statuses = match &obs.replicas_seen {
+        Some(seen) => {
+            let leader_last = seen
+                .iter()
+                .filter(|r| r.role.as_deref() == Some("leader"))
+                .filter_map(|r| r.last_log_index)
+                .max();
+            seen.iter()
+                .map(|r| ReplicaState {
+                    pod: r.pod.clone(),
+                    zone: r.zone.clone(),
+                    ready: r.ready,
+                    role: r.role.clone(),
+                    applied_index: r.applied_index.map(|a| a as i64),
+                    lag: leader_last
+                        .zip(r.applied_index)
+                        .map(|(l, a)| l.saturating_sub(a) as i64),
+                })
+                .collect()
+        }
+        None => prev.map(|p| p.replica_statuses.clone()).unwrap_or_default(),
+    };
+
+    let conditions = [ready, progressing, degraded, zone_safe]
         .into_iter()
         .map(|mut c| {
             c.observed_generation = obs.generation;
@@ -204,6 +337,7 @@ pub fn next_status(prev: Option<&TableStatus>, obs: &Observed, now: &str) -> Tab
                 prev.map(|p| p.global_secondary_indexes.clone())
                     .unwrap_or_default()
             }),
+        replica_statuses,
         observed_generation: obs.generation,
         conditions,
     }
@@ -245,7 +379,88 @@ mod tests {
             problem: None,
             deleting: false,
             endpoint: "http://orders.shop.svc.cluster.local:8000".into(),
+            replicas_seen: None,
         }
+    }
+
+    fn pod(i: usize, zone: Option<&str>, ready: bool) -> ReplicaSeen {
+        ReplicaSeen {
+            pod: format!("orders-{i}"),
+            zone: zone.map(String::from),
+            ready,
+            ..ReplicaSeen::default()
+        }
+    }
+
+    fn zones(replicas: i32, pods: &[(Option<&str>, bool)]) -> (&'static str, &'static str) {
+        let seen: Vec<ReplicaSeen> = pods
+            .iter()
+            .enumerate()
+            .map(|(i, (z, r))| pod(i, *z, *r))
+            .collect();
+        let (status, reason, _) = zone_loss_safe(replicas, &seen);
+        (status, reason)
+    }
+
+    #[test]
+    fn zone_loss_safe_needs_three_zones_and_a_quorum_outside_each() {
+        let (a, b, c) = (Some("a"), Some("b"), Some("c"));
+        assert_eq!(
+            zones(3, &[(a, true), (b, true), (c, true)]),
+            ("True", "SpreadOverZones")
+        );
+        // Two zones: one of them holds two replicas of three.
+        assert_eq!(
+            zones(3, &[(a, true), (a, true), (b, true)]),
+            ("False", "TooFewZones")
+        );
+        // Three zones but one replica down: losing another zone leaves one of three.
+        assert_eq!(
+            zones(3, &[(a, true), (b, true), (c, false)]),
+            ("False", "QuorumInOneZone")
+        );
+        // Five over three zones (2+2+1): losing a zone of two leaves three, a quorum.
+        assert_eq!(
+            zones(5, &[(a, true), (a, true), (b, true), (b, true), (c, true)]),
+            ("True", "SpreadOverZones")
+        );
+        // Five with three in one zone: losing it leaves two of five.
+        assert_eq!(
+            zones(5, &[(a, true), (a, true), (a, true), (b, true), (c, true)]),
+            ("False", "QuorumInOneZone")
+        );
+        assert_eq!(
+            zones(3, &[(a, true), (b, true), (None, false)]),
+            ("Unknown", "ZoneUnknown")
+        );
+        assert_eq!(zones(1, &[(a, true)]), ("False", "TooFewReplicas"));
+    }
+
+    #[test]
+    fn replica_statuses_report_roles_and_lag_behind_the_leader() {
+        let mut obs = observed(3, 3, active(1));
+        let mut seen = vec![
+            pod(0, Some("a"), true),
+            pod(1, Some("b"), true),
+            pod(2, Some("c"), false),
+        ];
+        seen[0].role = Some("follower".into());
+        seen[0].applied_index = Some(90);
+        seen[1].role = Some("leader".into());
+        seen[1].applied_index = Some(100);
+        seen[1].last_log_index = Some(100);
+        obs.replicas_seen = Some(seen);
+        let s = next_status(None, &obs, "2026-11-26T00:00:00Z");
+        let lags: Vec<Option<i64>> = s.replica_statuses.iter().map(|r| r.lag).collect();
+        assert_eq!(lags, [Some(10), Some(0), None]);
+        assert_eq!(s.replica_statuses[1].role.as_deref(), Some("leader"));
+        assert_eq!(get(&s, ZONE_LOSS_SAFE).status, "False");
+        assert_eq!(get(&s, ZONE_LOSS_SAFE).reason, "QuorumInOneZone");
+        // Not observed next time: the last replica statuses and condition stand.
+        obs.replicas_seen = None;
+        let again = next_status(Some(&s), &obs, "2026-11-26T00:01:00Z");
+        assert_eq!(again.replica_statuses, s.replica_statuses);
+        assert_eq!(get(&again, ZONE_LOSS_SAFE), get(&s, ZONE_LOSS_SAFE));
     }
 
     fn get<'a>(s: &'a TableStatus, t: &str) -> &'a Condition {

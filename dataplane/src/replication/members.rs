@@ -7,9 +7,10 @@
 //!   then makes it a voter. A replica that is a voter already (its disk was wiped) is just
 //!   told how far the leader's log reaches: it does not vote before it has applied that far,
 //!   so it can never help elect a leader that lacks entries it had acknowledged before.
-//! - **Set**: the voters become exactly the given replicas (the operator after scaling a
-//!   StatefulSet, or `tabula-dataplane --change-members`). New ones are caught up as
-//!   learners first; removed ones leave the group.
+//! - **Set**: the voters become exactly the given replicas (the operator before it scales a
+//!   StatefulSet down, or `tabula-dataplane --change-members`). New ones are caught up as
+//!   learners first; removed ones leave the group; the addresses of those that stay are
+//!   kept.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -101,16 +102,8 @@ pub async fn change(
             if desired.is_empty() {
                 return Err("the group needs at least one replica".into());
             }
-            for (id, addr) in &desired {
-                if let Some(n) = membership.get_node(id)
-                    && n.addr != *addr
-                {
-                    return Err(format!(
-                        "replica {id} is at {}, not {addr}: remove it first to replace it",
-                        n.addr
-                    ));
-                }
-            }
+            // A replica already in the group keeps the address it joined with (it may be
+            // named differently from where the caller sits); new ones are added at theirs.
             for (id, addr) in &desired {
                 if !voters.contains(id) {
                     add_learner(*id, addr.clone()).await?;

@@ -367,7 +367,10 @@ impl Replica {
         store: Arc<Store>,
         snapshot_dir: &std::path::Path,
     ) -> Result<(Arc<Replica>, mpsc::UnboundedReceiver<Applied>), String> {
-        if !config.peers.contains_key(&config.node_id) {
+        let fresh = !store.has_raft_state().map_err(|e| e.to_string())?;
+        // A new replica finds its group through the list, so it must be on it; one that
+        // belongs to a group already knows the members from its log.
+        if fresh && !config.peers.contains_key(&config.node_id) {
             return Err(format!(
                 "--peers does not list this node's id {}",
                 config.node_id
@@ -376,7 +379,6 @@ impl Replica {
         let listener = tokio::net::TcpListener::bind(&config.internal_listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.internal_listen))?;
-        let fresh = !store.has_raft_state().map_err(|e| e.to_string())?;
         let (tx, rx) = mpsc::unbounded_channel();
         let raft_config = openraft::Config {
             cluster_name: "tabula".into(),
@@ -835,11 +837,23 @@ impl Replicator for Replica {
     fn propose(&self, mutations: Vec<Mutation>) -> Proposed {
         let (tx, rx) = oneshot::channel();
         // The term the request was admitted in; background work (sweeps, backfills, purges)
-        // decides in the term this node is a ready leader of now.
-        let term = DECIDED_TERM
-            .try_with(|t| *t)
-            .ok()
-            .or_else(|| self.writer_term());
+        // decides in the term this node is a ready leader of now, waiting briefly while the
+        // leader finishes taking over or reloads a catalog change it just applied (a backfill
+        // starts right after the UpdateTable that adds its index).
+        let term = DECIDED_TERM.try_with(|t| *t).ok().or_else(|| {
+            crate::engine::blocking(|| {
+                let deadline = std::time::Instant::now() + LEADER_WAIT;
+                loop {
+                    if let Some(term) = self.writer_term() {
+                        return Some(term);
+                    }
+                    if !self.is_leader() || std::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        });
         match term {
             Some(term) => {
                 // The gathering task outlives a client that hangs up.

@@ -162,6 +162,24 @@ pub fn endpoint(table: &Table, settings: &Settings) -> String {
     )
 }
 
+/// The DynamoDB endpoint of one replica (pod `ordinal`), under the headless Service: the
+/// operator asks each replica for its place in the group there.
+pub fn pod_endpoint(table: &Table, ordinal: usize, settings: &Settings) -> String {
+    let names = Names::of(table);
+    let scheme = if table.spec.cluster.tls_secret_name.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!(
+        "{scheme}://{}-{ordinal}.{}.{}.svc.{}:{API_PORT}",
+        names.statefulset,
+        names.peer_service,
+        table.metadata.namespace.clone().unwrap_or_default(),
+        settings.cluster_domain
+    )
+}
+
 /// The client Service: the table's DynamoDB endpoint, balanced over ready pods.
 pub fn client_service(table: &Table) -> Service {
     let names = Names::of(table);
@@ -290,9 +308,17 @@ pub fn master_key_secret(table: &Table, key: &[u8; 32]) -> Secret {
 }
 
 /// A stable digest of a ConfigMap's data (FNV-1a 64, hex), for the pod-template annotation.
+/// The peer list is left out: scaling changes it, and running replicas need not restart for
+/// that (they know the members from their log; only a new replica reads the list, to find
+/// its group).
 pub fn config_hash(cm: &ConfigMap) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for (k, v) in cm.data.iter().flatten() {
+    for (k, v) in cm
+        .data
+        .iter()
+        .flatten()
+        .filter(|(k, _)| *k != "TABULA_PEERS")
+    {
         for b in k.bytes().chain([0]).chain(v.bytes()).chain([0]) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);

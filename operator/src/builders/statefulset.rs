@@ -61,8 +61,10 @@ pub fn statefulset(table: &Table, settings: &Settings) -> StatefulSet {
                         }
                         .into(),
                     ),
-                    // Scaling down keeps the volume: scaling back up finds its data.
-                    when_scaled: Some("Retain".into()),
+                    // Scaling down first removes the replicas that go from the replica group
+                    // (reconcile): their data is then stale, and a pod that comes back at
+                    // that ordinal must join afresh (from a snapshot), so the volume goes too.
+                    when_scaled: Some("Delete".into()),
                 },
             ),
             template: PodTemplateSpec {

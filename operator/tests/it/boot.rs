@@ -482,7 +482,10 @@ async fn three_generated_replicas_replicate_and_survive_the_loss_of_a_pod() {
     pods[gone] = Some(back);
     let deadline = Instant::now() + Duration::from_secs(10);
     while count(net.api[gone], false).await != 300 {
-        assert!(Instant::now() < deadline, "the returning pod never caught up");
+        assert!(
+            Instant::now() < deadline,
+            "the returning pod never caught up"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let applied: Vec<Option<u64>> = net

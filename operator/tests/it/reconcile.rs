@@ -33,11 +33,13 @@ fn context(api: &FakeApi, data_plane_port: u16) -> Arc<Context> {
 }
 
 fn context_at(api: &FakeApi, url: String) -> Arc<Context> {
+    let pod_url = url.clone();
     Arc::new(Context {
         client: api.client(),
         settings: Settings::default(),
         dataplane: DataPlane::default(),
         endpoint_for: Box::new(move |_| url.clone()),
+        pod_endpoint_for: Box::new(move |_, _| pod_url.clone()),
         reporter: Reporter {
             controller: "tabula-operator".into(),
             instance: None,
@@ -643,4 +645,145 @@ async fn a_tls_table_is_created_over_https_trusting_its_own_certificate() {
         current(&api).status.and_then(|s| s.endpoint),
         Some("https://orders.shop.svc.cluster.local:8000".into())
     );
+}
+
+/// A pod object as the StatefulSet controller and scheduler leave it: on `node`, Ready.
+fn put_pod(api: &FakeApi, ordinal: usize, node: &str) {
+    api.put(
+        &format!("/api/v1/namespaces/shop/pods/orders-{ordinal}"),
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": format!("orders-{ordinal}"), "namespace": "shop",
+                            "labels": {"app.kubernetes.io/instance": "orders"}},
+               "spec": {"nodeName": node, "containers": []},
+               "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+    );
+}
+
+fn put_node(api: &FakeApi, name: &str, zone: &str) {
+    api.put(
+        &format!("/api/v1/nodes/{name}"),
+        json!({"apiVersion": "v1", "kind": "Node",
+               "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone}}}),
+    );
+}
+
+/// Three replicas booted from what the operator applied: the status lists each pod with its
+/// zone and role (one leader), and ZoneLossSafe follows where the pods run. Scaling the
+/// Table down to one replica first shrinks the replica group through the data plane, then
+/// the StatefulSet: the remaining replica is then a group of one and takes writes alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_report_zones_and_roles_and_a_scale_down_shrinks_the_group_first() {
+    use crate::boot::{PodNet, start_pod};
+    use tabula_operator::status::ZONE_LOSS_SAFE;
+
+    let api = FakeApi::default();
+    stored_table(&api, |t| t.spec.cluster.replicas = 3);
+    let net = PodNet::new(3);
+    let urls: Vec<String> = net
+        .api
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let service = urls[0].clone();
+    let pod_urls = urls.clone();
+    let ctx = Arc::new(Context {
+        client: api.client(),
+        settings: Settings::default(),
+        dataplane: DataPlane::default(),
+        endpoint_for: Box::new(move |_| service.clone()),
+        pod_endpoint_for: Box::new(move |_, i| pod_urls[i].clone()),
+        reporter: Reporter {
+            controller: "tabula-operator".into(),
+            instance: None,
+        },
+        metrics: Metrics::default(),
+        backoff: Default::default(),
+    });
+    pass(&api, &ctx).await;
+    let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
+    assert_eq!(sts.spec.as_ref().and_then(|s| s.replicas), Some(3));
+    let cm: ConfigMap = serde_json::from_value(api.get(CONFIG).expect("cm")).expect("ConfigMap");
+    let secret: Secret = serde_json::from_value(api.get(SECRET).expect("key")).expect("Secret");
+    let root = tempfile::tempdir().expect("temp dir");
+    let cms = [cm];
+    let secrets = [secret];
+    let mut pods: Vec<Option<crate::boot::LocalPod>> = (0..3)
+        .map(|i| Some(start_pod(&sts, i, &cms, &secrets, root.path(), &net)))
+        .collect();
+    for p in pods.iter().flatten() {
+        p.wait_ready();
+    }
+    for (i, zone) in ["a", "b", "c"].iter().enumerate() {
+        put_node(&api, &format!("node-{zone}"), zone);
+        put_pod(&api, i, &format!("node-{zone}"));
+    }
+    pods_ready(&api, 3);
+    pass(&api, &ctx).await;
+    pass(&api, &ctx).await;
+    assert_eq!(condition(&api, "Ready").0, "True");
+    assert_eq!(
+        condition(&api, ZONE_LOSS_SAFE),
+        ("True".into(), "SpreadOverZones".into())
+    );
+    let status = current(&api).status.expect("status");
+    let zones: Vec<Option<&str>> = status
+        .replica_statuses
+        .iter()
+        .map(|r| r.zone.as_deref())
+        .collect();
+    assert_eq!(zones, [Some("a"), Some("b"), Some("c")]);
+    let leaders = status
+        .replica_statuses
+        .iter()
+        .filter(|r| r.role.as_deref() == Some("leader"))
+        .count();
+    assert_eq!(leaders, 1, "{:?}", status.replica_statuses);
+    assert!(
+        status
+            .replica_statuses
+            .iter()
+            .all(|r| r.applied_index.is_some() && r.lag.is_some())
+    );
+
+    // The third pod is rescheduled into zone a: two zones left.
+    put_node(&api, "node-a2", "a");
+    put_pod(&api, 2, "node-a2");
+    pass(&api, &ctx).await;
+    assert_eq!(
+        condition(&api, ZONE_LOSS_SAFE),
+        ("False".into(), "TooFewZones".into())
+    );
+
+    // Scale down to one replica: the group shrinks first, then the StatefulSet.
+    api.edit(
+        TABLE,
+        json!({"metadata": {"generation": 2}, "spec": {"cluster": {"replicas": 1}}}),
+    );
+    pass(&api, &ctx).await;
+    assert!(
+        event_reasons(&api).contains(&"ReplicaGroupShrunk".to_string()),
+        "{:?} {:?}",
+        event_reasons(&api),
+        current(&api).status.map(|s| s.conditions)
+    );
+    let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
+    assert_eq!(sts.spec.as_ref().and_then(|s| s.replicas), Some(1));
+    let (_, body) =
+        crate::boot::http(net.api[0], "GET /tabula/replica HTTP/1.1\r\n", "").expect("status");
+    let st: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(st["voters"], json!([1]), "{st}");
+    // The StatefulSet controller removes the other pods; the last one writes alone.
+    pods[1] = None;
+    pods[2] = None;
+    client(net.api[0])
+        .put_item()
+        .table_name("orders")
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("solo".into()),
+        )
+        .item("sk", aws_sdk_dynamodb::types::AttributeValue::N("1".into()))
+        .send()
+        .await
+        .expect("a write with the group shrunk to one");
 }
