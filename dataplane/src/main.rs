@@ -104,6 +104,38 @@ struct Args {
     #[arg(long, default_value_t = tabula_dataplane::replication::DEFAULT_SNAPSHOT_ENTRIES, env = "TABULA_SNAPSHOT_ENTRIES", value_parser = clap::value_parser!(u64).range(8..))]
     snapshot_entries: u64,
 
+    /// Mutual TLS between the replicas: this replica's certificate (PEM), presented to peers
+    /// as server and as client. With --internal-tls-key and --internal-tls-ca.
+    #[arg(long, env = "TABULA_INTERNAL_TLS_CERT", requires_all = ["internal_tls_key", "internal_tls_ca"], value_name = "FILE")]
+    internal_tls_cert: Option<PathBuf>,
+
+    /// The private key of --internal-tls-cert (PEM).
+    #[arg(
+        long,
+        env = "TABULA_INTERNAL_TLS_KEY",
+        requires = "internal_tls_cert",
+        value_name = "FILE"
+    )]
+    internal_tls_key: Option<PathBuf>,
+
+    /// The CA (PEM) that signs every replica's certificate: peers must present a certificate
+    /// it signed, and are checked against it.
+    #[arg(
+        long,
+        env = "TABULA_INTERNAL_TLS_CA",
+        requires = "internal_tls_cert",
+        value_name = "FILE"
+    )]
+    internal_tls_ca: Option<PathBuf>,
+
+    /// The name every peer's certificate must carry (default: the peer's host in --peers).
+    #[arg(
+        long,
+        env = "TABULA_INTERNAL_TLS_SERVER_NAME",
+        requires = "internal_tls_cert"
+    )]
+    internal_tls_server_name: Option<String>,
+
     /// Instead of serving: make a running group's voters exactly these replicas
     /// (`ID=HOST:PORT,...`, internal addresses), then exit. New replicas are brought up to
     /// date as learners before they vote; removed ones leave the group. Sent to the replica
@@ -123,8 +155,32 @@ struct Args {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    let internal_tls = match (
+        &args.internal_tls_cert,
+        &args.internal_tls_key,
+        &args.internal_tls_ca,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => {
+            match tabula_dataplane::replication::network::InternalTls::load(
+                cert,
+                key,
+                ca,
+                args.internal_tls_server_name.clone(),
+            ) {
+                Ok(tls) => Some(tls),
+                Err(e) => {
+                    eprintln!("tabula-dataplane: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        _ => None,
+    };
     if let (Some(list), Some(via)) = (&args.change_members, &args.via) {
-        use tabula_dataplane::replication::{ReplicaConfig, members};
+        use tabula_dataplane::replication::{ReplicaConfig, members, network};
+        if let Some(tls) = internal_tls.clone() {
+            network::use_internal_tls(tls);
+        }
         let result = match ReplicaConfig::parse_peers(list) {
             Ok(peers) => members::call(via, &members::MembersRequest::Set(peers), 0).await,
             Err(e) => Err(format!("--change-members: {e}")),
@@ -192,6 +248,7 @@ async fn main() {
                 internal_listen,
                 peers,
                 snapshot_entries: args.snapshot_entries,
+                tls: internal_tls.clone(),
             })
         }
         (None, Some(_)) => {

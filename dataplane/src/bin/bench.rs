@@ -486,6 +486,7 @@ async fn start_replicas(dir: &std::path::Path, creds: &Credentials) -> (Vec<Serv
             internal_listen: internal.clone(),
             peers: peers.clone(),
             snapshot_entries: tabula_dataplane::replication::DEFAULT_SNAPSHOT_ENTRIES,
+            tls: None,
         });
         servers.push(Server::start(config).await.expect("start replica"));
     }

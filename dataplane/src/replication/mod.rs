@@ -202,6 +202,8 @@ pub struct ReplicaConfig {
     pub peers: BTreeMap<NodeId, String>,
     /// A snapshot every this many log entries (see `--snapshot-entries`).
     pub snapshot_entries: u64,
+    /// Mutual TLS between the replicas (see `--internal-tls-cert`).
+    pub tls: Option<network::InternalTls>,
 }
 
 /// Log entries between two snapshots unless `--snapshot-entries` says otherwise. An entry
@@ -367,6 +369,9 @@ impl Replica {
         store: Arc<Store>,
         snapshot_dir: &std::path::Path,
     ) -> Result<(Arc<Replica>, mpsc::UnboundedReceiver<Applied>), String> {
+        if let Some(tls) = &config.tls {
+            network::use_internal_tls(tls.clone());
+        }
         let fresh = !store.has_raft_state().map_err(|e| e.to_string())?;
         // A new replica finds its group through the list, so it must be on it; one that
         // belongs to a group already knows the members from its log.
@@ -581,8 +586,18 @@ impl Replica {
             vote_floor: self.vote_floor.clone(),
         };
         let mut stop = self.stop.subscribe();
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = network::internal_tls() {
+            builder = match builder.tls_config(tls.server()) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "internal TLS settings refused; the internal service does not start");
+                    return;
+                }
+            };
+        }
         tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = builder
                 .add_service(
                     tabula_proto::ReplicaServer::new(service)
                         .max_decoding_message_size(MAX_MESSAGE_BYTES)

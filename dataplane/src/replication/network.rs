@@ -2,8 +2,9 @@
 //! service itself (Raft RPCs into the local Raft, forwarded client requests into the HTTP
 //! layer's request path).
 
-use std::sync::Arc;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use openraft::error::{
@@ -16,19 +17,110 @@ use openraft::raft::{
 };
 use openraft::{AnyError, BasicNode};
 use tabula_proto::{ForwardReply, ForwardRequest, RaftMessage, ReplicaClient};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{
+    Certificate, Channel, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig,
+};
 
 use super::{NodeId, TypeConfig};
 
-/// A lazily connected channel to a peer's internal address.
-pub fn channel(addr: &str) -> Result<Channel, String> {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| format!("bad peer address {addr}: {e}"))
-        .map(|e| {
-            e.connect_timeout(std::time::Duration::from_millis(500))
-                .tcp_nodelay(true)
-                .connect_lazy()
+/// Mutual TLS between replicas: every replica presents a certificate signed by the group's CA
+/// and accepts only peers that do the same (on Kubernetes, from a Secret the operator
+/// generates per table).
+#[derive(Clone, Debug)]
+pub struct InternalTls {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+    ca: Vec<u8>,
+    /// The name every peer's certificate is checked against; `None`: each peer's host.
+    server_name: Option<String>,
+}
+
+impl InternalTls {
+    /// Reads the PEM files, checking that each holds what it should.
+    pub fn load(
+        cert: &Path,
+        key: &Path,
+        ca: &Path,
+        server_name: Option<String>,
+    ) -> Result<InternalTls, String> {
+        let read = |path: &Path, what: &str| -> Result<Vec<u8>, String> {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))?;
+            let blocks = rustls_pemfile::read_all(&mut bytes.as_slice())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{} is not PEM: {e}", path.display()))?;
+            let fits = blocks.iter().any(|b| match what {
+                "private key" => matches!(
+                    b,
+                    rustls_pemfile::Item::Pkcs1Key(_)
+                        | rustls_pemfile::Item::Pkcs8Key(_)
+                        | rustls_pemfile::Item::Sec1Key(_)
+                ),
+                _ => matches!(b, rustls_pemfile::Item::X509Certificate(_)),
+            });
+            if !fits {
+                return Err(format!("{} holds no {what}", path.display()));
+            }
+            Ok(bytes)
+        };
+        Ok(InternalTls {
+            cert: read(cert, "certificate")?,
+            key: read(key, "private key")?,
+            ca: read(ca, "CA certificate")?,
+            server_name,
         })
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::from_pem(&self.cert, &self.key)
+    }
+
+    pub fn server(&self) -> ServerTlsConfig {
+        ServerTlsConfig::new()
+            .identity(self.identity())
+            .client_ca_root(Certificate::from_pem(&self.ca))
+    }
+
+    fn client(&self, host: &str) -> ClientTlsConfig {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.ca))
+            .identity(self.identity())
+            .domain_name(self.server_name.as_deref().unwrap_or(host))
+    }
+}
+
+/// This process's internal TLS, set once at start (before any channel is made).
+static INTERNAL_TLS: OnceLock<InternalTls> = OnceLock::new();
+
+/// Makes every internal channel and the internal service use mutual TLS.
+pub fn use_internal_tls(tls: InternalTls) {
+    // tonic's TLS takes rustls' process-wide provider: ring, as everywhere else here (a
+    // build may enable another provider too, and then rustls would not choose by itself).
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let _ = INTERNAL_TLS.set(tls);
+}
+
+pub fn internal_tls() -> Option<&'static InternalTls> {
+    INTERNAL_TLS.get()
+}
+
+/// A lazily connected channel to a peer's internal address (over mutual TLS when configured).
+pub fn channel(addr: &str) -> Result<Channel, String> {
+    let bad = |e: &dyn std::fmt::Display| format!("bad peer address {addr}: {e}");
+    let endpoint = match INTERNAL_TLS.get() {
+        None => Endpoint::from_shared(format!("http://{addr}")).map_err(|e| bad(&e))?,
+        Some(tls) => {
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            Endpoint::from_shared(format!("https://{addr}"))
+                .map_err(|e| bad(&e))?
+                .tls_config(tls.client(host.trim_matches(['[', ']'])))
+                .map_err(|e| bad(&e))?
+        }
+    };
+    Ok(endpoint
+        .connect_timeout(std::time::Duration::from_millis(500))
+        .tcp_nodelay(true)
+        .connect_lazy())
 }
 
 pub struct Network;

@@ -1050,3 +1050,147 @@ async fn membership_grows_to_five_and_shrinks_back_to_three() {
     assert!(items.contains_key("with-two-down") && items.contains_key("with-three-voters"));
     wait_same_digest(&cluster).await;
 }
+
+/// A CA and a certificate it signs for the replicas' loopback addresses (serverAuth and
+/// clientAuth), written as PEM files into `dir`: `ca.crt`, `tls.crt`, `tls.key`.
+fn replication_certs(dir: &std::path::Path, name: &str) -> rcgen::CertifiedKey {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose, SanType,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.distinguished_name
+        .push(DnType::CommonName, format!("{name} CA"));
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, name);
+    for i in 1..=5 {
+        leaf.subject_alt_names
+            .push(SanType::IpAddress(format!("127.0.0.{i}").parse().unwrap()));
+    }
+    leaf.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
+    rcgen::CertifiedKey {
+        cert,
+        key_pair: key,
+    }
+}
+
+/// Calls the `Joined` RPC of the internal service at `addr` with the given client TLS (or in
+/// plain text); whether it answered.
+async fn internal_call(addr: &str, tls: Option<tonic::transport::ClientTlsConfig>) -> bool {
+    let endpoint = match tls {
+        None => tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap(),
+        Some(tls) => tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap(),
+    };
+    let Ok(channel) = endpoint.connect().await else {
+        return false;
+    };
+    let mut client = tabula_proto::ReplicaClient::new(channel);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        client.joined(tabula_proto::RaftMessage::default()),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
+}
+
+/// With --internal-tls-*, replicas replicate and forward over mutual TLS, and the internal
+/// port refuses anyone without a certificate from the group's CA: a plain-text client, and a
+/// TLS client whose certificate another CA signed. A client holding the group's certificate
+/// is answered (the control).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_talk_over_mutual_tls_and_refuse_strangers() {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let certs = tempfile::tempdir().unwrap();
+    let group = certs.path().join("group");
+    replication_certs(&group, "tabula replica");
+    let other = certs.path().join("other");
+    replication_certs(&other, "stranger");
+    let flag = |name: &str| group.join(name).display().to_string();
+    let (cert, key, ca) = (flag("tls.crt"), flag("tls.key"), flag("ca.crt"));
+    let cluster = Cluster::start_with(
+        3,
+        &[
+            "--internal-tls-cert",
+            &cert,
+            "--internal-tls-key",
+            &key,
+            "--internal-tls-ca",
+            &ca,
+        ],
+    )
+    .await;
+    let leader = cluster.wait_leader(None).await;
+    let follower = (leader + 1) % 3;
+    let endpoints: Vec<String> = cluster.nodes.iter().map(Node::endpoint).collect();
+    // A write through a follower is forwarded to the leader, then replicated everywhere.
+    let fc = client(&endpoints[follower]);
+    create_table(&fc, "secret", None).await;
+    for i in 0..20 {
+        fc.put_item()
+            .table_name("secret")
+            .item("pk", s(&format!("k{i}")))
+            .item("v", n(i))
+            .send()
+            .await
+            .expect("put through a follower");
+    }
+    let expected = scan_all_consistent(&client(&endpoints[leader]), "secret").await;
+    assert_eq!(expected.len(), 20);
+    for e in &endpoints {
+        wait_converged(&client(e), "secret", &expected).await;
+    }
+    wait_same_digest(&cluster).await;
+
+    let internal = cluster
+        .peers_of(&[cluster.nodes[follower].id])
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let host = internal.rsplit_once(':').unwrap().0.to_string();
+    let pem = |dir: &std::path::Path, name: &str| std::fs::read(dir.join(name)).unwrap();
+    let with = |id_dir: &std::path::Path| {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(pem(&group, "ca.crt")))
+            .identity(Identity::from_pem(
+                pem(id_dir, "tls.crt"),
+                pem(id_dir, "tls.key"),
+            ))
+            .domain_name(host.clone())
+    };
+    assert!(
+        internal_call(&internal, Some(with(&group))).await,
+        "a client with the group's certificate is answered"
+    );
+    assert!(
+        !internal_call(&internal, None).await,
+        "a plain-text client was answered"
+    );
+    assert!(
+        !internal_call(&internal, Some(with(&other))).await,
+        "a client whose certificate another CA signed was answered"
+    );
+    let anonymous = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(pem(&group, "ca.crt")))
+        .domain_name(host.clone());
+    assert!(
+        !internal_call(&internal, Some(anonymous)).await,
+        "a TLS client without a certificate was answered"
+    );
+}
