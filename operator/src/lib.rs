@@ -11,6 +11,7 @@
 //!   shrinking the replica group before a scale-down; `metrics`: what it counts.
 
 pub mod builders;
+pub mod certs;
 pub mod crd;
 pub mod dataplane;
 pub mod dynamodb;

@@ -3,7 +3,8 @@
 //! 1. Deleting? Honour deletion protection (hold the finalizer, say why), else let go.
 //! 2. Ensure the finalizer.
 //! 3. Ensure the master-key Secret (the user's must exist; ours is created once, never updated)
-//!    and check the named StorageClass and TLS Secret exist.
+//!    and the replication-certificate Secret (created once), and check the named StorageClass
+//!    and TLS Secret exist.
 //! 4. Server-side apply every child with field manager `tabula`.
 //! 5. Observe the StatefulSet; once a quorum of pods is ready, create or update the DynamoDB
 //!    table through the data plane's own API.
@@ -139,8 +140,11 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         set_finalizers(&tables, table, finalizers).await?;
     }
 
-    // 3. Master key, storage class, TLS Secret.
+    // 3. Master key, replication certificates, storage class, TLS Secret.
     let mut problem = ensure_master_key(table, ctx, &ns).await?;
+    if problem.is_none() {
+        problem = ensure_replication_tls(table, ctx, &ns).await?;
+    }
     if problem.is_none() {
         problem = check_storage_class(table, ctx).await?;
     }
@@ -350,6 +354,44 @@ async fn ensure_master_key(
         }
     }
     Ok(None)
+}
+
+/// The replication Secret (the table's CA and replica certificate, `certs`) is created once
+/// with fresh material and never updated.
+async fn ensure_replication_tls(
+    table: &Table,
+    ctx: &Context,
+    ns: &str,
+) -> Result<Option<Problem>, Error> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    if secrets
+        .get_opt(&Names::of(table).replication_tls_secret)
+        .await?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let material = match crate::certs::replication_tls(table, &ctx.settings) {
+        Ok(m) => m,
+        Err(message) => {
+            return Ok(Some(Problem {
+                reason: "ReplicationTlsFailed".into(),
+                message,
+            }));
+        }
+    };
+    match secrets
+        .create(
+            &PostParams::default(),
+            &builders::replication_tls_secret(table, &material),
+        )
+        .await
+    {
+        Ok(_) => Ok(None),
+        // Created meanwhile by another reconcile: keep that one.
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// With `tlsSecretName`: the Secret must hold `tls.crt` and `tls.key` (else the pods could not

@@ -65,6 +65,7 @@ pub struct Names {
     pub peer_service: String,
     pub config_map: String,
     pub master_key_secret: String,
+    pub replication_tls_secret: String,
 }
 
 impl Names {
@@ -76,6 +77,7 @@ impl Names {
             peer_service: format!("{n}-peers"),
             config_map: format!("{n}-config"),
             master_key_secret: format!("{n}-master-key"),
+            replication_tls_secret: format!("{n}-replication-tls"),
             table: n,
         }
     }
@@ -303,6 +305,44 @@ pub fn master_key_secret(table: &Table, key: &[u8; 32]) -> Secret {
             DEFAULT_MASTER_KEY_KEY.to_string(),
             ByteString(key.to_vec()),
         )])),
+        ..Secret::default()
+    }
+}
+
+/// The name every replica's certificate carries and is checked against by its peers: the
+/// headless Service's DNS name (the certificate also covers `*.` it, the pods' names).
+pub fn replication_server_name(table: &Table, settings: &Settings) -> String {
+    format!(
+        "{}.{}.svc.{}",
+        Names::of(table).peer_service,
+        table.metadata.namespace.clone().unwrap_or_default(),
+        settings.cluster_domain
+    )
+}
+
+/// The replication Secret: the table's CA (`ca.crt`) and the certificate and key every
+/// replica presents to its peers (`tls.crt`, `tls.key`). Reconcile creates it once with
+/// fresh material (`certs::replication_tls`) and never updates it; it goes with the Table.
+pub fn replication_tls_secret(table: &Table, tls: &crate::certs::ReplicationTls) -> Secret {
+    let names = Names::of(table);
+    Secret {
+        metadata: child_meta(table, &names.replication_tls_secret, "replication-tls"),
+        type_: Some("kubernetes.io/tls".into()),
+        immutable: Some(true),
+        data: Some(BTreeMap::from([
+            (
+                "ca.crt".to_string(),
+                ByteString(tls.ca_pem.clone().into_bytes()),
+            ),
+            (
+                "tls.crt".to_string(),
+                ByteString(tls.cert_pem.clone().into_bytes()),
+            ),
+            (
+                "tls.key".to_string(),
+                ByteString(tls.key_pem.clone().into_bytes()),
+            ),
+        ])),
         ..Secret::default()
     }
 }

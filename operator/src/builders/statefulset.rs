@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
     API_PORT, DATA_DIR, INTERNAL_PORT, Names, Settings, child_meta, common_labels, config_hash,
-    config_map, master_key_ref, pod_selector,
+    config_map, master_key_ref, pod_selector, replication_server_name,
 };
 use crate::crd::{PodAntiAffinityType, PvcRetentionPolicy, Table};
 use crate::labels;
@@ -29,6 +29,7 @@ use crate::labels;
 const RUN_AS: i64 = 65532;
 const MASTER_KEY_DIR: &str = "/etc/tabula/master-key";
 const TLS_DIR: &str = "/etc/tabula/tls";
+const REPLICATION_TLS_DIR: &str = "/etc/tabula/replication-tls";
 
 pub fn statefulset(table: &Table, settings: &Settings) -> StatefulSet {
     let names = Names::of(table);
@@ -116,6 +117,15 @@ fn pod_spec(table: &Table, settings: &Settings) -> PodSpec {
             ..Volume::default()
         },
         Volume {
+            name: "replication-tls".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(names.replication_tls_secret.clone()),
+                default_mode: Some(0o440),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
             name: "tmp".into(),
             empty_dir: Some(EmptyDirVolumeSource::default()),
             ..Volume::default()
@@ -130,6 +140,12 @@ fn pod_spec(table: &Table, settings: &Settings) -> PodSpec {
         VolumeMount {
             name: "master-key".into(),
             mount_path: MASTER_KEY_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+        VolumeMount {
+            name: "replication-tls".into(),
+            mount_path: REPLICATION_TLS_DIR.into(),
             read_only: Some(true),
             ..VolumeMount::default()
         },
@@ -150,6 +166,15 @@ fn pod_spec(table: &Table, settings: &Settings) -> PodSpec {
         // ConfigMap's TABULA_PEERS; each pod's id is its ordinal + 1, from POD_NAME).
         "--internal-listen".to_string(),
         format!("0.0.0.0:{INTERNAL_PORT}"),
+        // Mutual TLS between the replicas, with the table's own CA.
+        "--internal-tls-cert".to_string(),
+        format!("{REPLICATION_TLS_DIR}/tls.crt"),
+        "--internal-tls-key".to_string(),
+        format!("{REPLICATION_TLS_DIR}/tls.key"),
+        "--internal-tls-ca".to_string(),
+        format!("{REPLICATION_TLS_DIR}/ca.crt"),
+        "--internal-tls-server-name".to_string(),
+        replication_server_name(table, settings),
     ];
     let scheme = if let Some(tls) = &cluster.tls_secret_name {
         volumes.push(Volume {

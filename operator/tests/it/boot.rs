@@ -271,6 +271,12 @@ pub fn start_pod(
     }
 }
 
+/// The replication Secret reconcile would create, with freshly generated certificates.
+pub fn replication_secret(table: &Table, settings: &Settings) -> Secret {
+    let material = tabula_operator::certs::replication_tls(table, settings).expect("certificates");
+    builders::replication_tls_secret(table, &material)
+}
+
 /// One HTTP/1.1 exchange on loopback; returns the status code and the body.
 pub fn http(port: u16, request_head: &str, body: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -329,7 +335,10 @@ async fn the_generated_statefulset_boots_a_working_table_that_keeps_its_data() {
     let settings = Settings::default();
     let sts = builders::statefulset(&table, &settings);
     let config_maps = [builders::config_map(&table, &settings)];
-    let secrets = [builders::master_key_secret(&table, &[0x5a; 32])];
+    let secrets = [
+        builders::master_key_secret(&table, &[0x5a; 32]),
+        replication_secret(&table, &settings),
+    ];
     let root = tempfile::tempdir().expect("temp dir");
     let port = free_port();
 
@@ -397,7 +406,10 @@ async fn three_generated_replicas_replicate_and_survive_the_loss_of_a_pod() {
     let settings = Settings::default();
     let sts = builders::statefulset(&table, &settings);
     let config_maps = [builders::config_map(&table, &settings)];
-    let secrets = [builders::master_key_secret(&table, &[0x3c; 32])];
+    let secrets = [
+        builders::master_key_secret(&table, &[0x3c; 32]),
+        replication_secret(&table, &settings),
+    ];
     let root = tempfile::tempdir().expect("temp dir");
     let net = PodNet::new(3);
     let mut pods: Vec<Option<LocalPod>> = (0..3)

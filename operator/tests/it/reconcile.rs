@@ -24,6 +24,16 @@ use crate::support::example_table;
 const TABLE: &str = "/apis/tabula.dev/v1alpha1/namespaces/shop/tables/orders";
 const STS: &str = "/apis/apps/v1/namespaces/shop/statefulsets/orders";
 const SECRET: &str = "/api/v1/namespaces/shop/secrets/orders-master-key";
+const REPLICATION_SECRET: &str = "/api/v1/namespaces/shop/secrets/orders-replication-tls";
+
+/// The Secrets a pod mounts, as the operator stored them.
+fn pod_secrets(api: &FakeApi, extra: &[&str]) -> Vec<Secret> {
+    [SECRET, REPLICATION_SECRET]
+        .iter()
+        .chain(extra)
+        .map(|p| serde_json::from_value(api.get(p).expect("secret stored")).expect("Secret"))
+        .collect()
+}
 const CONFIG: &str = "/api/v1/namespaces/shop/configmaps/orders-config";
 const STANDARD_CLASS: &str = "/apis/storage.k8s.io/v1/storageclasses/standard";
 const EVENTS: &str = "/apis/events.k8s.io/v1/namespaces/shop/events/";
@@ -159,7 +169,7 @@ async fn a_new_table_gets_its_children_then_its_dynamodb_table_then_ready() {
     let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
     let cm: ConfigMap = serde_json::from_value(api.get(CONFIG).expect("cm")).expect("ConfigMap");
     let root = tempfile::tempdir().expect("temp dir");
-    let _pod = boot_pod(&sts, 0, &[cm], &[secret], root.path(), port);
+    let _pod = boot_pod(&sts, 0, &[cm], &pod_secrets(&api, &[]), root.path(), port);
     pods_ready(&api, 1);
 
     // CreateTable answers CREATING, as DynamoDB does; the next look finds it ACTIVE.
@@ -623,10 +633,7 @@ async fn a_tls_table_is_created_over_https_trusting_its_own_certificate() {
     pass(&api, &ctx).await;
     let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
     let cm: ConfigMap = serde_json::from_value(api.get(CONFIG).expect("cm")).expect("ConfigMap");
-    let secrets: Vec<Secret> = [SECRET, "/api/v1/namespaces/shop/secrets/orders-tls"]
-        .iter()
-        .map(|p| serde_json::from_value(api.get(p).expect("secret")).expect("Secret"))
-        .collect();
+    let secrets = pod_secrets(&api, &["/api/v1/namespaces/shop/secrets/orders-tls"]);
     let root = tempfile::tempdir().expect("temp dir");
     let _pod = boot_pod(&sts, 0, &[cm], &secrets, root.path(), port);
     pods_ready(&api, 1);
@@ -703,10 +710,9 @@ async fn replicas_report_zones_and_roles_and_a_scale_down_shrinks_the_group_firs
     let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
     assert_eq!(sts.spec.as_ref().and_then(|s| s.replicas), Some(3));
     let cm: ConfigMap = serde_json::from_value(api.get(CONFIG).expect("cm")).expect("ConfigMap");
-    let secret: Secret = serde_json::from_value(api.get(SECRET).expect("key")).expect("Secret");
     let root = tempfile::tempdir().expect("temp dir");
     let cms = [cm];
-    let secrets = [secret];
+    let secrets = pod_secrets(&api, &[]);
     let mut pods: Vec<Option<crate::boot::LocalPod>> = (0..3)
         .map(|i| Some(start_pod(&sts, i, &cms, &secrets, root.path(), &net)))
         .collect();
