@@ -2,10 +2,12 @@
 //! family `raftlog`, keys are big-endian log indexes), plus the small Raft state kept in
 //! `meta` under `raft/` (vote, purged position, applied position).
 //!
-//! Appends are synced: an entry is durable before this node says it has it. Applying an entry
-//! to the store is not synced; the log and the data share one WAL, so the next synced append
-//! carries it to disk too, and after a crash whatever was lost is applied again from the log
-//! (the applied position is written in the applied batches themselves).
+//! Appends are written at once (readable, so the leader replicates them while its own disk
+//! catches up) and made durable by [`Store::sync_wal`], which the caller runs before it says
+//! it has them. Applying an entry to the store is not synced; the log and the data share one
+//! WAL, so the next sync carries it to disk too, and after a crash whatever was lost is
+//! applied again from the log (the applied position is written in the applied batches
+//! themselves).
 //!
 //! Entries are opaque bytes here: the data plane's replication module owns their encoding.
 
@@ -19,14 +21,20 @@ pub type LogEntry = (u64, Vec<u8>);
 const RAFT_META_PREFIX: &[u8] = b"raft/";
 
 impl Store {
-    /// Appends entries (ascending indexes) durably.
-    pub fn log_append(&self, entries: &[LogEntry]) -> Result<()> {
+    /// Appends entries (ascending indexes); durable once `sync` (or a later [`Store::sync_wal`])
+    /// returns.
+    pub fn log_append(&self, entries: &[LogEntry], sync: bool) -> Result<()> {
         let cf = self.cf(CF_LOG)?;
         let mut b = WriteBatch::default();
         for (index, bytes) in entries {
             b.put_cf(cf, index.to_be_bytes(), bytes);
         }
-        self.write(b, true)
+        self.write(b, sync)
+    }
+
+    /// Makes everything written so far durable (one fsync of the write-ahead log).
+    pub fn sync_wal(&self) -> Result<()> {
+        Ok(self.db.flush_wal(true)?)
     }
 
     /// The entries with indexes in `[from, to)`, in order.
@@ -163,7 +171,8 @@ mod tests {
             Store::open_replicated(dir.path(), MasterKey::from_bytes(&[7; 32])).expect("open");
         assert!(!store.has_raft_state().expect("state"));
         let entries: Vec<LogEntry> = (1..=5).map(|i| (i, vec![i as u8])).collect();
-        store.log_append(&entries).expect("append");
+        store.log_append(&entries, false).expect("append");
+        store.sync_wal().expect("sync");
         assert_eq!(
             store.log_range(2, 4).expect("range"),
             entries[1..3].to_vec()

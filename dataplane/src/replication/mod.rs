@@ -400,9 +400,7 @@ impl Replica {
         }
         .validate()
         .map_err(|e| e.to_string())?;
-        let log = storage::LogStore {
-            store: store.clone(),
-        };
+        let log = storage::LogStore::new(store.clone());
         let catalog_applied = Arc::new(AtomicU64::new(0));
         let sm = storage::StateMachine::open(store, snapshot_dir, tx, catalog_applied.clone())
             .map_err(|e| e.to_string())?;

@@ -51,6 +51,39 @@ fn encode<T: serde::Serialize>(value: &T) -> SResult<Vec<u8>> {
 #[derive(Clone)]
 pub struct LogStore {
     pub store: Arc<Store>,
+    /// Appended entries waiting for the WAL sync that makes them durable (see `syncer`).
+    flushes: std::sync::mpsc::Sender<LogFlushed<TypeConfig>>,
+}
+
+impl LogStore {
+    pub fn new(store: Arc<Store>) -> LogStore {
+        let (flushes, pending) = std::sync::mpsc::channel();
+        let s = store.clone();
+        std::thread::Builder::new()
+            .name("tabula-log-sync".into())
+            .spawn(move || syncer(&s, &pending))
+            .expect("spawn the log sync thread");
+        LogStore { store, flushes }
+    }
+}
+
+/// Makes appended entries durable: one WAL sync for every append that arrived meanwhile, then
+/// tells openraft they are flushed (a follower acknowledges, a leader counts itself, only
+/// then). Runs on a thread of its own, so a leader sends new entries to its followers while
+/// its own disk syncs them.
+fn syncer(store: &Store, pending: &std::sync::mpsc::Receiver<LogFlushed<TypeConfig>>) {
+    while let Ok(first) = pending.recv() {
+        let mut batch = vec![first];
+        batch.extend(pending.try_iter());
+        let synced = store.sync_wal();
+        for done in batch {
+            let io = synced
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string()));
+            done.log_io_completed(io);
+        }
+    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -118,14 +151,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for e in entries {
             batch.push((e.log_id.index, encode(&e)?));
         }
-        // A synced write: keep it off the runtime's workers so heartbeats are not held up.
-        let result = crate::engine::blocking(|| self.store.log_append(&batch));
-        let io = result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.to_string()));
-        callback.log_io_completed(io);
-        result.map_err(write_err)
+        // Written (and readable) now, durable once the sync thread says so.
+        self.store.log_append(&batch, false).map_err(write_err)?;
+        self.flushes
+            .send(callback)
+            .map_err(|_| write_err("the log sync thread stopped"))
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> SResult<()> {
