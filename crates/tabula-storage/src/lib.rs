@@ -60,6 +60,8 @@ const META_DEAD_PREFIX: &[u8] = b"dead/";
 /// Deleted tables whose items and index entries are still to be removed: `purge/<table_id>`
 /// (the value says whether the streams are kept).
 const META_PURGE_PREFIX: &[u8] = b"purge/";
+/// ClientRequestToken records: `token/<token>` (see [`Space::Token`]).
+const META_TOKEN_PREFIX: &[u8] = b"token/";
 
 /// Shared block cache for item SSTs.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
@@ -156,6 +158,9 @@ pub enum Space {
     /// Change-stream records, `table_id | stream_no | sequence number`. A record's key is
     /// completed at commit: the store gives it the next sequence number.
     Stream,
+    /// ClientRequestToken records, `token/<token>` in `meta`: what a finished idempotent
+    /// transaction answered, written in its own batch so every replica knows it.
+    Token,
 }
 
 impl Space {
@@ -164,6 +169,7 @@ impl Space {
             Space::Items => CF_ITEMS,
             Space::Index => CF_INDEX,
             Space::Stream => CF_STREAM,
+            Space::Token => CF_META,
         }
     }
 }
@@ -597,6 +603,32 @@ impl Store {
         })
     }
 
+    /// A write recording (or, with `None`, forgetting) a ClientRequestToken's record.
+    pub fn token_write(&self, token: &str, record: Option<Vec<u8>>) -> SealedWrite {
+        SealedWrite {
+            space: Space::Token,
+            key: token.as_bytes().to_vec(),
+            value: record,
+            merge: false,
+        }
+    }
+
+    /// The record of a ClientRequestToken, if one was written.
+    pub fn token_record(&self, token: &str) -> Result<Option<Vec<u8>>> {
+        let key = [META_TOKEN_PREFIX, token.as_bytes()].concat();
+        Ok(self.db.get_cf(self.cf(CF_META)?, key)?)
+    }
+
+    /// Every ClientRequestToken record: the token and its record.
+    pub fn token_records(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut out = Vec::new();
+        self.meta_records(META_TOKEN_PREFIX, |token, v| {
+            out.push((String::from_utf8_lossy(token).into_owned(), v.to_vec()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// A write adding `delta` to the counter at `key` (in the index space).
     pub fn counter_delta(&self, key: Vec<u8>, delta: i64) -> SealedWrite {
         SealedWrite {
@@ -672,6 +704,13 @@ impl Store {
                     }
                 }
                 (Space::Stream, _, _) => {}
+                (Space::Token, value, _) => {
+                    let key = [META_TOKEN_PREFIX, &w.key].concat();
+                    match value {
+                        Some(v) => b.put_cf(self.cf(CF_META)?, key, v),
+                        None => b.delete_cf(self.cf(CF_META)?, key),
+                    }
+                }
                 (space, value, _) => {
                     let cf = if space == Space::Items { items } else { index };
                     match value {

@@ -65,6 +65,7 @@ pub fn encode(mutations: &[Mutation]) -> Vec<u8> {
                         Space::Items => 0,
                         Space::Index => 1,
                         Space::Stream => 2,
+                        Space::Token => 3,
                     });
                     w.push(u8::from(x.merge));
                     put_bytes(&mut w, &x.key);
@@ -131,6 +132,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Mutation>> {
                         0 => Space::Items,
                         1 => Space::Index,
                         2 => Space::Stream,
+                        3 => Space::Token,
                         s => return Err(corrupt(&format!("space {s}"))),
                     };
                     let merge = r.u8()? == 1;
@@ -264,6 +266,12 @@ mod tests {
                     space: Space::Stream,
                     key: b"s".to_vec(),
                     value: None,
+                    merge: false,
+                },
+                SealedWrite {
+                    space: Space::Token,
+                    key: b"token-1".to_vec(),
+                    value: Some(b"record".to_vec()),
                     merge: false,
                 },
             ]),

@@ -10,8 +10,11 @@
 //!
 //! `ClientRequestToken` makes a write transaction idempotent for ten minutes: the same token
 //! with the same request answers the first call's result without writing again; with another
-//! request it is an IdempotentParameterMismatchException. Tokens are kept in memory (a restart
-//! forgets them).
+//! request it is an IdempotentParameterMismatchException. A finished transaction's token is
+//! recorded in the same batch (log entry) as its writes, so a restart, or a new leader after a
+//! failover, still answers a retry with the first result instead of writing twice (the AWS
+//! SDKs fill in a token and retry on their own). Calls in progress are known only to the node
+//! running them. The sweeper forgets records older than ten minutes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,6 +70,95 @@ pub struct TransactGetOutput {
     pub consumed: Vec<ConsumedCapacity>,
 }
 
+/// Version of a stored token record.
+const TOKEN_RECORD_VERSION: u8 = 1;
+
+/// A stored token record: version, when it was written (ms since the epoch), the request's
+/// fingerprint, and the answer (its consumed capacity, as JSON).
+fn encode_token_record(fingerprint: &str, out: &TransactWriteOutput) -> Vec<u8> {
+    let consumed: Vec<Value> = out
+        .consumed
+        .iter()
+        .map(|c| {
+            json!({"t": c.table, "r": c.read_units, "w": c.write_units,
+                   "i": c.indexes.iter().map(|(k, (g, u))| (k.clone(), json!([g, u])))
+                        .collect::<serde_json::Map<String, Value>>()})
+        })
+        .collect();
+    let mut b = vec![TOKEN_RECORD_VERSION];
+    b.extend_from_slice(&now_ms().to_be_bytes());
+    b.extend_from_slice(&(fingerprint.len() as u32).to_be_bytes());
+    b.extend_from_slice(fingerprint.as_bytes());
+    b.extend_from_slice(Value::Array(consumed).to_string().as_bytes());
+    b
+}
+
+/// A stored token record: when it was written (ms), the fingerprint and the answer. `None`
+/// for a record this build cannot read (then it is ignored, as if expired).
+fn decode_token_record(b: &[u8]) -> Option<(u64, String, TransactWriteOutput)> {
+    if b.first() != Some(&TOKEN_RECORD_VERSION) {
+        return None;
+    }
+    let at = u64::from_be_bytes(b.get(1..9)?.try_into().ok()?);
+    let len = u32::from_be_bytes(b.get(9..13)?.try_into().ok()?) as usize;
+    let fingerprint = String::from_utf8(b.get(13..13 + len)?.to_vec()).ok()?;
+    let consumed: Vec<Value> = serde_json::from_slice(b.get(13 + len..)?).ok()?;
+    let consumed = consumed
+        .iter()
+        .map(|c| ConsumedCapacity {
+            table: c["t"].as_str().unwrap_or_default().to_string(),
+            read_units: c["r"].as_f64().unwrap_or(0.0),
+            write_units: c["w"].as_f64().unwrap_or(0.0),
+            indexes: c["i"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                (
+                                    v[0].as_bool().unwrap_or(false),
+                                    v[1].as_f64().unwrap_or(0.0),
+                                ),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    Some((at, fingerprint, TransactWriteOutput { consumed }))
+}
+
+/// Deletes the token records older than [`TOKEN_TTL`] (and those this build cannot read):
+/// one batch for all of them, through the log.
+pub(crate) fn forget_expired_tokens(
+    store: &tabula_storage::Store,
+    log: &super::log::Log,
+) -> tabula_storage::Result<usize> {
+    let now = now_ms();
+    let expired: Vec<_> = store
+        .token_records()?
+        .into_iter()
+        .filter(|(_, r)| {
+            decode_token_record(r)
+                .is_none_or(|(at, _, _)| now.saturating_sub(at) >= TOKEN_TTL.as_millis() as u64)
+        })
+        .map(|(token, _)| store.token_write(&token, None))
+        .collect();
+    let n = expired.len();
+    if n > 0 {
+        log.write_blocking(expired)?;
+    }
+    Ok(n)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The idempotency record of one ClientRequestToken.
 enum TokenState {
     Running,
@@ -91,10 +183,28 @@ const MAX_TOKENS: usize = 100_000;
 
 impl Tokens {
     /// Registers a token for a new call: `Ok(Some(out))` replays a finished one, `Ok(None)`
-    /// lets the call run (and `finish` must follow).
-    fn begin(&self, token: &str, fingerprint: &str) -> ApiResult<Option<TransactWriteOutput>> {
+    /// lets the call run (and `finish` must follow). `stored` is the token's record in the
+    /// store, if any (a call finished here before a restart, or on another replica).
+    fn begin(
+        &self,
+        token: &str,
+        fingerprint: &str,
+        stored: Option<(u64, String, TransactWriteOutput)>,
+    ) -> ApiResult<Option<TransactWriteOutput>> {
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         m.expire();
+        if !m.entries.contains_key(token)
+            && let Some((at, f, out)) = stored
+            && now_ms().saturating_sub(at) < TOKEN_TTL.as_millis() as u64
+        {
+            if f != fingerprint {
+                return Err(ApiError::new(
+                    ErrorKind::IdempotentParameterMismatch,
+                    "Client token has been used with different parameters",
+                ));
+            }
+            return Ok(Some(out));
+        }
         match m.entries.get(token) {
             Some((f, _, _)) if f != fingerprint => Err(ApiError::new(
                 ErrorKind::IdempotentParameterMismatch,
@@ -233,20 +343,30 @@ impl Engine {
         token: Option<(String, String)>,
     ) -> ApiResult<TransactWriteOutput> {
         let Some((token, fingerprint)) = token else {
-            return self.transact_write_once(actions).await;
+            return self.transact_write_once(actions, None).await;
         };
-        if let Some(replay) = self.tokens.begin(&token, &fingerprint)? {
+        let stored = self
+            .store
+            .token_record(&token)
+            .map_err(ApiError::from)?
+            .and_then(|r| decode_token_record(&r));
+        if let Some(replay) = self.tokens.begin(&token, &fingerprint, stored)? {
             return Ok(replay);
         }
         // Writes run as tasks of their own (see `http`), so this always gets to `finish`.
-        let result = self.transact_write_once(actions).await;
+        let result = self
+            .transact_write_once(actions, Some((&token, &fingerprint)))
+            .await;
         self.tokens.finish(&token, &result);
         result
     }
 
+    /// One run of a write transaction; with a token (and the request's fingerprint), the
+    /// token's record is committed with the writes.
     async fn transact_write_once(
         &self,
         actions: Vec<TransactAction>,
+        token: Option<(&str, &str)>,
     ) -> ApiResult<TransactWriteOutput> {
         // Static checks first: tables, keys, sizes, one action per item. A bad key is a
         // cancellation reason, except for an empty key value (an error for the request).
@@ -409,12 +529,19 @@ impl Engine {
             .cache
             .as_ref()
             .map(|c| c.begin_writes(written_keys.iter().map(Vec::as_slice)));
+        let out = TransactWriteOutput { consumed };
+        if let Some((token, fingerprint)) = token {
+            writes.push(
+                self.store
+                    .token_write(token, Some(encode_token_record(fingerprint, &out))),
+            );
+        }
         if !writes.is_empty() {
             self.log.write(writes).await?;
         }
         drop(mark);
         drop(guards);
-        Ok(TransactWriteOutput { consumed })
+        Ok(out)
     }
 
     /// Reads several items as of one instant.
@@ -531,4 +658,58 @@ fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<
         return Ok(validation(e));
     }
     Ok(Outcome::Passes(Some(new)))
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    /// Token records round-trip, and the sweep forgets only those older than ten minutes
+    /// (and unreadable ones), through the log.
+    #[test]
+    fn expired_token_records_are_forgotten_and_fresh_ones_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(
+            tabula_storage::Store::open(
+                dir.path(),
+                tabula_storage::MasterKey::from_bytes(&[3; 32]),
+            )
+            .expect("open"),
+        );
+        let out = TransactWriteOutput {
+            consumed: vec![ConsumedCapacity {
+                table: "t".into(),
+                read_units: 0.0,
+                write_units: 2.0,
+                indexes: [("g".to_string(), (true, 2.0))].into(),
+            }],
+        };
+        let fresh = encode_token_record("fp", &out);
+        let (at, fp, back) = decode_token_record(&fresh).expect("decodes");
+        assert_eq!((fp.as_str(), back.consumed), ("fp", out.consumed.clone()));
+        assert!(now_ms() - at < 1000);
+        let mut old = fresh.clone();
+        let stale = (now_ms() - TOKEN_TTL.as_millis() as u64 - 1).to_be_bytes();
+        old[1..9].copy_from_slice(&stale);
+        let writes = [
+            store.token_write("fresh", Some(fresh)),
+            store.token_write("old", Some(old)),
+            store.token_write("garbled", Some(vec![99, 1, 2])),
+        ];
+        store
+            .commit(&writes.iter().collect::<Vec<_>>())
+            .expect("write");
+        let log = super::super::log::Log::Local {
+            store: store.clone(),
+            committer: super::super::commit::Committer::start(store.clone()),
+        };
+        assert_eq!(forget_expired_tokens(&store, &log).expect("sweep"), 2);
+        let left: Vec<String> = store
+            .token_records()
+            .expect("records")
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        assert_eq!(left, ["fresh"]);
+    }
 }

@@ -189,6 +189,9 @@ impl Sweeper {
                 &self.stream_trims,
                 self.stream_retention,
             );
+            if let Err(e) = super::transactions::forget_expired_tokens(&self.store, &self.log) {
+                tracing::warn!(error = %e, "forgetting expired ClientRequestTokens failed; retried at the next sweep");
+            }
             for t in tables {
                 match self.sweep(&t) {
                     Ok(0) => {}

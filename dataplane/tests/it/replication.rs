@@ -1194,3 +1194,57 @@ async fn replicas_talk_over_mutual_tls_and_refuse_strangers() {
         "a TLS client without a certificate was answered"
     );
 }
+
+/// The AWS SDKs give every TransactWriteItems a ClientRequestToken and retry on their own: a
+/// transaction acknowledged by a leader that then dies must not be applied again when the
+/// retry reaches the new leader. The token's record travels in the transaction's own log
+/// entry, so the new leader answers the retry with the first result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_retried_after_a_failover_is_not_applied_twice() {
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.wait_leader(None).await;
+    let endpoints: Vec<String> = cluster.nodes.iter().map(Node::endpoint).collect();
+    create_table(&client(&endpoints[leader]), "tokens", None).await;
+    let add = |endpoint: String, by: u64| async move {
+        let update = Update::builder()
+            .table_name("tokens")
+            .key("pk", s("counter"))
+            .update_expression("ADD v :by")
+            .expression_attribute_values(":by", n(by))
+            .build()
+            .unwrap();
+        client(&endpoint)
+            .transact_write_items()
+            .client_request_token("failover-token")
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await
+    };
+    add(endpoints[leader].clone(), 5)
+        .await
+        .expect("first attempt");
+    cluster.kill(leader);
+    let survivor = cluster.wait_leader(None).await;
+    add(endpoints[survivor].clone(), 5)
+        .await
+        .expect("the retry is answered");
+    let read = client(&endpoints[survivor])
+        .get_item()
+        .table_name("tokens")
+        .key("pk", s("counter"))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(
+        read.item().map(|i| num(i, "v")),
+        Some(5),
+        "the transaction was applied once"
+    );
+    let err = add(endpoints[survivor].clone(), 6).await.unwrap_err();
+    assert_eq!(
+        crate::harness::code(&err),
+        "IdempotentParameterMismatchException"
+    );
+}

@@ -252,6 +252,35 @@ async fn a_client_request_token_makes_a_transaction_idempotent() {
     assert_eq!(balance(&c, "txi", "counter").await, Some(11));
 }
 
+/// A token outlives a restart: the retry after it answers the first result, writing nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_request_token_is_remembered_across_a_restart() {
+    let t = TestServer::start_with(|_| {}, tempfile::tempdir().unwrap()).await;
+    let c = t.client();
+    create_table(&c, "txr", None).await;
+    let send = |c: aws_sdk_dynamodb::Client, by: i64| async move {
+        c.transact_write_items()
+            .client_request_token("restart-token")
+            .transact_items(tw_update(update(
+                "txr",
+                "counter",
+                "ADD balance :v",
+                &[(":v", n(by))],
+            )))
+            .send()
+            .await
+    };
+    send(c.clone(), 5).await.unwrap();
+    let TestServer { server, dir } = t;
+    server.shutdown().await;
+    let t = TestServer::start_with(|_| {}, dir).await;
+    let c = t.client();
+    send(c.clone(), 5).await.expect("replayed");
+    assert_eq!(balance(&c, "txr", "counter").await, Some(5), "applied once");
+    let err = send(c.clone(), 6).await.unwrap_err();
+    assert_eq!(code(&err), "IdempotentParameterMismatchException");
+}
+
 #[tokio::test]
 async fn transact_get_items_reads_several_items_in_order() {
     let t = TestServer::start().await;
