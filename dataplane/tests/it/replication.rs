@@ -20,6 +20,11 @@ use crate::harness::{create_table, free_port, n, s, wait_listening as wait_ready
 /// A client that makes one attempt per call (no SDK retries), so each call's outcome is
 /// either acknowledged or unknown, never silently repeated.
 fn one_shot_client(endpoint: &str) -> Client {
+    one_shot_client_waiting(endpoint, Duration::from_secs(8))
+}
+
+/// A one-attempt client that waits up to `timeout` for each answer.
+fn one_shot_client_waiting(endpoint: &str, timeout: Duration) -> Client {
     let conf = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -28,7 +33,7 @@ fn one_shot_client(endpoint: &str) -> Client {
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(8))
+                .operation_timeout(timeout)
                 .build(),
         )
         .build();
@@ -727,9 +732,16 @@ async fn followers_catch_up_and_a_minority_cannot_write() {
     let (f1, f2) = ((leader + 1) % 3, (leader + 2) % 3);
     cluster.signal(f1, "-STOP");
     cluster.signal(f2, "-STOP");
-    let lone = one_shot_client(&endpoints[leader]);
-    let refused = put(lone, "c".into(), 1).await;
-    assert!(refused.is_err(), "a minority acknowledged a write");
+    // It answers ServiceUnavailable once the write waited 10 s for a quorum (not forever).
+    let lone = one_shot_client_waiting(&endpoints[leader], Duration::from_secs(30));
+    let refused = put(lone, "c".into(), 1)
+        .await
+        .expect_err("a minority acknowledged a write");
+    assert_eq!(
+        crate::harness::code(&refused),
+        "ServiceUnavailable",
+        "{refused:?}"
+    );
     cluster.signal(f1, "-CONT");
     cluster.signal(f2, "-CONT");
     let leader = cluster.wait_leader(None).await;
