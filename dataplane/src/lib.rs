@@ -108,7 +108,6 @@ fn start_replica_tasks(
             while let Some(a) = next.take().or_else(|| applied.try_recv().ok()) {
                 match a {
                     replication::Applied::Catalog => reload = true,
-                    replication::Applied::Trimmed { stream, last } => e.note_trimmed(&stream, last),
                 }
             }
             if !reload {

@@ -60,6 +60,9 @@ const META_DEAD_PREFIX: &[u8] = b"dead/";
 /// Deleted tables whose items and index entries are still to be removed: `purge/<table_id>`
 /// (the value says whether the streams are kept).
 const META_PURGE_PREFIX: &[u8] = b"purge/";
+/// How far each stream was trimmed: `trim/<table_id | stream_no>` → the last trimmed sequence
+/// number (so an iterator into trimmed records is refused after a restart too).
+const META_TRIM_PREFIX: &[u8] = b"trim/";
 /// ClientRequestToken records: `token/<token>` (see [`Space::Token`]).
 const META_TOKEN_PREFIX: &[u8] = b"token/";
 
@@ -471,6 +474,7 @@ impl Store {
                     let mut spaces = vec![Space::Items, Space::Index];
                     if keep_streams.first() != Some(&1) {
                         spaces.push(Space::Stream);
+                        forget_trims(&mut b, meta, *table_id, end);
                         forget_handle = Some(*table_id);
                     }
                     for space in spaces {
@@ -494,6 +498,7 @@ impl Store {
                     table_id.to_be_bytes(),
                     end.to_be_bytes(),
                 );
+                forget_trims(&mut b, meta, *table_id, end);
                 forget_handle = Some(*table_id);
             }
             Mutation::DropIndexEntries(prefix) => {
@@ -505,6 +510,15 @@ impl Store {
                 b.delete_range_cf(self.cf(CF_INDEX)?, &prefix[..], &end[..]);
             }
             Mutation::TrimStream { stream, before } => {
+                if let Some(last) = self.last_stream_seq(stream, *before)? {
+                    let key = [META_TRIM_PREFIX, &stream[..]].concat();
+                    let earlier = self
+                        .db
+                        .get_cf(meta, &key)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                        .map_or(0, u64::from_be_bytes);
+                    b.put_cf(meta, key, last.max(earlier).to_be_bytes());
+                }
                 b.delete_range_cf(
                     self.cf(CF_STREAM)?,
                     stream.clone(),
@@ -617,6 +631,19 @@ impl Store {
     pub fn token_record(&self, token: &str) -> Result<Option<Vec<u8>>> {
         let key = [META_TOKEN_PREFIX, token.as_bytes()].concat();
         Ok(self.db.get_cf(self.cf(CF_META)?, key)?)
+    }
+
+    /// How far each stream was trimmed: the stream (`table_id | stream_no`) and the last
+    /// sequence number trimmed from it.
+    pub fn trim_marks(&self) -> Result<Vec<(Vec<u8>, u64)>> {
+        let mut out = Vec::new();
+        self.meta_records(META_TRIM_PREFIX, |stream, v| {
+            if let Ok(b) = <[u8; 8]>::try_from(v) {
+                out.push((stream.to_vec(), u64::from_be_bytes(b)));
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Every ClientRequestToken record: the token and its record.
@@ -867,6 +894,15 @@ impl Store {
 }
 
 /// The first table id after `table_id` (the end of its key range).
+/// Deletes the trim marks of the streams of table `table_id` (`end` is the next table id).
+fn forget_trims(b: &mut WriteBatch, meta: &rocksdb::ColumnFamily, table_id: u32, end: u32) {
+    b.delete_range_cf(
+        meta,
+        [META_TRIM_PREFIX, &table_id.to_be_bytes()[..]].concat(),
+        [META_TRIM_PREFIX, &end.to_be_bytes()[..]].concat(),
+    );
+}
+
 fn table_end(table_id: u32) -> Result<u32> {
     table_id
         .checked_add(1)

@@ -275,6 +275,11 @@ impl Engine {
         let (tables, dead) = self.read_catalog()?;
         change.replace(tables);
         *self.graveyard.write().unwrap_or_else(|p| p.into_inner()) = dead;
+        // How far each stream was trimmed (applied trims, also those before a restart or a
+        // snapshot): iterators below are refused.
+        for (stream, last) in self.store.trim_marks().map_err(|e| e.to_string())? {
+            self.note_trimmed(&stream, last);
+        }
         Ok(())
     }
 

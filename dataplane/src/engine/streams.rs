@@ -277,7 +277,7 @@ impl Engine {
     }
 
     /// Records that a stream (`table_id | stream_no`, as its records' keys begin) was trimmed
-    /// up to `last`: a replica applying a trim proposed by its leader.
+    /// up to `last` (the marks the store keeps, read when the catalog is loaded).
     pub fn note_trimmed(&self, stream: &[u8], last: u64) {
         let (Some(table), Some(no)) = (stream.get(..4), stream.get(4..6)) else {
             return;

@@ -173,11 +173,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 #[derive(Debug)]
 pub enum Applied {
     /// The catalog changed (or a snapshot replaced the whole state): the engine reloads its
-    /// tables.
+    /// tables, and how far each stream was trimmed (a trim is a catalog change).
     Catalog,
-    /// A stream (`table_id | stream_no`) was trimmed up to the record numbered `last`: an
-    /// iterator below it must get TrimmedDataAccessException on this replica too.
-    Trimmed { stream: Vec<u8>, last: u64 },
 }
 
 /// The applied position: the last applied entry and the membership in force.
@@ -319,17 +316,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         }
                         Some(m) => {
                             catalog_changed = true;
-                            let trimmed = match m {
-                                Mutation::TrimStream { stream, before } => self
-                                    .store
-                                    .last_stream_seq(stream, *before)
-                                    .map_err(read_err)?
-                                    .map(|last| (stream.clone(), last)),
-                                _ => None,
-                            };
-                            if let Some((stream, last)) = trimmed {
-                                let _ = self.notify.send(Applied::Trimmed { stream, last });
-                            }
                             if let Err(e) = self.store.apply_catalog(m, Some(&marker), false) {
                                 let rejected =
                                     Outcome::rejection(&e).ok_or_else(|| write_err(&e))?;

@@ -427,13 +427,25 @@ async fn ttl_deletes_are_the_services_and_old_records_are_trimmed() {
         .unwrap()
         .to_string();
 
-    // Past the retention period the records are gone; asking for them is an error.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // An iterator handed out before the trim.
     let d = sc.describe_stream().stream_arn(&arn).send().await.unwrap();
     let shard = d.stream_description.unwrap().shards()[0]
         .shard_id()
         .unwrap()
         .to_string();
+    let early = sc
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(&shard)
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+
+    // Past the retention period the records are gone; asking for them is an error.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let err = sc
         .get_shard_iterator()
         .stream_arn(&arn)
@@ -445,6 +457,22 @@ async fn ttl_deletes_are_the_services_and_old_records_are_trimmed() {
         .unwrap_err();
     assert!(format!("{err:?}").contains("TrimmedDataAccess"), "{err:?}");
     assert!(read_all(&sc, &arn).await.is_empty());
+    // The iterator from before the trim points at trimmed records: refused, also after a
+    // restart (how far the stream was trimmed is kept in the store).
+    let refused = |sc: aws_sdk_dynamodbstreams::Client, it: String| async move {
+        let err = sc
+            .get_records()
+            .shard_iterator(it)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(format!("{err:?}").contains("TrimmedDataAccess"), "{err:?}");
+    };
+    refused(sc.clone(), early.clone()).await;
+    let TestServer { server, dir } = t;
+    server.shutdown().await;
+    let t = TestServer::start_with(|_| {}, dir).await;
+    refused(streams_client(&t.endpoint()), early).await;
 }
 
 /// Deleting a table leaves its stream readable (DISABLED) for the retention period, also
