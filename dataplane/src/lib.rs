@@ -131,7 +131,30 @@ fn start_replica_tasks(
     tokio::spawn(async move {
         // The term whose takeover work ran: once per term this node becomes a ready leader.
         let mut handled = None;
+        // What the log last said about the group (openraft's own logging is off by default:
+        // it logs an error for every failed retry while a peer is down).
+        let mut known_leader = None;
+        let mut stopped = false;
         loop {
+            let (leader, term, running) = {
+                let m = metrics.borrow();
+                (m.current_leader, m.current_term, m.running_state.clone())
+            };
+            if leader != known_leader {
+                known_leader = leader;
+                match leader {
+                    Some(l) => {
+                        tracing::info!(node = r.id, leader = l, term, "replica group leader")
+                    }
+                    None => tracing::info!(node = r.id, term, "replica group has no leader"),
+                }
+            }
+            if let Err(e) = running
+                && !stopped
+            {
+                stopped = true;
+                tracing::error!(node = r.id, error = %e, "replication stopped: this replica no longer takes part in its group");
+            }
             if let Some(term) = r.writer_term()
                 && handled != Some(term)
             {

@@ -147,8 +147,11 @@ struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     via: Option<String>,
 
-    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`.
-    #[arg(long, default_value = "info", env = "TABULA_LOG")]
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `tabula_dataplane=debug`. The
+    /// Raft library's own logging is off unless named (`info,openraft=info`): it logs an
+    /// error for every retry while a replica is down; leader changes and a stopped
+    /// replication are logged by Tabula itself.
+    #[arg(long, default_value = "info,openraft=off", env = "TABULA_LOG")]
     log: String,
 }
 

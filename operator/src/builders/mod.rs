@@ -261,7 +261,7 @@ pub fn config_map(table: &Table, settings: &Settings) -> ConfigMap {
         metadata: child_meta(table, &names.config_map, "data"),
         data: Some(BTreeMap::from([
             ("TABULA_REGION".to_string(), settings.region.clone()),
-            ("TABULA_LOG".to_string(), "info".to_string()),
+            ("TABULA_LOG".to_string(), "info,openraft=off".to_string()),
             ("TABULA_STATS_INTERVAL_SECS".to_string(), "300".to_string()),
             ("TABULA_PEERS".to_string(), peers(table, settings)),
         ])),
