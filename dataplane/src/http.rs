@@ -310,10 +310,27 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
         Ok(protocol::dispatch(&shared.engine, op, &body).await)
     } else {
         let engine = shared.engine.clone();
-        tokio::spawn(crate::replication::DECIDED_TERM.scope(term, async move {
+        let task = tokio::spawn(crate::replication::DECIDED_TERM.scope(term, async move {
             protocol::dispatch(&engine, op, &body).await
-        }))
-        .await
+        }));
+        match shared.replica {
+            None => task.await,
+            // A replicated write waits for a quorum, which a leader cut off from its followers
+            // does not have: the client is answered ServiceUnavailable after a while, but the
+            // write task goes on, holding its item locks (and its ClientRequestToken) until
+            // the outcome is known, so nothing decided meanwhile rests on a write that may
+            // still be applied.
+            Some(_) => match tokio::time::timeout(COMMIT_WAIT, task).await {
+                Ok(joined) => joined,
+                Err(_) => Ok(Err(ApiError::new(
+                    ErrorKind::ServiceUnavailable,
+                    format!(
+                        "the write was not confirmed by a quorum of replicas within {} s; it may or may not take effect",
+                        COMMIT_WAIT.as_secs()
+                    ),
+                ))),
+            },
+        }
     };
     match result {
         Ok(Ok(value)) => {
@@ -329,6 +346,9 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
         Err(join) => error_answer(&ApiError::internal(format!("request task failed: {join}"))),
     }
 }
+
+/// How long a client waits for a replicated write to be confirmed by a quorum.
+const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn error_answer(e: &ApiError) -> (u16, Bytes) {
     let body = serde_json::to_vec(&e.body()).unwrap_or_default();

@@ -111,6 +111,7 @@ async fn main() {
         },
         metrics,
         backoff: Default::default(),
+        status_writes: Default::default(),
     });
     // A standby replica is healthy and ready; it just does not reconcile.
     ready.store(true, Ordering::Relaxed);

@@ -55,6 +55,28 @@ pub struct Context {
     pub reporter: Reporter,
     pub metrics: Metrics,
     pub backoff: Backoff,
+    pub status_writes: StatusWrites,
+}
+
+/// How often a status change that only moves the replicas' log positions is written.
+const POSITIONS_EVERY: Duration = Duration::from_secs(30);
+
+/// When each Table's status was last written.
+#[derive(Default)]
+pub struct StatusWrites {
+    at: std::sync::Mutex<std::collections::HashMap<String, Instant>>,
+}
+
+impl StatusWrites {
+    fn due(&self, key: &str, every: Duration) -> bool {
+        let at = self.at.lock().unwrap_or_else(|p| p.into_inner());
+        at.get(key).is_none_or(|t| t.elapsed() >= every)
+    }
+
+    fn written(&self, key: &str) {
+        let mut at = self.at.lock().unwrap_or_else(|p| p.into_inner());
+        at.insert(key.to_string(), Instant::now());
+    }
 }
 
 /// Consecutive failures per Table, for the retry delay.
@@ -250,7 +272,16 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         .conditions
         .iter()
         .any(|c| c.type_ == status::READY && c.status == "True");
-    if table.status.as_ref() != Some(&next) {
+    // Every status write triggers another reconcile (the watch sees it). The replicas' log
+    // positions move with every write to the table, so a change to them alone is written at
+    // most every POSITIONS_EVERY: otherwise a busy table would keep its reconcile spinning.
+    let changed = table.status.as_ref() != Some(&next);
+    let positions_only = table
+        .status
+        .as_ref()
+        .is_some_and(|prev| status::same_but_positions(prev, &next));
+    let key = backoff_key(table);
+    if changed && (!positions_only || ctx.status_writes.due(&key, POSITIONS_EVERY)) {
         tables
             .patch_status(
                 &name,
@@ -258,6 +289,7 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
                 &Patch::Merge(json!({"status": next})),
             )
             .await?;
+        ctx.status_writes.written(&key);
     }
     // An index being built or deleted holds back the next index change: look again soon.
     let indexes_settling = next

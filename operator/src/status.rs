@@ -38,6 +38,20 @@ pub struct ReplicaSeen {
     pub last_log_index: Option<u64>,
 }
 
+/// Whether two statuses differ at most in the replicas' log positions (applied index, lag),
+/// which move with every write.
+pub fn same_but_positions(a: &TableStatus, b: &TableStatus) -> bool {
+    let strip = |s: &TableStatus| {
+        let mut s = s.clone();
+        for r in &mut s.replica_statuses {
+            r.applied_index = None;
+            r.lag = None;
+        }
+        s
+    };
+    strip(a) == strip(b)
+}
+
 /// The ZoneLossSafe condition for a table of `replicas` replicas, from its pods: status
 /// (True, False or Unknown), reason and message.
 pub fn zone_loss_safe(replicas: i32, seen: &[ReplicaSeen]) -> (&'static str, &'static str, String) {
@@ -456,6 +470,14 @@ mod tests {
         assert_eq!(s.replica_statuses[1].role.as_deref(), Some("leader"));
         assert_eq!(get(&s, ZONE_LOSS_SAFE).status, "False");
         assert_eq!(get(&s, ZONE_LOSS_SAFE).reason, "QuorumInOneZone");
+        // Positions moving alone is told apart from any other change (the operator writes
+        // such a change only now and then).
+        let mut moved = s.clone();
+        moved.replica_statuses[0].applied_index = Some(95);
+        moved.replica_statuses[0].lag = Some(5);
+        assert!(same_but_positions(&s, &moved));
+        moved.replica_statuses[0].role = Some("candidate".into());
+        assert!(!same_but_positions(&s, &moved));
         // Not observed next time: the last replica statuses and condition stand.
         obs.replicas_seen = None;
         let again = next_status(Some(&s), &obs, "2026-11-26T00:01:00Z");

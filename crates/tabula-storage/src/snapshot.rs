@@ -34,8 +34,11 @@ const SPACES: [(u8, &str); 4] = [(1, CF_META), (2, CF_ITEMS), (3, CF_INDEX), (4,
 /// Largest key or value a snapshot record may hold (a stream record carries two item images
 /// of up to 400 KB; anything near this is a corrupt length, not data).
 const MAX_RECORD_BYTES: usize = 16 << 20;
-/// Marks a snapshot installation in progress (see [`Store::install_snapshot`]).
+/// Marks a snapshot installation in progress (see [`Store::install_snapshot`]): the
+/// caller's description of the snapshot (`raft_state("installing")`).
 pub const META_INSTALLING: &[u8] = b"raft/installing";
+/// The snapshot in force, as the caller describes it (`raft_state("snapshot")`).
+pub const META_SNAPSHOT: &[u8] = b"raft/snapshot";
 
 /// Whether a `meta` key belongs to this replica rather than to the replicated state: its Raft
 /// bookkeeping (`raft/…`) and the format marker. Snapshots and digests leave them out.
@@ -132,26 +135,40 @@ impl Store {
         Ok(SnapshotStats { records, bytes })
     }
 
-    /// Replaces the replicated state by the snapshot in `file`, and records `marker` (the
-    /// applied Raft state the snapshot stands for) in the last batch, which also clears
-    /// [`META_INSTALLING`]. The file is read and checked completely before anything here
-    /// changes. A crash part way leaves the caller's `raft/installing` mark in place, and
-    /// installing the same file again finishes the job (every step is idempotent).
-    pub fn install_snapshot(&self, file: &Path, marker: &[u8]) -> Result<SnapshotStats> {
+    /// Replaces the replicated state by the snapshot in `file`. `marker` is the applied Raft
+    /// state the snapshot stands for, `described` the caller's description of the snapshot.
+    /// The file is read and checked completely before anything here changes. Then
+    /// [`META_INSTALLING`] is set to `described` in the batch that clears the old state, and
+    /// the last batch writes `marker`, makes `described` the snapshot in force
+    /// ([`META_SNAPSHOT`]) and clears the mark. A crash in between leaves the mark: installing
+    /// the same file again finishes the job (every step is idempotent).
+    pub fn install_snapshot(
+        &self,
+        file: &Path,
+        marker: &[u8],
+        described: &[u8],
+    ) -> Result<SnapshotStats> {
         let work = file.with_extension("ingest");
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work)?;
-        let result = self.install_from(file, &work, marker);
+        let result = self.install_from(file, &work, marker, described);
         let _ = std::fs::remove_dir_all(&work);
         result
     }
 
-    fn install_from(&self, file: &Path, work: &Path, marker: &[u8]) -> Result<SnapshotStats> {
+    fn install_from(
+        &self,
+        file: &Path,
+        work: &Path,
+        marker: &[u8],
+        described: &[u8],
+    ) -> Result<SnapshotStats> {
         let (stats, ssts) = build_ssts(file, work)?;
         // Nothing written by another writer may interleave: the caller (the replica's state
         // machine) is the only writer of a replica.
         let _guard = self.catalog_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut clear = WriteBatch::default();
+        clear.put_cf(self.cf(CF_META)?, META_INSTALLING, described);
         for (_, name) in SPACES {
             let cf = self.cf(name)?;
             if name == CF_META {
@@ -182,6 +199,7 @@ impl Store {
         let mut done = WriteBatch::default();
         let meta = self.cf(CF_META)?;
         done.put_cf(meta, META_RAFT_APPLIED, marker);
+        done.put_cf(meta, META_SNAPSHOT, described);
         done.delete_cf(meta, META_INSTALLING);
         self.write(done, true)?;
         // In-memory state derived from the store.
@@ -332,11 +350,11 @@ mod tests {
         let b = store(b_dir.path());
         put(&b, b"stale", b"only on b");
         b.set_raft_state("vote", b"b's vote").expect("vote");
-        b.set_raft_state("installing", b"x").expect("mark");
         let copy = b_dir.path().join("copy.snap");
         std::fs::copy(&file, &copy).expect("copy");
         assert_eq!(
-            b.install_snapshot(&copy, b"applied at 7").expect("install"),
+            b.install_snapshot(&copy, b"applied at 7", b"snapshot 7")
+                .expect("install"),
             stats
         );
         assert_eq!(b.list_tables().expect("tables").len(), 1);
@@ -349,6 +367,10 @@ mod tests {
             Some(b"b's vote".to_vec())
         );
         assert_eq!(b.raft_state("installing").expect("mark"), None);
+        assert_eq!(
+            b.raft_state("snapshot").expect("snapshot"),
+            Some(b"snapshot 7".to_vec())
+        );
         // b now holds what a held at the snapshot: same digest once a drops its later write.
         let later = SealedWrite {
             space: Space::Items,
@@ -360,7 +382,12 @@ mod tests {
             .expect("delete");
         assert_eq!(b.digest().expect("digest"), a.digest().expect("digest"));
         // Installing again (a crash part way) gives the same state.
-        b.install_snapshot(&copy, b"applied at 7").expect("again");
+        b.install_snapshot(&copy, b"applied at 7", b"snapshot 7")
+            .expect("again");
+        assert_eq!(
+            b.raft_state("snapshot").expect("snapshot"),
+            Some(b"snapshot 7".to_vec())
+        );
         assert_eq!(b.digest().expect("digest"), a.digest().expect("digest"));
         drop(b);
         let b = store(b_dir.path());
@@ -392,7 +419,7 @@ mod tests {
         ] {
             std::fs::write(&bad, &bytes).expect("write");
             assert!(
-                b.install_snapshot(&bad, b"m").is_err(),
+                b.install_snapshot(&bad, b"m", b"d").is_err(),
                 "{what} was installed"
             );
             assert_eq!(

@@ -56,10 +56,7 @@ impl Log {
         match self {
             Log::Local { committer, .. } => committer.commit(writes).await,
             Log::Replicated(r) => {
-                let proposed = r.propose(vec![Mutation::Writes(writes)]);
-                let outcome = tokio::time::timeout(COMMIT_WAIT, proposed)
-                    .await
-                    .unwrap_or_else(|_| Ok(Err(not_confirmed())));
+                let outcome = r.propose(vec![Mutation::Writes(writes)]).await;
                 flatten(outcome).map_err(ApiError::from)
             }
         }
@@ -86,18 +83,6 @@ impl Log {
     }
 }
 
-/// How long a replicated write waits for its log entry to be committed by a quorum. A leader
-/// cut off from its followers (a partitioned or paused majority) would otherwise hold its
-/// clients forever; they get ServiceUnavailable instead, and may retry elsewhere.
-const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-fn not_confirmed() -> StorageError {
-    StorageError::Unavailable(format!(
-        "the write was not confirmed by a quorum of replicas within {} s; it may or may not take effect",
-        COMMIT_WAIT.as_secs()
-    ))
-}
-
 fn flatten(
     outcome: Result<Result<(), StorageError>, oneshot::error::RecvError>,
 ) -> Result<(), StorageError> {
@@ -112,9 +97,7 @@ fn flatten(
 /// the runtime move its other tasks away first (the Raft tasks must keep running).
 fn wait(proposed: Proposed) -> tabula_storage::Result<()> {
     flatten(blocking(|| match tokio::runtime::Handle::try_current() {
-        Ok(h) => h
-            .block_on(async { tokio::time::timeout(COMMIT_WAIT, proposed).await })
-            .unwrap_or_else(|_| Ok(Err(not_confirmed()))),
+        Ok(h) => h.block_on(proposed),
         Err(_) => proposed.blocking_recv(),
     }))
 }

@@ -300,8 +300,12 @@ pub struct Replica {
     forwarder: Arc<OnceLock<network::Forwarder>>,
     /// Parts waiting to be gathered into the next log entry (see [`Replica::gather`]).
     queue: mpsc::UnboundedSender<Waiting>,
-    /// See `network::Service::vote_floor`.
+    /// See `network::Service::vote_floor`; kept in the store too (`raft/vote_floor`), so a
+    /// replica that restarts while it is being rebuilt still does not vote.
     vote_floor: Arc<AtomicU64>,
+    store: Arc<Store>,
+    /// The last term in which this node was a ready leader (see `background_term`).
+    ready_term: AtomicU64,
 }
 
 /// A part waiting for its entry, and where its outcome goes.
@@ -381,6 +385,21 @@ impl Replica {
                 config.node_id
             ));
         }
+        // The vote floor: a fresh replica refuses votes until it knows where it stands
+        // (recorded before Raft can write anything, so a restart keeps refusing).
+        let floor = if fresh {
+            store
+                .set_raft_state("vote_floor", &u64::MAX.to_be_bytes())
+                .map_err(|e| e.to_string())?;
+            u64::MAX
+        } else {
+            store
+                .raft_state("vote_floor")
+                .map_err(|e| e.to_string())?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map_or(0, u64::from_be_bytes)
+        };
+        let floor_store = store.clone();
         let listener = tokio::net::TcpListener::bind(&config.internal_listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", config.internal_listen))?;
@@ -425,11 +444,14 @@ impl Replica {
             catalog_applied,
             catalog_loaded: AtomicU64::new(0),
             forwarder: Arc::default(),
-            vote_floor: Arc::new(AtomicU64::new(if fresh { u64::MAX } else { 0 })),
+            vote_floor: Arc::new(AtomicU64::new(floor)),
             queue,
+            store: floor_store,
+            ready_term: AtomicU64::new(0),
         });
         replica.serve(listener);
-        if fresh {
+        // A fresh replica, or one that restarted before it found its group.
+        if floor == u64::MAX {
             let r = replica.clone();
             tokio::spawn(async move { r.find_group().await });
         }
@@ -502,6 +524,18 @@ impl Replica {
         }
     }
 
+    /// Sets the vote floor, durably first.
+    fn set_vote_floor(&self, floor: u64) {
+        if let Err(e) = self
+            .store
+            .set_raft_state("vote_floor", &floor.to_be_bytes())
+        {
+            tracing::error!(error = %e, "cannot record the vote floor; this replica keeps refusing votes");
+            return;
+        }
+        self.vote_floor.store(floor, Ordering::SeqCst);
+    }
+
     /// A replica that starts with an empty disk finds out where it stands, asking every
     /// peer whether it belongs to a group and how long its log is:
     /// - a peer has a log: the group exists; this replica asks to be brought up to date
@@ -543,14 +577,13 @@ impl Replica {
                             votes_from = reply.last_log_index,
                             "joined the replica group; voting once caught up"
                         );
-                        self.vote_floor
-                            .store(reply.last_log_index.max(1), Ordering::SeqCst);
+                        self.set_vote_floor(reply.last_log_index.max(1));
                         return;
                     }
                     Err(e) => tracing::info!(peer, error = %e, "asking to join the replica group"),
                 }
             } else if all_answered {
-                self.vote_floor.store(0, Ordering::SeqCst);
+                self.set_vote_floor(0);
                 let lowest = self.peers.keys().next().copied();
                 if all_fresh && lowest == Some(self.id) {
                     let members: BTreeMap<NodeId, BasicNode> = self
@@ -640,7 +673,25 @@ impl Replica {
     pub fn writer_term(&self) -> Option<u64> {
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
-        (Replica::writer(&m) && self.catalog_current()).then_some(m.current_term)
+        let term = (Replica::writer(&m) && self.catalog_current()).then_some(m.current_term)?;
+        self.ready_term.fetch_max(term, Ordering::SeqCst);
+        Some(term)
+    }
+
+    /// The term for background work (sweeps, backfills, purges): that of a ready leader, or
+    /// — while this leader's catalog reload is pending — the current term if this node was
+    /// a ready leader earlier in it. In its own term only this node changes the catalog, and
+    /// it updates its tables as it does, so what a background task read under the catalog's
+    /// change lock is current; waiting for the reload there would wait for itself (the
+    /// reload needs that lock).
+    fn background_term(&self) -> Option<u64> {
+        if let Some(term) = self.writer_term() {
+            return Some(term);
+        }
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        (Replica::writer(&m) && self.ready_term.load(Ordering::SeqCst) == m.current_term)
+            .then_some(m.current_term)
     }
 
     /// Whether this node leads and has applied every entry of earlier leaders (the entry its
@@ -857,7 +908,7 @@ impl Replicator for Replica {
             crate::engine::blocking(|| {
                 let deadline = std::time::Instant::now() + LEADER_WAIT;
                 loop {
-                    if let Some(term) = self.writer_term() {
+                    if let Some(term) = self.background_term() {
                         return Some(term);
                     }
                     if !self.is_leader() || std::time::Instant::now() >= deadline {

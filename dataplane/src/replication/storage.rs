@@ -212,15 +212,17 @@ impl StateMachine {
             dir: snapshot_dir.to_path_buf(),
             lock: Arc::default(),
         };
-        snapshots.remove_stale(None);
+        // First finish an installation a crash interrupted (its file is not yet the one in
+        // force), then clear out what else a crash left.
         if let Some(b) = store.raft_state("installing").map_err(read_err)? {
             let meta: Meta = decode(&b)?;
             tracing::warn!(snapshot = %meta.snapshot_id, "finishing a snapshot installation a crash interrupted");
             let marker = encode(&(meta.last_log_id, meta.last_membership.clone()))?;
             store
-                .install_snapshot(&snapshots.path(&meta.snapshot_id), &marker)
+                .install_snapshot(&snapshots.path(&meta.snapshot_id), &marker, &b)
                 .map_err(write_err)?;
         }
+        snapshots.remove_stale(None);
         let applied = match store.raft_applied().map_err(read_err)? {
             Some(b) => decode(&b)?,
             None => (None, StoredMembership::default()),
@@ -471,6 +473,7 @@ impl Snapshots {
             return Ok(false);
         }
         std::fs::rename(part, self.path(&meta.snapshot_id)).map_err(write_err)?;
+        self.sync_dir()?;
         self.store
             .set_raft_state("snapshot", &encode(meta)?)
             .map_err(write_err)?;
@@ -485,16 +488,11 @@ impl Snapshots {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let path = self.path(&meta.snapshot_id);
         std::fs::rename(part, &path).map_err(write_err)?;
+        self.sync_dir()?;
         let marker = encode(&(meta.last_log_id, meta.last_membership.clone()))?;
-        self.store
-            .set_raft_state("installing", &encode(meta)?)
-            .map_err(write_err)?;
         let stats = self
             .store
-            .install_snapshot(&path, &marker)
-            .map_err(write_err)?;
-        self.store
-            .set_raft_state("snapshot", &encode(meta)?)
+            .install_snapshot(&path, &marker, &encode(meta)?)
             .map_err(write_err)?;
         self.remove_stale(Some(&meta.snapshot_id));
         Ok(stats)
@@ -529,17 +527,28 @@ impl Snapshots {
         }
     }
 
+    /// The snapshot in force, its file opened under the lock (an adopt or install meanwhile
+    /// may remove the file it replaces; an open file stays readable).
     async fn current(&self) -> SResult<Option<Snapshot<TypeConfig>>> {
-        let Some(meta) = self.meta()? else {
-            return Ok(None);
-        };
-        let file = tokio::fs::File::open(self.path(&meta.snapshot_id))
-            .await
-            .map_err(read_err)?;
-        Ok(Some(Snapshot {
+        let opened = crate::engine::blocking(|| -> SResult<_> {
+            let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(meta) = self.meta()? else {
+                return Ok(None);
+            };
+            let file = std::fs::File::open(self.path(&meta.snapshot_id)).map_err(read_err)?;
+            Ok(Some((meta, file)))
+        })?;
+        Ok(opened.map(|(meta, file)| Snapshot {
             meta,
-            snapshot: Box::new(file),
+            snapshot: Box::new(tokio::fs::File::from_std(file)),
         }))
+    }
+
+    /// Makes the renames in the snapshot directory durable before the store names the file.
+    fn sync_dir(&self) -> SResult<()> {
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(write_err)
     }
 }
 
@@ -569,11 +578,67 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             bytes = stats.bytes,
             "built a snapshot"
         );
-        self.snapshots.adopt(&self.meta, &self.part)?;
+        let (snapshots, meta, part) = (&self.snapshots, &self.meta, &self.part);
+        crate::engine::blocking(|| snapshots.adopt(meta, part))?;
         // The snapshot in force: this one, or a later one installed meanwhile.
         self.snapshots
             .current()
             .await?
             .ok_or_else(|| read_err("no snapshot after building one"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tabula_storage::MasterKey;
+
+    /// A replica killed after it began replacing its state by a snapshot (the mark set, the
+    /// old state cleared) finishes the installation when it opens again, from the file that
+    /// is not yet the snapshot in force — rather than deleting that file as stale.
+    #[test]
+    fn an_interrupted_snapshot_installation_is_finished_at_start() {
+        let key = || MasterKey::from_bytes(&[5; 32]);
+        let a_dir = tempfile::tempdir().expect("tempdir");
+        let a = Store::open_replicated(a_dir.path(), key()).expect("open");
+        let record = a.new_table_record("T", b"def".to_vec()).expect("record");
+        a.apply_catalog(&Mutation::CreateTable(record), None, true)
+            .expect("create");
+        let b_dir = tempfile::tempdir().expect("tempdir");
+        let snapshots = b_dir.path().join("snapshots");
+        std::fs::create_dir_all(&snapshots).expect("dir");
+        let meta = Meta {
+            last_log_id: Some(LogId::new(openraft::CommittedLeaderId::new(2, 1), 7)),
+            last_membership: StoredMembership::default(),
+            snapshot_id: "2-7-1".into(),
+        };
+        a.export_snapshot(&snapshots.join("2-7-1.snap"), || {})
+            .expect("export");
+        // An older snapshot in force, and a leftover partial file.
+        std::fs::write(snapshots.join("1-3-0.snap"), b"old").expect("old");
+        std::fs::write(snapshots.join("x.part"), b"partial").expect("part");
+        let b = Arc::new(Store::open_replicated(b_dir.path(), key()).expect("open"));
+        let older = Meta {
+            snapshot_id: "1-3-0".into(),
+            ..meta.clone()
+        };
+        b.set_raft_state("snapshot", &encode(&older).expect("encode"))
+            .expect("older");
+        b.set_raft_state("installing", &encode(&meta).expect("encode"))
+            .expect("mark");
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let sm = StateMachine::open(b.clone(), &snapshots, tx, Arc::default()).expect("open");
+        assert_eq!(sm.applied.0, meta.last_log_id);
+        assert_eq!(b.digest().expect("digest"), a.digest().expect("digest"));
+        assert_eq!(b.raft_state("installing").expect("mark"), None);
+        let in_force: Meta =
+            decode(&b.raft_state("snapshot").expect("read").expect("set")).expect("decode");
+        assert_eq!(in_force.snapshot_id, "2-7-1");
+        let mut files: Vec<String> = std::fs::read_dir(&snapshots)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["2-7-1.snap"]);
     }
 }

@@ -56,6 +56,7 @@ fn context_at(api: &FakeApi, url: String) -> Arc<Context> {
         },
         metrics: Metrics::default(),
         backoff: Default::default(),
+        status_writes: Default::default(),
     })
 }
 
@@ -705,6 +706,7 @@ async fn replicas_report_zones_and_roles_and_a_scale_down_shrinks_the_group_firs
         },
         metrics: Metrics::default(),
         backoff: Default::default(),
+        status_writes: Default::default(),
     });
     pass(&api, &ctx).await;
     let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
