@@ -13,6 +13,8 @@ pub enum ErrorKind {
     UnrecognizedClient,
     InvalidSignature,
     IncompleteSignature,
+    /// An administrative request (`POST /tabula/members`) without a valid admin signature.
+    AccessDenied,
     ResourceNotFound,
     ResourceInUse,
     ConditionalCheckFailed,
@@ -42,6 +44,7 @@ impl ErrorKind {
             ErrorKind::UnrecognizedClient => "UnrecognizedClientException",
             ErrorKind::InvalidSignature => "InvalidSignatureException",
             ErrorKind::IncompleteSignature => "IncompleteSignatureException",
+            ErrorKind::AccessDenied => "AccessDeniedException",
             ErrorKind::ResourceNotFound => "ResourceNotFoundException",
             ErrorKind::ResourceInUse => "ResourceInUseException",
             ErrorKind::ConditionalCheckFailed => "ConditionalCheckFailedException",
@@ -72,7 +75,8 @@ impl ErrorKind {
             | ErrorKind::MissingAuthenticationToken
             | ErrorKind::UnrecognizedClient
             | ErrorKind::InvalidSignature
-            | ErrorKind::IncompleteSignature => "com.amazon.coral.validate",
+            | ErrorKind::IncompleteSignature
+            | ErrorKind::AccessDenied => "com.amazon.coral.validate",
             _ => "com.amazonaws.dynamodb.v20120810",
         }
     }

@@ -32,6 +32,8 @@ pub struct Shared {
     pub credentials: Option<Credentials>,
     /// This node's replica (a replicated table): requests it must not serve go to the leader.
     pub replica: Option<Arc<crate::replication::Replica>>,
+    /// The key administrative requests are signed with (derived from the master key).
+    pub admin_key: [u8; 32],
 }
 
 /// Serves until `shutdown` turns true; in-flight requests finish first.
@@ -195,6 +197,33 @@ async fn handle(
     if parts.method != Method::POST {
         return error_response(&ApiError::new(ErrorKind::UnknownOperation, ""), &id);
     }
+    if parts.uri.path() == "/tabula/members" {
+        // Not a DynamoDB request: signed with the table's admin key instead (see
+        // `tabula_core::admin`), whatever the DynamoDB credentials allow.
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let now = SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Err(why) = tabula_core::admin::verify(
+            &shared.admin_key,
+            parts.uri.path(),
+            header(tabula_core::admin::DATE_HEADER),
+            header(tabula_core::admin::SIGNATURE_HEADER),
+            &body,
+            now,
+        ) {
+            return error_response(&ApiError::new(ErrorKind::AccessDenied, why), &id);
+        }
+        return match change_members(&shared, &body).await {
+            Ok(value) => respond(
+                StatusCode::OK,
+                "application/json",
+                Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
+                &id,
+            ),
+            Err(e) => error_response(&e, &id),
+        };
+    }
     let verified = auth::verify(
         shared.credentials.as_ref(),
         parts.method.as_str(),
@@ -206,17 +235,6 @@ async fn handle(
     );
     if let Err(e) = verified {
         return error_response(&e, &id);
-    }
-    if parts.uri.path() == "/tabula/members" {
-        return match change_members(&shared, &body).await {
-            Ok(value) => respond(
-                StatusCode::OK,
-                "application/json",
-                Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
-                &id,
-            ),
-            Err(e) => error_response(&e, &id),
-        };
     }
     let target = parts
         .headers

@@ -189,7 +189,7 @@ impl Server {
             dir: config.data_dir.clone(),
             message: e.to_string(),
         })?;
-        let master = load_master_key(&config)?;
+        let (master, admin_key) = load_master_key(&config)?;
         let data_dir_error = |message: String| StartError::DataDir {
             dir: config.data_dir.clone(),
             message,
@@ -249,6 +249,7 @@ impl Server {
             engine: engine.clone(),
             credentials: config.credentials.clone(),
             replica: replica.as_ref().map(|(r, _)| r.clone()),
+            admin_key,
         });
         let replica = match replica {
             Some((replica, applied)) => {
@@ -312,8 +313,9 @@ impl Server {
 
 /// Reads the master key: 32 raw bytes, 64 hex characters, or base64 of 32 bytes (the forms a
 /// Kubernetes Secret mount or a script produces). Without a file, local mode keeps a generated
-/// key in the data directory — convenient, but it sits beside the data it protects.
-fn load_master_key(config: &Config) -> Result<MasterKey, StartError> {
+/// key in the data directory — convenient, but it sits beside the data it protects. Also
+/// returns the administrative key derived from it (`tabula_core::admin`).
+fn load_master_key(config: &Config) -> Result<(MasterKey, [u8; 32]), StartError> {
     let (path, generated) = match &config.master_key_file {
         Some(p) => (p.clone(), false),
         None => (config.data_dir.join("master.key"), true),
@@ -330,31 +332,16 @@ fn load_master_key(config: &Config) -> Result<MasterKey, StartError> {
     }
     let raw = std::fs::read(&path)
         .map_err(|e| StartError::MasterKey(format!("cannot read {}: {e}", path.display())))?;
-    let key = decode_key(&raw).ok_or_else(|| {
+    let key = tabula_core::admin::decode_master_key(&raw).ok_or_else(|| {
         StartError::MasterKey(format!(
             "{} must hold 32 raw bytes, 64 hex characters or base64 of 32 bytes",
             path.display()
         ))
     })?;
-    Ok(MasterKey::from_bytes(&key))
-}
-
-fn decode_key(raw: &[u8]) -> Option<[u8; 32]> {
-    use base64::Engine as _;
-    let text = std::str::from_utf8(raw).ok().map(str::trim);
-    if let Some(t) = text {
-        if let Ok(b) = hex::decode(t)
-            && let Ok(k) = b.try_into()
-        {
-            return Some(k);
-        }
-        if let Ok(b) = base64::engine::general_purpose::STANDARD.decode(t)
-            && let Ok(k) = b.try_into()
-        {
-            return Some(k);
-        }
-    }
-    raw.try_into().ok()
+    Ok((
+        MasterKey::from_bytes(&key),
+        tabula_core::admin::admin_key(&key),
+    ))
 }
 
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {

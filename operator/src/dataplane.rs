@@ -81,18 +81,29 @@ impl DataPlane {
     }
 
     /// Makes the table's replica group exactly the replicas of `peers` (`1=HOST:PORT,...`),
-    /// through any replica: `POST /tabula/members`. Answers the new voters and learners.
+    /// through any replica: `POST /tabula/members`, signed with the table's administrative
+    /// key (`tabula_core::admin`, derived from its master key). Answers the new voters and
+    /// learners.
     pub async fn change_members(
         &self,
         target: &Target,
         peers: &str,
+        admin_key: &[u8; 32],
     ) -> Result<Value, DataPlaneError> {
-        let req = hyper::Request::post(format!("{}/tabula/members", target.url))
+        use tabula_core::admin;
+        let path = "/tabula/members";
+        let body = serde_json::json!({ "peers": peers }).to_string();
+        let date = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let req = hyper::Request::post(format!("{}{path}", target.url))
             .header("content-type", "application/json")
-            .header("authorization", OPERATOR_AUTH)
-            .body(Full::new(Bytes::from(
-                serde_json::json!({ "peers": peers }).to_string(),
-            )));
+            .header(admin::DATE_HEADER, date.to_string())
+            .header(
+                admin::SIGNATURE_HEADER,
+                admin::sign(admin_key, path, date, body.as_bytes()),
+            )
+            .body(Full::new(Bytes::from(body)));
         self.send(target, req, Duration::from_secs(120)).await
     }
 

@@ -199,7 +199,7 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
                 url: (ctx.endpoint_for)(table),
                 ca_pem: ca_pem.clone(),
             };
-            match replicas::shrink_group(table, ctx, &target, current).await {
+            match replicas::shrink_group(table, ctx, &ns, &target, current).await {
                 Ok(()) => {
                     normal(
                         &recorder,
@@ -241,8 +241,38 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         .as_ref()
         .and_then(|s| s.updated_replicas)
         .unwrap_or(0);
-    let replicas_seen =
-        Some(replicas::observe(table, ctx, &ns, replicas.max(1), ca_pem.as_deref()).await?);
+    let seen = replicas::observe(table, ctx, &ns, replicas.max(1), ca_pem.as_deref()).await?;
+    // A replica that joined while the group was being shrunk (a pod that started just before
+    // the StatefulSet scaled down) can be left a voter without a pod: drop it again.
+    let wanted = replicas.max(1) as u64;
+    let leader_voters = seen
+        .iter()
+        .find(|r| r.role.as_deref() == Some("leader"))
+        .map(|r| r.voters.clone());
+    if problem.is_none() && leader_voters.is_some_and(|v| v.iter().any(|id| *id > wanted)) {
+        let target = Target {
+            url: (ctx.endpoint_for)(table),
+            ca_pem: ca_pem.clone(),
+        };
+        match replicas::shrink_group(table, ctx, &ns, &target, replicas).await {
+            Ok(()) => {
+                normal(
+                    &recorder,
+                    table,
+                    "ReplicaGroupShrunk",
+                    "dropped replica-group voters beyond spec.cluster.replicas",
+                )
+                .await
+            }
+            Err(message) => {
+                scale_problem = Some(Problem {
+                    reason: "ScaleDownPending".into(),
+                    message,
+                })
+            }
+        }
+    }
+    let replicas_seen = Some(seen);
     let mut dp_table = None;
     if problem.is_none()
         && ready >= builders::quorum(replicas.max(1))

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
@@ -82,6 +82,10 @@ pub async fn observe(
                 r.role = st["role"].as_str().map(String::from);
                 r.applied_index = st["appliedIndex"].as_u64();
                 r.last_log_index = st["lastLogIndex"].as_u64();
+                r.voters = st["voters"]
+                    .as_array()
+                    .map(|v| v.iter().filter_map(serde_json::Value::as_u64).collect())
+                    .unwrap_or_default();
             }
         }
         seen.push(r);
@@ -97,12 +101,14 @@ pub async fn observe(
 pub async fn shrink_group(
     table: &Table,
     ctx: &Context,
+    ns: &str,
     target: &Target,
     current: i32,
 ) -> Result<(), String> {
+    let admin_key = admin_key(table, ctx, ns).await?;
     let peers = builders::peers(table, &ctx.settings);
     ctx.dataplane
-        .change_members(target, &peers)
+        .change_members(target, &peers, &admin_key)
         .await
         .map(|_| ())
         .map_err(|e| {
@@ -111,4 +117,22 @@ pub async fn shrink_group(
                 table.spec.cluster.replicas
             )
         })
+}
+
+/// The table's administrative key, derived from its master key (the Secret the pods mount).
+async fn admin_key(table: &Table, ctx: &Context, ns: &str) -> Result<[u8; 32], String> {
+    let (name, key) = builders::master_key_ref(table);
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), ns)
+        .get_opt(&name)
+        .await
+        .map_err(|e| format!("cannot read Secret {name}: {e}"))?
+        .ok_or_else(|| format!("Secret {name} not found"))?;
+    let raw = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(&key))
+        .ok_or_else(|| format!("Secret {name} has no key {key:?}"))?;
+    let master = tabula_core::admin::decode_master_key(&raw.0)
+        .ok_or_else(|| format!("Secret {name} key {key:?} is not a master key"))?;
+    Ok(tabula_core::admin::admin_key(&master))
 }

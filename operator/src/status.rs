@@ -36,6 +36,8 @@ pub struct ReplicaSeen {
     pub role: Option<String>,
     pub applied_index: Option<u64>,
     pub last_log_index: Option<u64>,
+    /// The group's voters as this replica knows them.
+    pub voters: Vec<u64>,
 }
 
 /// Whether two statuses differ at most in the replicas' log positions (applied index, lag),

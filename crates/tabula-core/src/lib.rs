@@ -2,6 +2,7 @@
 //! encoding, the item codec and the expression engine. No I/O and no RocksDB here: storage
 //! and the data plane build on these types.
 
+pub mod admin;
 pub mod codec;
 pub mod expr;
 pub mod keyenc;

@@ -173,12 +173,16 @@ pub(super) async fn transact_write_items(engine: &Engine, req: Request<'_>) -> A
     for (i, entry) in items.iter().enumerate() {
         actions.push(write_action(entry, i + 1)?);
     }
-    // The request without the token and the capacity detail: what must match on a retry.
+    // The request without the token and the capacity detail: what must match on a retry
+    // (its SHA-256: the token's record travels in the log and stays ten minutes).
     let fingerprint = {
+        use sha2::Digest;
         let mut m = req.0.clone();
         m.remove("ClientRequestToken");
         m.remove("ReturnConsumedCapacity");
-        Value::Object(m).to_string()
+        hex::encode(sha2::Sha256::digest(
+            Value::Object(m).to_string().as_bytes(),
+        ))
     };
     let out = engine
         .transact_write(actions, token.map(|t| (t.to_string(), fingerprint)))

@@ -376,6 +376,12 @@ impl Replica {
         if let Some(tls) = &config.tls {
             network::use_internal_tls(tls.clone());
         }
+        // Refuse unusable TLS material now, not in the background once serving.
+        if let Some(tls) = &config.tls {
+            tonic::transport::Server::builder()
+                .tls_config(tls.server())
+                .map_err(|e| format!("internal TLS: {e}"))?;
+        }
         let fresh = !store.has_raft_state().map_err(|e| e.to_string())?;
         // A new replica finds its group through the list, so it must be on it; one that
         // belongs to a group already knows the members from its log.
