@@ -195,33 +195,16 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         if let Some(current) = current
             && current > table.spec.cluster.replicas.max(1)
         {
-            let target = Target {
-                url: (ctx.endpoint_for)(table),
-                ca_pem: ca_pem.clone(),
-            };
-            match replicas::shrink_group(table, ctx, &ns, &target, current).await {
-                Ok(()) => {
-                    normal(
-                        &recorder,
-                        table,
-                        "ReplicaGroupShrunk",
-                        &format!(
-                            "the replica group dropped the replicas above {}; the pods and their volumes go next",
-                            table.spec.cluster.replicas
-                        ),
-                    )
-                    .await;
+            let note = format!(
+                "the replica group dropped the replicas above {}; the pods and their volumes go next",
+                table.spec.cluster.replicas
+            );
+            if let Some(p) = shrink(table, ctx, &ns, &recorder, &ca_pem, current, &note).await {
+                // The table still serves at its current size: reported, not blocking.
+                if let Some(spec) = sts.spec.as_mut() {
+                    spec.replicas = Some(current);
                 }
-                Err(message) => {
-                    if let Some(spec) = sts.spec.as_mut() {
-                        spec.replicas = Some(current);
-                    }
-                    // The table still serves at its current size: reported, not blocking.
-                    scale_problem = Some(Problem {
-                        reason: "ScaleDownPending".into(),
-                        message,
-                    });
-                }
+                scale_problem = Some(p);
             }
         }
         apply(ctx, &ns, &sts).await?;
@@ -250,26 +233,9 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         .find(|r| r.role.as_deref() == Some("leader"))
         .map(|r| r.voters.clone());
     if problem.is_none() && leader_voters.is_some_and(|v| v.iter().any(|id| *id > wanted)) {
-        let target = Target {
-            url: (ctx.endpoint_for)(table),
-            ca_pem: ca_pem.clone(),
-        };
-        match replicas::shrink_group(table, ctx, &ns, &target, replicas).await {
-            Ok(()) => {
-                normal(
-                    &recorder,
-                    table,
-                    "ReplicaGroupShrunk",
-                    "dropped replica-group voters beyond spec.cluster.replicas",
-                )
-                .await
-            }
-            Err(message) => {
-                scale_problem = Some(Problem {
-                    reason: "ScaleDownPending".into(),
-                    message,
-                })
-            }
+        let note = "dropped replica-group voters beyond spec.cluster.replicas";
+        if let Some(p) = shrink(table, ctx, &ns, &recorder, &ca_pem, replicas, note).await {
+            scale_problem = Some(p);
         }
     }
     let replicas_seen = Some(seen);
@@ -416,6 +382,33 @@ async fn ensure_master_key(
         }
     }
     Ok(None)
+}
+
+/// Shrinks the replica group to the spec's replicas (`replicas::shrink_group`): an Event
+/// saying `note` when done, else the problem to report.
+async fn shrink(
+    table: &Table,
+    ctx: &Context,
+    ns: &str,
+    recorder: &Recorder,
+    ca_pem: &Option<Vec<u8>>,
+    current: i32,
+    note: &str,
+) -> Option<Problem> {
+    let target = Target {
+        url: (ctx.endpoint_for)(table),
+        ca_pem: ca_pem.clone(),
+    };
+    match replicas::shrink_group(table, ctx, ns, &target, current).await {
+        Ok(()) => {
+            normal(recorder, table, "ReplicaGroupShrunk", note).await;
+            None
+        }
+        Err(message) => Some(Problem {
+            reason: "ScaleDownPending".into(),
+            message,
+        }),
+    }
 }
 
 /// The replication Secret (the table's CA and replica certificate, `certs`) is created once

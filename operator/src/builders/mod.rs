@@ -149,15 +149,20 @@ pub fn quorum(replicas: i32) -> i32 {
     replicas / 2 + 1
 }
 
-/// The DynamoDB endpoint clients in the cluster use.
-pub fn endpoint(table: &Table, settings: &Settings) -> String {
-    let scheme = if table.spec.cluster.tls_secret_name.is_some() {
+/// HTTPS for a table with a TLS Secret, else HTTP.
+fn scheme(table: &Table) -> &'static str {
+    if table.spec.cluster.tls_secret_name.is_some() {
         "https"
     } else {
         "http"
-    };
+    }
+}
+
+/// The DynamoDB endpoint clients in the cluster use.
+pub fn endpoint(table: &Table, settings: &Settings) -> String {
     format!(
-        "{scheme}://{}.{}.svc.{}:{API_PORT}",
+        "{}://{}.{}.svc.{}:{API_PORT}",
+        scheme(table),
         Names::of(table).client_service,
         table.metadata.namespace.clone().unwrap_or_default(),
         settings.cluster_domain
@@ -168,13 +173,9 @@ pub fn endpoint(table: &Table, settings: &Settings) -> String {
 /// operator asks each replica for its place in the group there.
 pub fn pod_endpoint(table: &Table, ordinal: usize, settings: &Settings) -> String {
     let names = Names::of(table);
-    let scheme = if table.spec.cluster.tls_secret_name.is_some() {
-        "https"
-    } else {
-        "http"
-    };
     format!(
-        "{scheme}://{}-{ordinal}.{}.{}.svc.{}:{API_PORT}",
+        "{}://{}-{ordinal}.{}.{}.svc.{}:{API_PORT}",
+        scheme(table),
         names.statefulset,
         names.peer_service,
         table.metadata.namespace.clone().unwrap_or_default(),

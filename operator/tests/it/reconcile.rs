@@ -44,12 +44,21 @@ fn context(api: &FakeApi, data_plane_port: u16) -> Arc<Context> {
 
 fn context_at(api: &FakeApi, url: String) -> Arc<Context> {
     let pod_url = url.clone();
+    context_with(api, url, Box::new(move |_, _| pod_url.clone()))
+}
+
+/// A context reaching the table at `url` and its replicas as `pods` says.
+fn context_with(
+    api: &FakeApi,
+    url: String,
+    pods: tabula_operator::reconcile::PodEndpoint,
+) -> Arc<Context> {
     Arc::new(Context {
         client: api.client(),
         settings: Settings::default(),
         dataplane: DataPlane::default(),
         endpoint_for: Box::new(move |_| url.clone()),
-        pod_endpoint_for: Box::new(move |_, _| pod_url.clone()),
+        pod_endpoint_for: pods,
         reporter: Reporter {
             controller: "tabula-operator".into(),
             instance: None,
@@ -692,22 +701,12 @@ async fn replicas_report_zones_and_roles_and_a_scale_down_shrinks_the_group_firs
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}"))
         .collect();
-    let service = urls[0].clone();
     let pod_urls = urls.clone();
-    let ctx = Arc::new(Context {
-        client: api.client(),
-        settings: Settings::default(),
-        dataplane: DataPlane::default(),
-        endpoint_for: Box::new(move |_| service.clone()),
-        pod_endpoint_for: Box::new(move |_, i| pod_urls[i].clone()),
-        reporter: Reporter {
-            controller: "tabula-operator".into(),
-            instance: None,
-        },
-        metrics: Metrics::default(),
-        backoff: Default::default(),
-        status_writes: Default::default(),
-    });
+    let ctx = context_with(
+        &api,
+        urls[0].clone(),
+        Box::new(move |_, i| pod_urls[i].clone()),
+    );
     pass(&api, &ctx).await;
     let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
     assert_eq!(sts.spec.as_ref().and_then(|s| s.replicas), Some(3));
