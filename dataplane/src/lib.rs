@@ -217,14 +217,16 @@ impl Server {
             ),
             Some(rc) => {
                 let store = Arc::new(store);
+                let cache = Engine::item_cache(&engine_config);
                 let (replica, applied) = replication::Replica::start(
                     rc,
                     store.clone(),
                     &config.data_dir.join("snapshots"),
+                    cache.clone(),
                 )
                 .await
                 .map_err(StartError::Replication)?;
-                let engine = Engine::new_replicated(store, engine_config, replica.clone())
+                let engine = Engine::new_replicated(store, engine_config, replica.clone(), cache)
                     .map_err(data_dir_error)?;
                 (engine, Some((replica, applied)))
             }

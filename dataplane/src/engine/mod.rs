@@ -6,7 +6,7 @@
 //! Neighbours: `protocol` builds the typed requests and renders the typed results;
 //! `tabula_storage` persists; `tabula_core::expr` parses and evaluates expressions.
 
-mod cache;
+pub(crate) mod cache;
 mod commit;
 mod indexes;
 mod items;
@@ -181,31 +181,36 @@ impl Engine {
     /// Opens the engine over a store, loading the table catalog. Fails when the catalog cannot
     /// be read, e.g. because the master key does not unwrap the tables' data keys.
     pub fn new(store: Store, config: EngineConfig) -> Result<Engine, String> {
-        Engine::open(Arc::new(store), config, None)
+        let cache = Engine::item_cache(&config);
+        Engine::open(Arc::new(store), config, None, cache)
     }
 
     /// Opens the engine of one replica: every change goes through `replicator`'s log, and
     /// background work runs only while this node leads (see [`Engine::leader_started`]).
-    pub fn new_replicated(
+    /// `cache` is the item cache the replica's state machine invalidates as it applies the
+    /// log (see [`Engine::item_cache`]).
+    pub(crate) fn new_replicated(
         store: Arc<Store>,
         config: EngineConfig,
         replicator: Arc<dyn Replicator>,
+        cache: Option<Arc<cache::ItemCache>>,
     ) -> Result<Engine, String> {
-        Engine::open(store, config, Some(replicator))
+        Engine::open(store, config, Some(replicator), cache)
+    }
+
+    /// The item cache an engine with `config` uses (`None`: off). A replica's is made before
+    /// its engine: its state machine drops the keys each applied entry writes, on every
+    /// replica, so writes decided elsewhere never leave a stale item behind.
+    pub(crate) fn item_cache(config: &EngineConfig) -> Option<Arc<cache::ItemCache>> {
+        cache::ItemCache::new(config.item_cache_bytes, LOCK_STRIPES)
     }
 
     fn open(
         store: Arc<Store>,
         config: EngineConfig,
         replicator: Option<Arc<dyn Replicator>>,
+        cache: Option<Arc<cache::ItemCache>>,
     ) -> Result<Engine, String> {
-        // A replica's store also changes under the log's hand: the item cache (invalidated by
-        // this node's own writes) is off there for now.
-        let item_cache_bytes = if replicator.is_some() {
-            0
-        } else {
-            config.item_cache_bytes
-        };
         let log = match replicator {
             Some(r) => log::Log::Replicated(r),
             None => log::Log::Local {
@@ -227,7 +232,7 @@ impl Engine {
             stats: Arc::default(),
             tokens: transactions::Tokens::default(),
             stream_trims: Arc::default(),
-            cache: cache::ItemCache::new(item_cache_bytes, LOCK_STRIPES),
+            cache,
             graveyard: Arc::default(),
         };
         engine.reload_catalog()?;

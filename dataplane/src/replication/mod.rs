@@ -368,10 +368,11 @@ impl Replica {
     /// every peer answered that it is fresh too; a replica that lost its disk therefore waits
     /// to be brought up to date by the existing group instead of founding another.
     /// Returns the replica and the channel on which applied catalog changes are announced.
-    pub async fn start(
+    pub(crate) async fn start(
         config: &ReplicaConfig,
         store: Arc<Store>,
         snapshot_dir: &std::path::Path,
+        cache: Option<Arc<crate::engine::cache::ItemCache>>,
     ) -> Result<(Arc<Replica>, mpsc::UnboundedReceiver<Applied>), String> {
         if let Some(tls) = &config.tls {
             network::use_internal_tls(tls.clone());
@@ -427,8 +428,9 @@ impl Replica {
         .map_err(|e| e.to_string())?;
         let log = storage::LogStore::new(store.clone());
         let catalog_applied = Arc::new(AtomicU64::new(0));
-        let sm = storage::StateMachine::open(store, snapshot_dir, tx, catalog_applied.clone())
-            .map_err(|e| e.to_string())?;
+        let sm =
+            storage::StateMachine::open(store, snapshot_dir, tx, catalog_applied.clone(), cache)
+                .map_err(|e| e.to_string())?;
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),

@@ -23,7 +23,9 @@ use openraft::{
     SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
 };
 use tabula_storage::snapshot::SnapshotStats;
-use tabula_storage::{Mutation, SealedWrite, Store};
+use tabula_storage::{Mutation, SealedWrite, Space, Store};
+
+use crate::engine::cache::ItemCache;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
@@ -195,6 +197,8 @@ pub struct StateMachine {
     snapshots: Snapshots,
     /// The file a snapshot being received is written to.
     receiving: Option<PathBuf>,
+    /// The engine's item cache: the items an entry writes leave it as the entry is applied.
+    cache: Option<Arc<ItemCache>>,
 }
 
 impl StateMachine {
@@ -205,6 +209,7 @@ impl StateMachine {
         snapshot_dir: &Path,
         notify: mpsc::UnboundedSender<Applied>,
         catalog_applied: Arc<AtomicU64>,
+        cache: Option<Arc<ItemCache>>,
     ) -> SResult<Self> {
         std::fs::create_dir_all(snapshot_dir).map_err(write_err)?;
         let snapshots = Snapshots {
@@ -234,6 +239,7 @@ impl StateMachine {
             catalog_applied,
             snapshots,
             receiving: None,
+            cache,
         })
     }
 
@@ -312,6 +318,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     }
                     match catalog {
                         None => {
+                            // Cached items these writes change are dropped, and no read
+                            // refills one with the old value meanwhile (see `cache`).
+                            let _mark = self.cache.as_ref().map(|c| {
+                                c.begin_writes(
+                                    writes
+                                        .iter()
+                                        .filter(|w| w.space == Space::Items)
+                                        .map(|w| w.key.as_slice()),
+                                )
+                            });
                             self.store
                                 .commit_writes(&writes, Some(proposal.stamp), Some(&marker), false)
                                 .map_err(write_err)?;
@@ -423,6 +439,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             "installed a snapshot from the leader"
         );
         self.applied = (meta.last_log_id, meta.last_membership.clone());
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
         if let Some(l) = meta.last_log_id {
             self.catalog_applied.fetch_max(l.index, Ordering::SeqCst);
         }
@@ -627,7 +646,7 @@ mod tests {
         b.set_raft_state("installing", &encode(&meta).expect("encode"))
             .expect("mark");
         let (tx, _rx) = mpsc::unbounded_channel();
-        let sm = StateMachine::open(b.clone(), &snapshots, tx, Arc::default()).expect("open");
+        let sm = StateMachine::open(b.clone(), &snapshots, tx, Arc::default(), None).expect("open");
         assert_eq!(sm.applied.0, meta.last_log_id);
         assert_eq!(b.digest().expect("digest"), a.digest().expect("digest"));
         assert_eq!(b.raft_state("installing").expect("mark"), None);
