@@ -555,10 +555,12 @@ impl Replica {
     async fn find_group(&self) {
         let mut stop = self.stop.subscribe();
         let own = self.peers.get(&self.id).cloned().unwrap_or_default();
+        let mut floor_known = false;
         loop {
             let mut all_answered = true;
             let mut all_fresh = true;
             let mut with_log = None;
+            let mut longest = 0;
             for (id, addr) in &self.peers {
                 if *id == self.id {
                     continue;
@@ -566,6 +568,7 @@ impl Replica {
                 match ask_joined(addr).await {
                     Some((joined, last)) => {
                         all_fresh &= !joined;
+                        longest = longest.max(last.unwrap_or(0));
                         if joined && last.is_some_and(|l| l >= 1) {
                             with_log = Some((*id, addr.clone()));
                         }
@@ -574,18 +577,38 @@ impl Replica {
                 }
             }
             if let Some((peer, addr)) = with_log {
+                // With every peer's answer, the longest log among them holds every entry ever
+                // committed (a commit needs a majority, and all answered): once this replica
+                // has applied that far it may vote, even before its join is through (its
+                // leader may die first, and the others may need its vote).
+                if all_answered && !floor_known {
+                    floor_known = true;
+                    self.set_vote_floor(longest.max(1));
+                }
+                // Ask the leader this replica already hears from, else the peer.
+                let leader = {
+                    let m = self.raft.metrics().borrow().clone();
+                    m.current_leader.and_then(|l| {
+                        m.membership_config
+                            .membership()
+                            .get_node(&l)
+                            .map(|n| n.addr.clone())
+                    })
+                };
                 let join = members::MembersRequest::Join {
                     id: self.id,
                     addr: own.clone(),
                 };
-                match members::call(&addr, &join, 0).await {
+                match members::call(leader.as_deref().unwrap_or(&addr), &join, 0).await {
                     Ok(reply) => {
                         tracing::info!(
                             peer,
                             votes_from = reply.last_log_index,
                             "joined the replica group; voting once caught up"
                         );
-                        self.set_vote_floor(reply.last_log_index.max(1));
+                        if !floor_known {
+                            self.set_vote_floor(reply.last_log_index.max(1));
+                        }
                         return;
                     }
                     Err(e) => tracing::info!(peer, error = %e, "asking to join the replica group"),
