@@ -8,13 +8,24 @@ use aws_sdk_dynamodb::types::{
 };
 use tabula_dataplane::{Config, Server};
 
-/// A free TCP port on `ip` (a loopback address) for a server process to listen on.
+/// A free TCP port on `ip` (a loopback address) for a server process to listen on. It is
+/// taken below the kernel's ephemeral range (32768 and up): a port handed out by `bind(0)`
+/// can be taken as the local port of one of the many client connections the tests open
+/// before the server process binds it, and the server then fails to start.
 pub fn free_port(ip: &str) -> u16 {
-    std::net::TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(7919)) % 12_000) as u16;
+        if std::net::TcpListener::bind((ip, port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Waits (up to 10 s) until a server process listens on `ip:port`.
