@@ -35,7 +35,22 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 # --- Rust tests ----------------------------------------------------------------------------
 say "cargo nextest (unit + integration with the AWS SDK for Rust)"
-cargo nextest run --workspace --no-fail-fast
+# The replication tests keep each replica's log here; a failing test's are shown below.
+export TABULA_TEST_LOG_DIR="${TABULA_TEST_LOG_DIR:-$(mktemp -d)}"
+export TABULA_TEST_LOG="${TABULA_TEST_LOG:-info,openraft=warn}"
+nextest_out=$(mktemp)
+failed=0
+cargo nextest run --workspace --no-fail-fast 2>&1 | tee "$nextest_out" || failed=1
+if [ "$failed" = 1 ]; then
+  for t in $(grep "^ *FAIL " "$nextest_out" | grep -o "replication::[a-z_0-9]*" | sort -u); do
+    for f in "$TABULA_TEST_LOG_DIR/${t//::/-}"/node*.log; do
+      [ -f "$f" ] || continue
+      say "last lines of $t, $(basename "$f")"
+      sed 's/\x1b\[[0-9;]*m//g' "$f" | tail -25
+    done
+  done
+  exit 1
+fi
 
 [ "$quick" = 1 ] && exit 0
 

@@ -28,9 +28,10 @@ pub fn free_port(ip: &str) -> u16 {
     }
 }
 
-/// Waits (up to 10 s) until a server process listens on `ip:port`.
+/// Waits (up to 60 s: a cold start right after a build reads a large debug binary from a busy
+/// disk) until a server process listens on `ip:port`.
 pub async fn wait_listening(ip: &str, port: u16) {
-    for _ in 0..400 {
+    for _ in 0..2400 {
         if tokio::net::TcpStream::connect((ip, port)).await.is_ok() {
             return;
         }

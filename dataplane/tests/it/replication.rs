@@ -111,15 +111,23 @@ impl Cluster {
 
     fn spawn(&mut self, i: usize) {
         let node = &self.nodes[i];
-        // TABULA_TEST_LOG_DIR=dir keeps each replica's log (dir/node<N>.log; the server logs
-        // to stdout, errors before logging starts go to stderr).
+        // TABULA_TEST_LOG_DIR=dir keeps each replica's log (dir/<test>/node<N>.log; the
+        // server logs to stdout, errors before logging starts go to stderr).
         let log = || match std::env::var_os("TABULA_TEST_LOG_DIR") {
-            Some(d) => std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(std::path::Path::new(&d).join(format!("node{}.log", node.id)))
-                .map(Stdio::from)
-                .unwrap_or(Stdio::null()),
+            Some(d) => {
+                let test = std::thread::current()
+                    .name()
+                    .unwrap_or("test")
+                    .replace("::", "-");
+                let dir = std::path::Path::new(&d).join(test);
+                let _ = std::fs::create_dir_all(&dir);
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join(format!("node{}.log", node.id)))
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null())
+            }
             None => Stdio::null(),
         };
         let child = Command::new(env!("CARGO_BIN_EXE_tabula-dataplane"))
@@ -196,8 +204,10 @@ impl Cluster {
     }
 
     /// Waits until the running nodes (all but `except`) agree on a leader; returns its index.
+    /// The bound is generous: right after a build the disk is busy writing the binaries out,
+    /// and every vote and log append waits for an fsync.
     async fn wait_leader(&self, except: Option<&[usize]>) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let mut leaders = BTreeSet::new();
             let mut all = true;
@@ -224,7 +234,7 @@ impl Cluster {
                     }
                 }
             }
-            assert!(Instant::now() < deadline, "no leader agreed on in 20 s");
+            assert!(Instant::now() < deadline, "no leader agreed on in 60 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
