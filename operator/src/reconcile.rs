@@ -178,6 +178,12 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         }
     }
 
+    // The StatefulSet as it is: its size (a scale-down shrinks the replica group first) and
+    // its status (applying the spec below leaves the status alone).
+    let existing: Option<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&Names::of(table).statefulset)
+        .await?;
+
     // 4. Children.
     let mut scale_problem = None;
     if problem.is_none() {
@@ -188,10 +194,7 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
         apply(ctx, &ns, &builders::pod_disruption_budget(table)).await?;
         apply(ctx, &ns, &builders::network_policy(table)).await?;
         let mut sts = builders::statefulset(table, s);
-        let current = Api::<StatefulSet>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&Names::of(table).statefulset)
-            .await?
-            .and_then(|s| s.spec?.replicas);
+        let current = existing.as_ref().and_then(|s| s.spec.as_ref()?.replicas);
         if let Some(current) = current
             && current > table.spec.cluster.replicas.max(1)
         {
@@ -211,10 +214,7 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
     }
 
     // 5. Observe pods, then the data plane.
-    let sts: Option<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&Names::of(table).statefulset)
-        .await?;
-    let sts_status = sts.and_then(|s| s.status);
+    let sts_status = existing.and_then(|s| s.status);
     let replicas = table.spec.cluster.replicas;
     let ready = sts_status
         .as_ref()

@@ -240,15 +240,15 @@ fn build_ssts(file: &Path, work: &Path) -> Result<(SnapshotStats, Vec<(&'static 
     let mut writer: Option<(u8, SstFileWriter)> = None;
     let mut records = 0u64;
     let mut previous: Option<Vec<u8>> = None;
+    let finish_current = |writer: &mut Option<(u8, SstFileWriter)>| -> Result<()> {
+        if let Some((_, mut w)) = writer.take() {
+            w.finish()?;
+        }
+        Ok(())
+    };
     loop {
         let mut tag = [0u8; 1];
         r.take(&mut tag)?;
-        let finish_current = |writer: &mut Option<(u8, SstFileWriter)>| -> Result<()> {
-            if let Some((_, mut w)) = writer.take() {
-                w.finish()?;
-            }
-            Ok(())
-        };
         if tag[0] == 0 {
             finish_current(&mut writer)?;
             break;

@@ -58,11 +58,7 @@ pub async fn change(
             return Err("no stable leader to change the membership".into());
         }
         let leader = m.current_leader.ok_or("no leader elected")?;
-        let addr = m
-            .membership_config
-            .membership()
-            .get_node(&leader)
-            .map(|n| n.addr.clone())
+        let addr = super::node_addr(&m, leader)
             .ok_or_else(|| format!("the leader {leader} has no known address"))?;
         return call(&addr, &request, hops + 1).await;
     }

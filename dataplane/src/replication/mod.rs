@@ -320,6 +320,14 @@ const ENTRIES_IN_FLIGHT: usize = 2;
 /// it is answered ServiceUnavailable.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
 
+/// The internal address of replica `id` as the group's membership records it.
+fn node_addr(m: &openraft::RaftMetrics<NodeId, BasicNode>, id: NodeId) -> Option<String> {
+    m.membership_config
+        .membership()
+        .get_node(&id)
+        .map(|n| n.addr.clone())
+}
+
 /// Asks the replica at `addr` whether it belongs to a group and how long its log is (the
 /// `Joined` RPC); `None` if it does not answer within a second.
 async fn ask_joined(addr: &str) -> Option<(bool, Option<u64>)> {
@@ -377,9 +385,11 @@ impl Replica {
         if let Some(tls) = &config.tls {
             network::use_internal_tls(tls.clone());
         }
-        // Refuse unusable TLS material now, not in the background once serving.
+        // The internal service's server, over mutual TLS when configured: unusable TLS
+        // material refuses the start.
+        let mut server = tonic::transport::Server::builder();
         if let Some(tls) = &config.tls {
-            tonic::transport::Server::builder()
+            server = server
                 .tls_config(tls.server())
                 .map_err(|e| format!("internal TLS: {e}"))?;
         }
@@ -457,7 +467,7 @@ impl Replica {
             store: floor_store,
             ready_term: AtomicU64::new(0),
         });
-        replica.serve(listener);
+        replica.serve(listener, server);
         // A fresh replica, or one that restarted before it found its group.
         if floor == u64::MAX {
             let r = replica.clone();
@@ -587,13 +597,9 @@ impl Replica {
                 }
                 // Ask the leader this replica already hears from, else the peer.
                 let leader = {
-                    let m = self.raft.metrics().borrow().clone();
-                    m.current_leader.and_then(|l| {
-                        m.membership_config
-                            .membership()
-                            .get_node(&l)
-                            .map(|n| n.addr.clone())
-                    })
+                    let m = self.raft.metrics();
+                    let m = m.borrow();
+                    m.current_leader.and_then(|l| node_addr(&m, l))
                 };
                 let join = members::MembersRequest::Join {
                     id: self.id,
@@ -639,7 +645,7 @@ impl Replica {
     }
 
     /// Serves the internal gRPC service on `listener` until [`Replica::shutdown`].
-    fn serve(&self, listener: tokio::net::TcpListener) {
+    fn serve(&self, listener: tokio::net::TcpListener, mut builder: tonic::transport::Server) {
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let service = network::Service {
@@ -648,16 +654,6 @@ impl Replica {
             vote_floor: self.vote_floor.clone(),
         };
         let mut stop = self.stop.subscribe();
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = network::internal_tls() {
-            builder = match builder.tls_config(tls.server()) {
-                Ok(b) => b,
-                Err(e) => {
-                    tracing::error!(error = %e, "internal TLS settings refused; the internal service does not start");
-                    return;
-                }
-            };
-        }
         tokio::spawn(async move {
             let served = builder
                 .add_service(
@@ -782,12 +778,7 @@ impl Replica {
                 Err("the leader is taking over".into())
             };
         }
-        let addr = m
-            .membership_config
-            .membership()
-            .get_node(&leader)
-            .map(|n| n.addr.clone())
-            .ok_or("the leader's address is unknown")?;
+        let addr = node_addr(&m, leader).ok_or("the leader's address is unknown")?;
         let leader_last = ask_joined(&addr)
             .await
             .ok_or("the leader did not answer")?
@@ -849,14 +840,7 @@ impl Replica {
             .ok()?
             .ok()?
             .current_leader?;
-        let addr = self
-            .raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .get_node(&known)
-            .map(|n| n.addr.clone());
+        let addr = node_addr(&self.raft.metrics().borrow(), known);
         Some((known, addr.or_else(|| self.peers.get(&known).cloned())?))
     }
 

@@ -100,10 +100,6 @@ pub fn use_internal_tls(tls: InternalTls) {
     let _ = INTERNAL_TLS.set(tls);
 }
 
-pub fn internal_tls() -> Option<&'static InternalTls> {
-    INTERNAL_TLS.get()
-}
-
 /// A lazily connected channel to a peer's internal address (over mutual TLS when configured).
 pub fn channel(addr: &str) -> Result<Channel, String> {
     let bad = |e: &dyn std::fmt::Display| format!("bad peer address {addr}: {e}");

@@ -164,6 +164,29 @@ pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
     aws_sdk_dynamodbstreams::Client::from_conf(conf)
 }
 
+/// The stream's first shard and a TRIM_HORIZON iterator into it.
+pub async fn first_shard_iterator(
+    sc: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+) -> (String, String) {
+    let d = sc.describe_stream().stream_arn(arn).send().await.unwrap();
+    let shard = d.stream_description.unwrap().shards()[0]
+        .shard_id()
+        .unwrap()
+        .to_string();
+    let iterator = sc
+        .get_shard_iterator()
+        .stream_arn(arn)
+        .shard_id(&shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    (shard, iterator)
+}
+
 /// Every record of a stream now, shard after shard (each closed shard to its end, the open
 /// one until it has nothing more).
 pub async fn read_stream(

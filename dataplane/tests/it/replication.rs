@@ -843,7 +843,6 @@ async fn a_wiped_replica_is_rebuilt_from_a_snapshot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trimmed_streams_stay_trimmed_after_a_failover() {
     use aws_sdk_dynamodb::types::{StreamSpecification, StreamViewType};
-    use aws_sdk_dynamodbstreams::types::ShardIteratorType;
     let mut cluster = Cluster::start_with(
         3,
         &[
@@ -889,29 +888,7 @@ async fn trimmed_streams_stay_trimmed_after_a_failover() {
         .stream_arn()
         .unwrap()
         .to_string();
-    let shard = sc
-        .describe_stream()
-        .stream_arn(&arn)
-        .send()
-        .await
-        .expect("describe stream")
-        .stream_description()
-        .unwrap()
-        .shards()[0]
-        .shard_id()
-        .unwrap()
-        .to_string();
-    let iterator = sc
-        .get_shard_iterator()
-        .stream_arn(&arn)
-        .shard_id(&shard)
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .expect("iterator")
-        .shard_iterator()
-        .unwrap()
-        .to_string();
+    let (_, iterator) = crate::harness::first_shard_iterator(&sc, &arn).await;
     // Past the retention, the leader's sweep trims the records (on every replica).
     tokio::time::sleep(Duration::from_secs(4)).await;
     cluster.kill(leader);

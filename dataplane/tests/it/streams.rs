@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodbstreams::types::{OperationType, ShardIteratorType};
 
-use crate::harness::{TestServer, attr, code, key, n, s, streams_client};
+use crate::harness::{TestServer, attr, code, first_shard_iterator, key, n, s, streams_client};
 
 async fn create_with_stream(
     c: &aws_sdk_dynamodb::Client,
@@ -176,21 +176,7 @@ async fn table_changes_become_stream_records() {
 
     // An iterator older than 15 minutes has expired. (White-box: the iterator's issue time
     // is rewritten rather than waiting a quarter of an hour.)
-    let d = sc.describe_stream().stream_arn(&arn).send().await.unwrap();
-    let shard = d.stream_description.unwrap().shards()[0]
-        .shard_id()
-        .unwrap()
-        .to_string();
-    let it = sc
-        .get_shard_iterator()
-        .stream_arn(&arn)
-        .shard_id(&shard)
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap();
+    let (_, it) = first_shard_iterator(&sc, &arn).await;
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let text = String::from_utf8(b64.decode(&it).unwrap()).unwrap();
@@ -428,21 +414,7 @@ async fn ttl_deletes_are_the_services_and_old_records_are_trimmed() {
         .to_string();
 
     // An iterator handed out before the trim.
-    let d = sc.describe_stream().stream_arn(&arn).send().await.unwrap();
-    let shard = d.stream_description.unwrap().shards()[0]
-        .shard_id()
-        .unwrap()
-        .to_string();
-    let early = sc
-        .get_shard_iterator()
-        .stream_arn(&arn)
-        .shard_id(&shard)
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator
-        .unwrap();
+    let (shard, early) = first_shard_iterator(&sc, &arn).await;
 
     // Past the retention period the records are gone; asking for them is an error.
     tokio::time::sleep(Duration::from_secs(4)).await;
