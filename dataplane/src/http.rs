@@ -284,19 +284,21 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
     // The term a write is admitted in (replicas): its proposals carry it, and the log
     // refuses them if leadership moved meanwhile.
     let mut term = 0;
+    let mut admitted = None;
     if let Some(replica) = &shared.replica {
         use crate::replication::{Forwarded, Route};
         let here = match crate::replication::route(op, &body) {
             Route::Local => true,
             Route::Linearizable if replica.is_leader() => {
-                if let Err(e) = replica.ensure_linearizable().await {
-                    return error_answer(&e);
+                match replica.ensure_linearizable().await {
+                    Ok(leads) => leads,
+                    Err(e) => return error_answer(&e),
                 }
-                true
             }
             Route::Leader if replica.is_leader() => match replica.wait_writer().await {
-                Some(t) => {
+                Some((t, a)) => {
                     term = t;
+                    admitted = Some(a);
                     true
                 }
                 None if replica.is_leader() => {
@@ -329,7 +331,9 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
     } else {
         let engine = shared.engine.clone();
         let task = tokio::spawn(crate::replication::DECIDED_TERM.scope(term, async move {
-            protocol::dispatch(&engine, op, &body).await
+            let answer = protocol::dispatch(&engine, op, &body).await;
+            drop(admitted);
+            answer
         }));
         match shared.replica {
             None => task.await,

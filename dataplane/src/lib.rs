@@ -153,7 +153,11 @@ fn start_replica_tasks(
                 && !stopped
             {
                 stopped = true;
-                tracing::error!(node = r.id, error = %e, "replication stopped: this replica no longer takes part in its group");
+                if matches!(e, openraft::error::Fatal::Stopped) {
+                    tracing::info!(node = r.id, "replication stopped");
+                } else {
+                    tracing::error!(node = r.id, error = %e, "replication stopped: this replica no longer takes part in its group");
+                }
             }
             if let Some(term) = r.writer_term()
                 && handled != Some(term)
@@ -294,7 +298,13 @@ impl Server {
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops the server. A replica that leads hands its leadership over first (bounded by
+    /// `replication::HAND_OVER`), while it still serves: requests arriving meanwhile are
+    /// held, then passed to the new leader.
     pub async fn shutdown(self) {
+        if let Some(r) = &self.replica {
+            r.hand_over(replication::HAND_OVER).await;
+        }
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
         if let Some(r) = &self.replica {

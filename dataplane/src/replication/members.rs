@@ -11,6 +11,9 @@
 //!   StatefulSet down, or `tabula-dataplane --change-members`). New ones are caught up as
 //!   learners first; removed ones leave the group; the addresses of those that stay are
 //!   kept.
+//! - **Campaign**: a leader that is stopping asks a voter holding its whole log to start an
+//!   election at once (see `Replica::hand_over`); carried out by the voter asked, not the
+//!   leader.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -28,6 +31,8 @@ pub enum MembersRequest {
     Join { id: NodeId, addr: String },
     /// The voters become exactly these replicas (id → internal address).
     Set(BTreeMap<NodeId, String>),
+    /// The leader of `term` is stopping and asks this replica to campaign now.
+    Campaign { term: u64 },
 }
 
 /// The group after a change.
@@ -53,7 +58,9 @@ pub async fn change(
     hops: u32,
 ) -> Result<MembersReply, String> {
     let m = raft.metrics().borrow().clone();
-    if m.state != ServerState::Leader {
+    // A campaign is for the replica asked; every other change is the leader's.
+    let here = matches!(request, MembersRequest::Campaign { .. });
+    if m.state != ServerState::Leader && !here {
         if hops >= MAX_HOPS {
             return Err("no stable leader to change the membership".into());
         }
@@ -94,6 +101,7 @@ pub async fn change(
                 );
             }
         }
+        MembersRequest::Campaign { term } => return campaign(raft, &m, term).await,
         MembersRequest::Set(desired) => {
             if desired.is_empty() {
                 return Err("the group needs at least one replica".into());
@@ -126,6 +134,36 @@ pub async fn change(
             }
         }
     }
+    Ok(describe(raft))
+}
+
+/// Starts an election here at once, if this replica is a following voter in `term` (a
+/// request that arrives late, after another election, changes nothing).
+async fn campaign(
+    raft: &Raft<TypeConfig>,
+    m: &openraft::RaftMetrics<NodeId, BasicNode>,
+    term: u64,
+) -> Result<MembersReply, String> {
+    if m.current_term != term || m.state != ServerState::Follower {
+        return Err(format!(
+            "replica {} is not following in term {term} (term {}, {:?})",
+            m.id, m.current_term, m.state
+        ));
+    }
+    if !m
+        .membership_config
+        .membership()
+        .voter_ids()
+        .any(|v| v == m.id)
+    {
+        return Err(format!("replica {} is not a voter", m.id));
+    }
+    tracing::info!(
+        node = m.id,
+        term,
+        "the leader is stopping: campaigning to take over"
+    );
+    raft.trigger().elect().await.map_err(|e| e.to_string())?;
     Ok(describe(raft))
 }
 

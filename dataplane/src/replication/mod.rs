@@ -21,20 +21,22 @@
 //!
 //! - **Membership** (`members`): a replica starting with an empty disk joins its group (as
 //!   a learner until caught up); the voters change by joint consensus.
-//!
-//! Not yet: mutual TLS between replicas.
+//! - **Stopping**: a leader that is stopped (SIGTERM: a rolling update, a drained node) first
+//!   hands its leadership to an up-to-date voter (`Replica::hand_over`), so the group does
+//!   not wait out an election timeout.
+//! - **Mutual TLS** between replicas when configured (`network::InternalTls`).
 
 pub mod members;
 pub mod network;
 mod storage;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use openraft::{BasicNode, Raft, ServerState};
 use serde::{Deserialize, Serialize};
 use tabula_proto::{ForwardRequest, ReplicaClient};
@@ -306,6 +308,23 @@ pub struct Replica {
     store: Arc<Store>,
     /// The last term in which this node was a ready leader (see `background_term`).
     ready_term: AtomicU64,
+    /// Set while this leader hands its leadership over (see `hand_over`): it admits no more
+    /// writes.
+    handing_over: AtomicBool,
+    /// Writes this leader admitted and has not answered yet (see `wait_writer`).
+    admitted: Arc<AtomicUsize>,
+    /// The internal service's task, which ends once the service stopped.
+    served: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// A write admitted by this leader, counted until it is dropped (when the write is answered):
+/// a hand-over waits for the writes admitted before it.
+pub struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A part waiting for its entry, and where its outcome goes.
@@ -319,6 +338,24 @@ const ENTRIES_IN_FLIGHT: usize = 2;
 /// How long a request waits for a leader to be elected (or to finish taking over) before
 /// it is answered ServiceUnavailable.
 const LEADER_WAIT: Duration = Duration::from_secs(3);
+
+/// Raft timers (ms). The heartbeat interval is also the AppendEntries timeout: room for a
+/// synced append of a batch. A follower that heard from its leader within the longest
+/// election timeout refuses to vote for another (openraft's leader lease).
+const HEARTBEAT_MS: u64 = 150;
+const ELECTION_MIN_MS: u64 = 500;
+const ELECTION_MAX_MS: u64 = 1000;
+
+/// How long a stopping leader tries to hand its leadership over before it stops anyway.
+pub const HAND_OVER: Duration = Duration::from_secs(5);
+
+/// How long a replica that handed its leadership over goes on serving forwarded requests,
+/// so that each replica has heard from the new leader (its first entry) before this one
+/// stops answering.
+const HANDED_OVER_GRACE: Duration = Duration::from_millis(2 * HEARTBEAT_MS);
+
+/// How long a stopping replica waits for the forwarded requests it is answering.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// The internal address of replica `id` as the group's membership records it.
 fn node_addr(m: &openraft::RaftMetrics<NodeId, BasicNode>, id: NodeId) -> Option<String> {
@@ -350,8 +387,9 @@ async fn ask_joined(addr: &str) -> Option<(bool, Option<u64>)> {
 pub enum Forwarded {
     /// The leader's answer: HTTP status and body.
     Answer(u16, Bytes),
-    /// The leader could not be reached (the request was not delivered) and another one was
-    /// elected meanwhile: route the request again.
+    /// The request was not delivered and leadership moved meanwhile (the leader could not be
+    /// reached and another one was elected, or it moved to or from this replica): route the
+    /// request again.
     LeaderMoved,
 }
 
@@ -423,10 +461,9 @@ impl Replica {
         let (tx, rx) = mpsc::unbounded_channel();
         let raft_config = openraft::Config {
             cluster_name: "tabula".into(),
-            // Also the AppendEntries timeout: room for a synced append of a batch.
-            heartbeat_interval: 150,
-            election_timeout_min: 500,
-            election_timeout_max: 1000,
+            heartbeat_interval: HEARTBEAT_MS,
+            election_timeout_min: ELECTION_MIN_MS,
+            election_timeout_max: ELECTION_MAX_MS,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_entries),
             // Entries a snapshot covers that stay in the log: a replica a little behind
             // catches up from the log, one further behind is sent the snapshot.
@@ -466,6 +503,9 @@ impl Replica {
             queue,
             store: floor_store,
             ready_term: AtomicU64::new(0),
+            handing_over: AtomicBool::new(false),
+            admitted: Arc::default(),
+            served: Mutex::default(),
         });
         replica.serve(listener, server);
         // A fresh replica, or one that restarted before it found its group.
@@ -654,7 +694,7 @@ impl Replica {
             vote_floor: self.vote_floor.clone(),
         };
         let mut stop = self.stop.subscribe();
-        tokio::spawn(async move {
+        let served = tokio::spawn(async move {
             let served = builder
                 .add_service(
                     tabula_proto::ReplicaServer::new(service)
@@ -669,6 +709,7 @@ impl Replica {
                 tracing::error!(error = %e, "internal gRPC service stopped");
             }
         });
+        *self.served.lock().unwrap_or_else(|p| p.into_inner()) = Some(served);
     }
 
     /// Installs what answers forwarded requests (the HTTP side, which needs the engine).
@@ -690,14 +731,159 @@ impl Replica {
         self.catalog_loaded.load(Ordering::SeqCst) >= self.catalog_applied.load(Ordering::SeqCst)
     }
 
+    /// Stops serving the group, then Raft. Requests forwarded here that are still being
+    /// answered (a replica that just handed its leadership over passes them on to the new
+    /// leader) are finished first, within `DRAIN`.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
+        let served = self.served.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(served) = served
+            && tokio::time::timeout(DRAIN, served).await.is_err()
+        {
+            tracing::warn!(
+                node = self.id,
+                "requests forwarded here were still unanswered after {DRAIN:?}; stopping anyway"
+            );
+        }
         let _ = self.raft.shutdown().await;
     }
 
+    /// Hands this replica's leadership to an up-to-date voter before it stops, so the group
+    /// need not wait out an election timeout (about 1.5 s without writes) first:
+    ///
+    /// 1. New writes are held (they go to the new leader once it is known; see
+    ///    `wait_writer`), and this replica stops campaigning.
+    /// 2. Once every write admitted before is answered and a voter holds every entry of the
+    ///    log, that voter is asked to campaign (`MembersRequest::Campaign`). Its log is as
+    ///    long as this leader's, so this leader votes for it, which with three voters is a
+    ///    quorum. With more voters the others' votes are needed too, and they refuse while
+    ///    they still hear from this leader (openraft's leader lease): heartbeats stop first
+    ///    and the lease is left to run out.
+    ///
+    /// Returns the new leader; `None` if this replica does not lead, leads alone, or the
+    /// group did not move within `within` (it then leads on, and once stopped the others
+    /// elect a leader by themselves, as after a crash).
+    pub async fn hand_over(&self, within: Duration) -> Option<NodeId> {
+        let m = self.raft.metrics().borrow().clone();
+        if m.state != ServerState::Leader {
+            return None;
+        }
+        let others: Vec<NodeId> = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .filter(|v| *v != self.id)
+            .collect();
+        if others.is_empty() {
+            return None;
+        }
+        let began = tokio::time::Instant::now();
+        self.handing_over.store(true, Ordering::SeqCst);
+        let runtime = self.raft.runtime_config();
+        runtime.elect(false);
+        let voters = others.len() + 1;
+        let votes_needed = voters / 2 + 1;
+        if votes_needed > 2 {
+            runtime.heartbeat(false);
+        }
+        let moved = self
+            .move_leadership(&others, votes_needed, began + within)
+            .await;
+        match moved {
+            Some(to) => {
+                tracing::info!(
+                    node = self.id,
+                    to,
+                    took_ms = began.elapsed().as_millis() as u64,
+                    "handed leadership over before stopping"
+                );
+                tokio::time::sleep(HANDED_OVER_GRACE).await;
+            }
+            None => {
+                runtime.elect(true);
+                runtime.heartbeat(true);
+                self.handing_over.store(false, Ordering::SeqCst);
+                tracing::warn!(
+                    node = self.id,
+                    "could not hand leadership over within {within:?}; the others elect a leader once this replica stops"
+                );
+            }
+        }
+        moved
+    }
+
+    /// The waiting part of `hand_over`: the new leader, once this replica follows one.
+    async fn move_leadership(
+        &self,
+        others: &[NodeId],
+        votes_needed: usize,
+        deadline: tokio::time::Instant,
+    ) -> Option<NodeId> {
+        let mut metrics = self.raft.metrics();
+        // The term in which a voter was last asked to campaign, and since when the log and
+        // the applied position stand still (with heartbeats stopped, the followers have
+        // heard nothing since about then).
+        let mut asked: Option<u64> = None;
+        let mut seen = None;
+        let mut quiet_since = tokio::time::Instant::now();
+        loop {
+            let m = metrics.borrow_and_update().clone();
+            if let Some(leader) = m.current_leader
+                && leader != self.id
+            {
+                return Some(leader);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            let last = m.last_log_index;
+            let progress = Some((last, m.last_applied.map(|l| l.index)));
+            if seen != progress {
+                seen = progress;
+                quiet_since = now;
+            }
+            let lease_over = votes_needed <= 2
+                || now >= quiet_since + Duration::from_millis(ELECTION_MAX_MS + HEARTBEAT_MS);
+            let settled = m.state == ServerState::Leader
+                && asked != Some(m.current_term)
+                && self.admitted.load(Ordering::SeqCst) == 0
+                && m.last_applied.map(|l| l.index) == last;
+            // The voter that holds every entry of this leader's log.
+            let target = settled
+                .then(|| {
+                    let matched = m.replication.as_ref()?;
+                    others
+                        .iter()
+                        .copied()
+                        .find(|id| matched.get(id).is_some_and(|l| l.map(|l| l.index) == last))
+                })
+                .flatten();
+            if let Some(to) = target
+                && lease_over
+                && let Some(addr) = node_addr(&m, to)
+            {
+                let campaign = members::MembersRequest::Campaign {
+                    term: m.current_term,
+                };
+                let call = members::call(&addr, &campaign, 0);
+                match tokio::time::timeout(Duration::from_secs(1), call).await {
+                    Ok(Ok(_)) => asked = Some(m.current_term),
+                    Ok(Err(e)) => tracing::debug!(to, error = %e, "hand-over: campaign refused"),
+                    Err(_) => tracing::debug!(to, "hand-over: campaign request timed out"),
+                }
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(20), metrics.changed()).await;
+        }
+    }
+
     /// The term in which this node is a ready leader: it leads, has applied every entry of
-    /// earlier leaders, and its engine has loaded every catalog change applied.
+    /// earlier leaders, and its engine has loaded every catalog change applied; none while
+    /// it hands its leadership over.
     pub fn writer_term(&self) -> Option<u64> {
+        if self.handing_over.load(Ordering::SeqCst) {
+            return None;
+        }
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
         let term = (Replica::writer(&m) && self.catalog_current()).then_some(m.current_term)?;
@@ -717,8 +903,10 @@ impl Replica {
         }
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
-        (Replica::writer(&m) && self.ready_term.load(Ordering::SeqCst) == m.current_term)
-            .then_some(m.current_term)
+        (Replica::writer(&m)
+            && self.ready_term.load(Ordering::SeqCst) == m.current_term
+            && !self.handing_over.load(Ordering::SeqCst))
+        .then_some(m.current_term)
     }
 
     /// Whether this node leads and has applied every entry of earlier leaders (the entry its
@@ -796,14 +984,21 @@ impl Replica {
         self.raft.metrics().borrow().state == ServerState::Leader
     }
 
-    /// Waits (bounded) until this node may write; the term it writes in, or `None` if it is
-    /// not the leader or does not get there in time.
-    pub async fn wait_writer(&self) -> Option<u64> {
+    /// Waits (bounded) until this node may write; the term it writes in and the write's
+    /// place among those admitted (keep it until the write is answered), or `None` if it is
+    /// not the leader (any more: a hand-over holds writes here until it is done) or does not
+    /// get there in time.
+    pub async fn wait_writer(&self) -> Option<(u64, Admitted)> {
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
+            // Counted before the check: a hand-over, which sets its flag before it waits
+            // for the count to drop to zero, either sees this write or is seen by it.
+            self.admitted.fetch_add(1, Ordering::SeqCst);
+            let admitted = Admitted(self.admitted.clone());
             if let Some(term) = self.writer_term() {
-                return Some(term);
+                return Some((term, admitted));
             }
+            drop(admitted);
             if !self.is_leader() || tokio::time::Instant::now() >= deadline {
                 return None;
             }
@@ -813,11 +1008,13 @@ impl Replica {
 
     /// Confirms leadership with a quorum and waits until this node has applied as far as
     /// the cluster had committed: a read after this sees every write acknowledged before it.
-    pub async fn ensure_linearizable(&self) -> Result<(), ApiError> {
-        self.raft
-            .ensure_linearizable()
-            .await
-            .map_err(|e| ApiError::new(ErrorKind::ServiceUnavailable, format!("{e}")))?;
+    /// `Ok(false)`: this node does not lead (any more); the read goes to the leader.
+    pub async fn ensure_linearizable(&self) -> Result<bool, ApiError> {
+        match self.raft.ensure_linearizable().await {
+            Ok(_) => {}
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => return Ok(false),
+            Err(e) => return Err(ApiError::new(ErrorKind::ServiceUnavailable, format!("{e}"))),
+        }
         // The engine's catalog must be as current as the store it reads.
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         while !self.catalog_current() {
@@ -829,7 +1026,7 @@ impl Replica {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The current leader's id and internal address, waiting (bounded) for one to be known.
@@ -860,7 +1057,20 @@ impl Replica {
             .await
             .ok_or_else(|| unavailable("no leader elected".into()))?;
         if leader == self.id {
-            return Err(unavailable("leadership is changing".into()));
+            // Leadership is moving: away from this replica (a hand-over), or to it (it won
+            // an election but is not leading yet). Route the request again once it settles.
+            let mut m = self.raft.metrics();
+            let moved = tokio::time::timeout(
+                LEADER_WAIT,
+                m.wait_for(|m| {
+                    m.current_leader.is_some_and(|l| l != self.id) || m.state == ServerState::Leader
+                }),
+            )
+            .await;
+            if !matches!(moved, Ok(Ok(_))) {
+                return Err(unavailable("leadership is changing".into()));
+            }
+            return Ok(Forwarded::LeaderMoved);
         }
         let client = {
             let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());

@@ -509,6 +509,23 @@ struct History {
     acked_incs: Mutex<BTreeMap<String, u64>>,
     unknown_incs: Mutex<BTreeMap<String, u64>>,
     last_ack_ms: AtomicU64,
+    /// Requests answered with an error (a conditional check that failed aside): the error.
+    failures: Mutex<Vec<String>>,
+}
+
+impl History {
+    fn failed<E, R>(&self, e: &aws_sdk_dynamodb::error::SdkError<E, R>)
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+        R: std::fmt::Debug,
+    {
+        let what = format!(
+            "{}: {}",
+            crate::harness::code(e),
+            crate::harness::message(e)
+        );
+        self.failures.lock().unwrap().push(what);
+    }
 }
 
 /// One writer: unique puts and read-then-conditional increments of a shared counter, through
@@ -544,14 +561,15 @@ async fn writer(
                     .last_ack_ms
                     .fetch_max(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
             }
-            Err(_) => {
+            Err(e) => {
+                history.failed(&e);
                 at = (at + 1) % clients.len();
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         }
         // Conditional increment: read (strongly consistent), then write old + 1 if unchanged.
-        let Ok(got) = c
+        let got = match c
             .get_item()
             .table_name("load")
             .key("pk", s(&counter))
@@ -559,9 +577,13 @@ async fn writer(
             .consistent_read(true)
             .send()
             .await
-        else {
-            at = (at + 1) % clients.len();
-            continue;
+        {
+            Ok(got) => got,
+            Err(e) => {
+                history.failed(&e);
+                at = (at + 1) % clients.len();
+                continue;
+            }
         };
         let old = got.item().map(|it| num(it, "v")).unwrap_or(0);
         let mut put = c
@@ -587,7 +609,8 @@ async fn writer(
                     .or_default() += 1
             }
             Err(e) if crate::harness::code(&e) == "ConditionalCheckFailedException" => {}
-            Err(_) => {
+            Err(e) => {
+                history.failed(&e);
                 *history
                     .unknown_incs
                     .lock()
@@ -694,6 +717,107 @@ async fn leader_killed_under_load_loses_no_acknowledged_write() {
     // records.
     wait_same_digest(&cluster).await;
     eprintln!("writes resumed {resumed} ms after the leader was killed");
+}
+
+/// A leader that is stopped (SIGTERM: a rolling update or a drained node stopping its pod)
+/// hands its leadership over first: as soon as it has exited, the others agree on a new
+/// leader one term later (after a crash they wait out the leader lease and an election
+/// timeout first, 1.5 s at least), and the writes sent through the others meanwhile all
+/// succeed, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_leader_hands_its_leadership_over() {
+    stopping_leader_hands_over(3).await;
+}
+
+/// The same with five voters, where the old leader's vote and the new one's are not a
+/// quorum: the old leader goes quiet until the others' lease on it ran out, then hands over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_leader_of_five_hands_its_leadership_over() {
+    stopping_leader_hands_over(5).await;
+}
+
+async fn stopping_leader_hands_over(size: u64) {
+    let mut cluster = Cluster::start(size).await;
+    let leader = cluster.wait_leader(None).await;
+    let old = &cluster.nodes[leader];
+    let (old_id, old_term) = {
+        let st = replica_status(&old.ip, old.api_port).await.unwrap();
+        (st["nodeId"].as_u64().unwrap(), st["term"].as_u64().unwrap())
+    };
+    let others: Vec<usize> = (0..size as usize).filter(|i| *i != leader).collect();
+    let endpoints: Vec<String> = others
+        .iter()
+        .map(|i| cluster.nodes[*i].endpoint())
+        .collect();
+    create_load_table(&client(&endpoints[0])).await;
+    let history = Arc::new(History::default());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        tasks.push(tokio::spawn(writer(
+            endpoints.clone(),
+            task,
+            format!("counter{}", task % 4),
+            history.clone(),
+            t0,
+            stop.clone(),
+        )));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!history.acked_puts.lock().unwrap().is_empty());
+    cluster.signal(leader, "-TERM");
+    let mut child = cluster.nodes[leader].child.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the leader did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(status.success(), "the stopped leader exited with {status}");
+    let deadline = Instant::now() + Duration::from_millis(1000);
+    loop {
+        let mut seen = Vec::new();
+        for i in &others {
+            let node = &cluster.nodes[*i];
+            seen.push(
+                replica_status(&node.ip, node.api_port)
+                    .await
+                    .map(|st| (st["leaderId"].as_u64(), st["term"].as_u64())),
+            );
+        }
+        let agreed = seen.iter().all(|s| {
+            s.is_some_and(|(l, t)| l.is_some_and(|l| l != old_id) && t == Some(old_term + 1))
+                && *s == seen[0]
+        });
+        if agreed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new leader agreed on in term {} right after the old leader {old_id} stopped: {seen:?}",
+            old_term + 1
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let acked_at_stop = history.acked_puts.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(history.acked_puts.lock().unwrap().len() > acked_at_stop);
+    assert_eq!(
+        history.failures.lock().unwrap().clone(),
+        Vec::<String>::new(),
+        "requests failed while the leader handed over"
+    );
+    check_history(&client(&endpoints[0]), &history).await;
 }
 
 /// A follower killed while writes go on restarts on its data directory and catches up; a
