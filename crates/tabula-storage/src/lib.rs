@@ -881,6 +881,34 @@ impl Store {
         Ok(())
     }
 
+    /// The index numbers under which `table_id` has entries (or counters) in the index
+    /// space, ascending: one seek per number found.
+    pub fn index_numbers(&self, table_id: u32) -> Result<Vec<u16>> {
+        let cf = self.cf(CF_INDEX)?;
+        let table = table_id.to_be_bytes();
+        let mut found = Vec::new();
+        let mut from = 0u32;
+        while let Ok(no) = u16::try_from(from) {
+            let mut ro = ReadOptions::default();
+            if let Some(end) = tabula_core::keyenc::prefix_end(&table) {
+                ro.set_iterate_upper_bound(end);
+            }
+            let start = tabula_core::keyenc::index_prefix(table_id, no);
+            let mode = IteratorMode::From(&start, rocksdb::Direction::Forward);
+            let Some(kv) = self.db.iterator_cf_opt(cf, ro, mode).next() else {
+                break;
+            };
+            let (k, _) = kv?;
+            let Some(no) = k.get(4..6).and_then(|b| <[u8; 2]>::try_from(b).ok()) else {
+                break;
+            };
+            let no = u16::from_be_bytes(no);
+            found.push(no);
+            from = u32::from(no) + 1;
+        }
+        Ok(found)
+    }
+
     /// Flushes memtables and compacts everything (used by tests and by backups).
     pub fn flush_and_compact(&self) -> Result<()> {
         for name in [CF_META, CF_ITEMS, CF_INDEX, CF_STREAM, CF_LOG] {

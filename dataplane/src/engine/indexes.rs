@@ -575,6 +575,46 @@ impl Engine {
         }
     }
 
+    /// Removes the entries of indexes deleted before a stop or a change of leader whose
+    /// removal (`drop_index_later`) never ran: numbers a table has entries under that none
+    /// of its indexes has any more. Numbers are never reused, so nothing reads them; called
+    /// when no write of an older definition can still be running (a single node's start, a
+    /// new leader that applied everything earlier leaders committed).
+    pub(crate) fn resume_index_drops(&self) {
+        let tables: Vec<Arc<Table>> = self
+            .tables
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for t in tables {
+            let table_id = t.handle.table_id;
+            let numbers = match self.store.index_numbers(table_id) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(table = %t.def.name, error = %e, "cannot list index entries");
+                    continue;
+                }
+            };
+            let orphans = numbers.into_iter().filter(|no| {
+                *no < t.def.next_index_no
+                    && *no != keyenc::COLLECTION_COUNTERS
+                    && !t.def.indexes.iter().any(|i| i.index_no == *no)
+            });
+            for no in orphans {
+                tracing::info!(table = %t.def.name, index_no = no, "removing the entries of a deleted index");
+                let prefix = keyenc::index_prefix(table_id, no);
+                if let Err(e) = self
+                    .log
+                    .catalog(tabula_storage::Mutation::DropIndexEntries(prefix))
+                {
+                    tracing::warn!(error = %e, "cannot remove a deleted index's entries");
+                }
+            }
+        }
+    }
+
     /// Removes a deleted index's entries in the background, after a grace period that lets
     /// writes which read the old definition finish (their entries would otherwise outlive
     /// the range delete; under a retired index number they are never read either way).
@@ -590,5 +630,112 @@ impl Engine {
                 tracing::warn!(error = %e, "cannot remove a deleted index's entries");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Operation, dispatch};
+
+    async fn call(engine: &Engine, op: Operation, body: serde_json::Value) -> serde_json::Value {
+        dispatch(engine, op, body.to_string().as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{op:?}: {e}"))
+    }
+
+    fn gsi(name: &str, attr: &str) -> serde_json::Value {
+        serde_json::json!({
+            "IndexName": name,
+            "KeySchema": [{"AttributeName": attr, "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+        })
+    }
+
+    /// The entries of an index whose deletion was committed but whose removal never ran (a
+    /// stop or a change of leader in between) are removed when the engine next takes over;
+    /// the entries of the index that stays are kept.
+    #[tokio::test]
+    async fn a_deleted_indexs_leftover_entries_are_removed_on_takeover() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = tabula_storage::Store::open(
+            dir.path(),
+            tabula_storage::MasterKey::from_bytes(&[5; 32]),
+        )
+        .expect("open");
+        let engine = Engine::new(store, super::super::EngineConfig::default()).expect("engine");
+        call(
+            &engine,
+            Operation::CreateTable,
+            serde_json::json!({
+                "TableName": "tbl",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "a", "AttributeType": "S"},
+                    {"AttributeName": "b", "AttributeType": "S"},
+                ],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "GlobalSecondaryIndexes": [gsi("by_a", "a"), gsi("by_b", "b")],
+            }),
+        )
+        .await;
+        for i in 0..20 {
+            call(
+                &engine,
+                Operation::PutItem,
+                serde_json::json!({"TableName": "tbl", "Item": {
+                    "pk": {"S": format!("k{i}")}, "a": {"S": "x"}, "b": {"S": "y"},
+                }}),
+            )
+            .await;
+        }
+        let t = engine.table("tbl").expect("table");
+        let no = |name: &str| {
+            t.def
+                .indexes
+                .iter()
+                .find(|i| i.name == name)
+                .expect("index")
+                .index_no
+        };
+        let (ga, gb) = (no("by_a"), no("by_b"));
+        let table_id = t.handle.table_id;
+        assert_eq!(
+            engine.store.index_numbers(table_id).expect("list"),
+            [ga, gb]
+        );
+        // What a stop right after UpdateTable deleted `ga` leaves: the definition without
+        // it is committed, its entries are still there.
+        let mut def = t.def.clone();
+        def.indexes.retain(|i| i.index_no != ga);
+        engine
+            .log
+            .catalog(tabula_storage::Mutation::UpdateDefinition {
+                name: "tbl".into(),
+                definition: def.encode(),
+            })
+            .expect("update");
+        engine.reload_catalog().expect("reload");
+        assert_eq!(
+            engine.store.index_numbers(table_id).expect("list"),
+            [ga, gb]
+        );
+        engine.resume_index_drops();
+        assert_eq!(engine.store.index_numbers(table_id).expect("list"), [gb]);
+        let found = call(
+            &engine,
+            Operation::Query,
+            serde_json::json!({
+                "TableName": "tbl", "IndexName": "by_b",
+                "KeyConditionExpression": "b = :b",
+                "ExpressionAttributeValues": {":b": {"S": "y"}},
+            }),
+        )
+        .await;
+        assert_eq!(found["Count"], 20);
+        // Nothing else is taken for a leftover.
+        engine.resume_index_drops();
+        assert_eq!(engine.store.index_numbers(table_id).expect("list"), [gb]);
     }
 }

@@ -245,6 +245,7 @@ impl Engine {
                     .map_err(|e| e.to_string())?;
             }
             engine.resume_backfills();
+            engine.resume_index_drops();
         }
         engine.start_ttl_sweeper();
         Ok(engine)
@@ -252,7 +253,7 @@ impl Engine {
 
     /// A replica became the leader and has applied everything earlier leaders committed:
     /// it takes over the background work they may have left (purges of deleted tables,
-    /// index backfills).
+    /// index backfills, removals of deleted indexes' entries).
     pub fn leader_started(&self) {
         if let Err(e) = self.reload_catalog() {
             tracing::error!(error = %e, "cannot reload the catalog");
@@ -271,6 +272,7 @@ impl Engine {
             Err(e) => tracing::warn!(error = %e, "cannot list deleted tables' data"),
         }
         self.resume_backfills();
+        self.resume_index_drops();
     }
 
     /// Reloads the catalog from the store: a replica calls this after its log applied a
