@@ -176,6 +176,9 @@ fn start_replica_tasks(
     });
 }
 
+/// How long a stopping server waits for the requests it is answering.
+const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
 pub struct Server {
     pub addr: SocketAddr,
@@ -306,7 +309,12 @@ impl Server {
             r.hand_over(replication::HAND_OVER).await;
         }
         let _ = self.shutdown.send(true);
-        let _ = self.task.await;
+        // In-flight requests finish first, within a bound (a pod's grace period is 30 s).
+        let mut task = self.task;
+        if tokio::time::timeout(HTTP_DRAIN, &mut task).await.is_err() {
+            tracing::warn!("requests still unanswered after {HTTP_DRAIN:?}; stopping anyway");
+            task.abort();
+        }
         if let Some(r) = &self.replica {
             r.shutdown().await;
         }

@@ -315,6 +315,8 @@ pub struct Replica {
     admitted: Arc<AtomicUsize>,
     /// The internal service's task, which ends once the service stopped.
     served: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The term this node last became a ready leader in, and when (see `move_leadership`).
+    leading_since: Mutex<Option<(u64, tokio::time::Instant)>>,
 }
 
 /// A write admitted by this leader, counted until it is dropped (when the write is answered):
@@ -328,7 +330,7 @@ impl Drop for Admitted {
 }
 
 /// A part waiting for its entry, and where its outcome goes.
-type Waiting = (Part, oneshot::Sender<Result<(), StorageError>>);
+type Waiting = (Part, oneshot::Sender<Result<(), StorageError>>, Admitted);
 
 /// Most parts one entry gathers, and most entries in flight at once (group commit: while
 /// these are replicated, the next entry fills up).
@@ -506,6 +508,7 @@ impl Replica {
             handing_over: AtomicBool::new(false),
             admitted: Arc::default(),
             served: Mutex::default(),
+            leading_since: Mutex::default(),
         });
         replica.serve(listener, server);
         // A fresh replica, or one that restarted before it found its group.
@@ -550,7 +553,8 @@ impl Replica {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_micros() as u64)
                 .unwrap_or(0);
-            let (parts, replies): (Vec<Part>, Vec<_>) = batch.into_iter().unzip();
+            let (parts, replies): (Vec<Part>, Vec<_>) =
+                batch.into_iter().map(|(p, r, a)| (p, (r, a))).unzip();
             let raft = raft.clone();
             tokio::spawn(async move {
                 let outcome = raft.client_write(Proposal { stamp, parts }).await;
@@ -558,7 +562,7 @@ impl Replica {
                 match outcome {
                     Ok(r) => {
                         let mut outcomes = r.data.into_iter();
-                        for reply in replies {
+                        for (reply, _admitted) in replies {
                             let o = outcomes.next().unwrap_or(Outcome::Rejected(
                                 "the entry's outcome is missing".into(),
                             ));
@@ -573,7 +577,7 @@ impl Replica {
                             ),
                             e => e.to_string(),
                         };
-                        for reply in replies {
+                        for (reply, _admitted) in replies {
                             let _ = reply.send(Err(StorageError::Unavailable(message.clone())));
                         }
                     }
@@ -820,12 +824,22 @@ impl Replica {
         deadline: tokio::time::Instant,
     ) -> Option<NodeId> {
         let mut metrics = self.raft.metrics();
-        // The term in which a voter was last asked to campaign, and since when the log and
-        // the applied position stand still (with heartbeats stopped, the followers have
-        // heard nothing since about then).
+        // The term in which a voter was last asked to campaign, the voters that refused,
+        // and since when nothing went to the followers (the log and the applied position
+        // stand still, no request is being answered: with heartbeats stopped, the followers
+        // have heard nothing since about then).
         let mut asked: Option<u64> = None;
+        let mut refused: Vec<NodeId> = Vec::new();
         let mut seen = None;
         let mut quiet_since = tokio::time::Instant::now();
+        let lease = Duration::from_millis(ELECTION_MAX_MS + HEARTBEAT_MS + 100);
+        // This leader's own vote refuses a candidate until its lease, counted from when it
+        // took over, ran out: a leader of less than a second cannot hand over at once.
+        let term = self.raft.metrics().borrow().current_term;
+        let took_over = match *self.leading_since.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((t, at)) if t == term => at,
+            _ => tokio::time::Instant::now(),
+        };
         loop {
             let m = metrics.borrow_and_update().clone();
             if let Some(leader) = m.current_leader
@@ -838,27 +852,32 @@ impl Replica {
                 return None;
             }
             let last = m.last_log_index;
+            let busy = self.admitted.load(Ordering::SeqCst) != 0;
             let progress = Some((last, m.last_applied.map(|l| l.index)));
-            if seen != progress {
+            if busy || seen != progress {
                 seen = progress;
                 quiet_since = now;
             }
-            let lease_over = votes_needed <= 2
-                || now >= quiet_since + Duration::from_millis(ELECTION_MAX_MS + HEARTBEAT_MS);
+            let lease_over =
+                now >= took_over + lease && (votes_needed <= 2 || now >= quiet_since + lease);
             let settled = m.state == ServerState::Leader
                 && asked != Some(m.current_term)
-                && self.admitted.load(Ordering::SeqCst) == 0
+                && !busy
                 && m.last_applied.map(|l| l.index) == last;
-            // The voter that holds every entry of this leader's log.
-            let target = settled
-                .then(|| {
-                    let matched = m.replication.as_ref()?;
-                    others
-                        .iter()
-                        .copied()
-                        .find(|id| matched.get(id).is_some_and(|l| l.map(|l| l.index) == last))
-                })
-                .flatten();
+            // A voter that holds every entry of this leader's log (one that refused is
+            // asked again only once every other such voter refused too).
+            let matched: Vec<NodeId> = match (&m.replication, settled) {
+                (Some(r), true) => others
+                    .iter()
+                    .copied()
+                    .filter(|id| r.get(id).is_some_and(|l| l.map(|l| l.index) == last))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if !matched.is_empty() && matched.iter().all(|id| refused.contains(id)) {
+                refused.clear();
+            }
+            let target = matched.into_iter().find(|id| !refused.contains(id));
             if let Some(to) = target
                 && lease_over
                 && let Some(addr) = node_addr(&m, to)
@@ -869,8 +888,14 @@ impl Replica {
                 let call = members::call(&addr, &campaign, 0);
                 match tokio::time::timeout(Duration::from_secs(1), call).await {
                     Ok(Ok(_)) => asked = Some(m.current_term),
-                    Ok(Err(e)) => tracing::debug!(to, error = %e, "hand-over: campaign refused"),
-                    Err(_) => tracing::debug!(to, "hand-over: campaign request timed out"),
+                    Ok(Err(e)) => {
+                        tracing::debug!(to, error = %e, "hand-over: campaign refused");
+                        refused.push(to);
+                    }
+                    Err(_) => {
+                        tracing::debug!(to, "hand-over: campaign request timed out");
+                        refused.push(to);
+                    }
                 }
             }
             let _ = tokio::time::timeout(Duration::from_millis(20), metrics.changed()).await;
@@ -887,7 +912,10 @@ impl Replica {
         let metrics = self.raft.metrics();
         let m = metrics.borrow();
         let term = (Replica::writer(&m) && self.catalog_current()).then_some(m.current_term)?;
-        self.ready_term.fetch_max(term, Ordering::SeqCst);
+        if self.ready_term.fetch_max(term, Ordering::SeqCst) < term {
+            *self.leading_since.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((term, tokio::time::Instant::now()));
+        }
         Some(term)
     }
 
@@ -989,32 +1017,65 @@ impl Replica {
     /// not the leader (any more: a hand-over holds writes here until it is done) or does not
     /// get there in time.
     pub async fn wait_writer(&self) -> Option<(u64, Admitted)> {
-        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        let start = tokio::time::Instant::now();
         loop {
             // Counted before the check: a hand-over, which sets its flag before it waits
             // for the count to drop to zero, either sees this write or is seen by it.
-            self.admitted.fetch_add(1, Ordering::SeqCst);
-            let admitted = Admitted(self.admitted.clone());
+            let admitted = self.admit();
             if let Some(term) = self.writer_term() {
                 return Some((term, admitted));
             }
             drop(admitted);
-            if !self.is_leader() || tokio::time::Instant::now() >= deadline {
+            // A write held by a hand-over waits as long as the hand-over may take.
+            let wait = if self.handing_over.load(Ordering::SeqCst) {
+                HAND_OVER
+            } else {
+                LEADER_WAIT
+            };
+            if !self.is_leader() || start.elapsed() >= wait {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
+    /// Counts a request this leader admits (a write, a strongly consistent read, background
+    /// work) until the returned guard is dropped.
+    fn admit(&self) -> Admitted {
+        self.admitted.fetch_add(1, Ordering::SeqCst);
+        Admitted(self.admitted.clone())
+    }
+
+    /// Waits (bounded) until this replica's state shows it no longer leads: openraft
+    /// answers ForwardToLeader before its metrics show the step-down.
+    async fn wait_stepped_down(&self, within: Duration) {
+        let mut m = self.raft.metrics();
+        let _ = tokio::time::timeout(within, m.wait_for(|m| m.state != ServerState::Leader)).await;
+    }
+
     /// Confirms leadership with a quorum and waits until this node has applied as far as
     /// the cluster had committed: a read after this sees every write acknowledged before it.
     /// `Ok(false)`: this node does not lead (any more); the read goes to the leader.
     pub async fn ensure_linearizable(&self) -> Result<bool, ApiError> {
+        // Counted like a write: confirming leadership sends the followers a heartbeat,
+        // which a hand-over to one of more than three voters must not be interrupted by
+        // (it renews their lease on this leader). A read arriving during a hand-over waits
+        // for the next leader.
+        let admitted = self.admit();
+        if self.handing_over.load(Ordering::SeqCst) {
+            drop(admitted);
+            self.wait_stepped_down(HAND_OVER).await;
+            return Ok(false);
+        }
         match self.raft.ensure_linearizable().await {
             Ok(_) => {}
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => return Ok(false),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+                self.wait_stepped_down(LEADER_WAIT).await;
+                return Ok(false);
+            }
             Err(e) => return Err(ApiError::new(ErrorKind::ServiceUnavailable, format!("{e}"))),
         }
+        drop(admitted);
         // The engine's catalog must be as current as the store it reads.
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         while !self.catalog_current() {
@@ -1125,10 +1186,14 @@ impl Replica {
 impl Replicator for Replica {
     fn propose(&self, mutations: Vec<Mutation>) -> Proposed {
         let (tx, rx) = oneshot::channel();
+        // Counted until answered, before the term is checked (see `wait_writer`): a
+        // hand-over waits for background work admitted before it too.
+        let admitted = self.admit();
         // The term the request was admitted in; background work (sweeps, backfills, purges)
         // decides in the term this node is a ready leader of now, waiting briefly while the
         // leader finishes taking over or reloads a catalog change it just applied (a backfill
-        // starts right after the UpdateTable that adds its index).
+        // starts right after the UpdateTable that adds its index); none while it hands its
+        // leadership over (the work is taken up by the next leader).
         let term = DECIDED_TERM.try_with(|t| *t).ok().or_else(|| {
             crate::engine::blocking(|| {
                 let deadline = std::time::Instant::now() + LEADER_WAIT;
@@ -1136,7 +1201,10 @@ impl Replicator for Replica {
                     if let Some(term) = self.background_term() {
                         return Some(term);
                     }
-                    if !self.is_leader() || std::time::Instant::now() >= deadline {
+                    if !self.is_leader()
+                        || self.handing_over.load(Ordering::SeqCst)
+                        || std::time::Instant::now() >= deadline
+                    {
                         return None;
                     }
                     std::thread::sleep(Duration::from_millis(5));
@@ -1146,8 +1214,8 @@ impl Replicator for Replica {
         match term {
             Some(term) => {
                 // The gathering task outlives a client that hangs up.
-                if let Err(mpsc::error::SendError((_, tx))) =
-                    self.queue.send((Part { term, mutations }, tx))
+                if let Err(mpsc::error::SendError((_, tx, _))) =
+                    self.queue.send((Part { term, mutations }, tx, admitted))
                 {
                     let _ = tx.send(Err(StorageError::Unavailable(
                         "replication is shutting down".into(),

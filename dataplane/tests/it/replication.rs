@@ -67,6 +67,10 @@ struct Cluster {
     extra: Vec<String>,
     key_file: std::path::PathBuf,
     _key_dir: tempfile::TempDir,
+    /// Where each replica's log goes (`node<N>.log`): `TABULA_TEST_LOG_DIR/<test>`, or a
+    /// directory of the cluster's own.
+    logs: std::path::PathBuf,
+    _log_dir: Option<tempfile::TempDir>,
 }
 
 impl Cluster {
@@ -92,12 +96,28 @@ impl Cluster {
                 child: None,
             });
         }
+        let (logs, log_dir) = match std::env::var_os("TABULA_TEST_LOG_DIR") {
+            Some(d) => {
+                let test = std::thread::current()
+                    .name()
+                    .unwrap_or("test")
+                    .replace("::", "-");
+                (std::path::Path::new(&d).join(test), None)
+            }
+            None => {
+                let d = tempfile::tempdir().unwrap();
+                (d.path().to_path_buf(), Some(d))
+            }
+        };
+        let _ = std::fs::create_dir_all(&logs);
         let mut cluster = Cluster {
             nodes,
             peers: peers.join(","),
             extra: extra.iter().map(|s| s.to_string()).collect(),
             key_file,
             _key_dir: key_dir,
+            logs,
+            _log_dir: log_dir,
         };
         for i in 0..cluster.nodes.len() {
             cluster.spawn(i);
@@ -111,24 +131,14 @@ impl Cluster {
 
     fn spawn(&mut self, i: usize) {
         let node = &self.nodes[i];
-        // TABULA_TEST_LOG_DIR=dir keeps each replica's log (dir/<test>/node<N>.log; the
-        // server logs to stdout, errors before logging starts go to stderr).
-        let log = || match std::env::var_os("TABULA_TEST_LOG_DIR") {
-            Some(d) => {
-                let test = std::thread::current()
-                    .name()
-                    .unwrap_or("test")
-                    .replace("::", "-");
-                let dir = std::path::Path::new(&d).join(test);
-                let _ = std::fs::create_dir_all(&dir);
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.join(format!("node{}.log", node.id)))
-                    .map(Stdio::from)
-                    .unwrap_or(Stdio::null())
-            }
-            None => Stdio::null(),
+        // The server logs to stdout; errors before logging starts go to stderr.
+        let log = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.log_path(i))
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null())
         };
         let child = Command::new(env!("CARGO_BIN_EXE_tabula-dataplane"))
             .args(["--listen", &format!("{}:{}", node.ip, node.api_port)])
@@ -140,13 +150,26 @@ impl Cluster {
             .args(&self.extra)
             .args([
                 "--log",
-                &std::env::var("TABULA_TEST_LOG").unwrap_or("warn".into()),
+                // The replication module's own lines are always kept (tests read them).
+                &format!(
+                    "{},tabula_dataplane::replication=info",
+                    std::env::var("TABULA_TEST_LOG").unwrap_or("warn".into())
+                ),
             ])
             .stdout(log())
             .stderr(log())
             .spawn()
             .expect("spawn replica");
         self.nodes[i].child = Some(child);
+    }
+
+    fn log_path(&self, i: usize) -> std::path::PathBuf {
+        self.logs.join(format!("node{}.log", self.nodes[i].id))
+    }
+
+    /// What replica `i` logged so far.
+    fn log_of(&self, i: usize) -> String {
+        std::fs::read_to_string(self.log_path(i)).unwrap_or_default()
     }
 
     /// Adds replicas up to `size` (fresh disks) and starts them with the longer peer list;
@@ -781,7 +804,7 @@ async fn stopping_leader_hands_over(size: u64) {
     };
     assert!(status.success(), "the stopped leader exited with {status}");
     let deadline = Instant::now() + Duration::from_millis(1000);
-    loop {
+    let new_id = loop {
         let mut seen = Vec::new();
         for i in &others {
             let node = &cluster.nodes[*i];
@@ -795,8 +818,8 @@ async fn stopping_leader_hands_over(size: u64) {
             s.is_some_and(|(l, t)| l.is_some_and(|l| l != old_id) && t == Some(old_term + 1))
                 && *s == seen[0]
         });
-        if agreed {
-            break;
+        if agreed && let Some(Some((Some(id), _))) = seen.first() {
+            break *id;
         }
         assert!(
             Instant::now() < deadline,
@@ -804,7 +827,22 @@ async fn stopping_leader_hands_over(size: u64) {
             old_term + 1
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
+    // It was the old leader that asked the new one to take over (with five voters the
+    // others could also have elected one by themselves once the old leader went quiet).
+    let new = cluster.nodes.iter().position(|n| n.id == new_id).unwrap();
+    assert!(
+        cluster
+            .log_of(leader)
+            .contains("handed leadership over before stopping"),
+        "the old leader did not hand over:\n{}",
+        cluster.log_of(leader)
+    );
+    assert!(
+        cluster.log_of(new).contains("campaigning to take over"),
+        "the new leader {new_id} was not asked to take over:\n{}",
+        cluster.log_of(new)
+    );
     let acked_at_stop = history.acked_puts.lock().unwrap().len();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, Ordering::Relaxed);
