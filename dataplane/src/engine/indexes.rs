@@ -561,14 +561,7 @@ impl Engine {
 
     /// Restarts the backfills a previous run left unfinished.
     pub(crate) fn resume_backfills(&self) {
-        let tables: Vec<Arc<Table>> = self
-            .tables
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for t in tables {
+        for t in self.live_tables() {
             for i in t.def.indexes.iter().filter(|i| i.backfilling) {
                 self.start_backfill(&t, i.index_no);
             }
@@ -581,14 +574,7 @@ impl Engine {
     /// when no write of an older definition can still be running (a single node's start, a
     /// new leader that applied everything earlier leaders committed).
     pub(crate) fn resume_index_drops(&self) {
-        let tables: Vec<Arc<Table>> = self
-            .tables
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for t in tables {
+        for t in self.live_tables() {
             let table_id = t.handle.table_id;
             let numbers = match self.store.index_numbers(table_id) {
                 Ok(n) => n,

@@ -320,6 +320,16 @@ impl Engine {
         Ok((tables, graveyard))
     }
 
+    /// Every live table, as the catalog has them now.
+    pub(crate) fn live_tables(&self) -> Vec<Arc<Table>> {
+        self.tables
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
     pub(crate) fn table(&self, name: &str) -> ApiResult<Arc<Table>> {
         self.tables
             .read()

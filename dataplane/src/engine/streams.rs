@@ -338,13 +338,7 @@ impl Engine {
     /// Every table whose streams the Streams API can reach: the live tables and the deleted
     /// ones whose streams are still within retention.
     fn stream_tables(&self) -> Vec<Arc<Table>> {
-        let mut v: Vec<Arc<Table>> = self
-            .tables
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let mut v = self.live_tables();
         v.extend(
             self.graveyard
                 .read()

@@ -646,6 +646,27 @@ async fn writer(
     }
 }
 
+/// Eight writers (two per counter, four counters) through `endpoints`, until `stop`.
+fn spawn_writers(
+    endpoints: &[String],
+    history: &Arc<History>,
+    t0: Instant,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..8)
+        .map(|task| {
+            tokio::spawn(writer(
+                endpoints.to_vec(),
+                task,
+                format!("counter{}", task % 4),
+                history.clone(),
+                t0,
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
 /// Checks a load's history against the table as the leader reads it.
 async fn check_history(c: &Client, history: &History) {
     let items = scan_all_consistent(c, "load").await;
@@ -689,17 +710,7 @@ async fn leader_killed_under_load_loses_no_acknowledged_write() {
     let history = Arc::new(History::default());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for task in 0..8 {
-        tasks.push(tokio::spawn(writer(
-            endpoints.clone(),
-            task,
-            format!("counter{}", task % 4),
-            history.clone(),
-            t0,
-            stop.clone(),
-        )));
-    }
+    let tasks = spawn_writers(&endpoints, &history, t0, &stop);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let acked_before = history.acked_puts.lock().unwrap().len();
     assert!(
@@ -776,17 +787,7 @@ async fn stopping_leader_hands_over(size: u64) {
     let history = Arc::new(History::default());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for task in 0..8 {
-        tasks.push(tokio::spawn(writer(
-            endpoints.clone(),
-            task,
-            format!("counter{}", task % 4),
-            history.clone(),
-            t0,
-            stop.clone(),
-        )));
-    }
+    let tasks = spawn_writers(&endpoints, &history, t0, &stop);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!history.acked_puts.lock().unwrap().is_empty());
     cluster.signal(leader, "-TERM");
