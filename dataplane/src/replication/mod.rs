@@ -311,6 +311,9 @@ pub struct Replica {
     /// Set while this leader hands its leadership over (see `hand_over`): it admits no more
     /// writes.
     handing_over: AtomicBool,
+    /// Set once this replica is stopping: it does not campaign when asked to (see
+    /// `network::Service::stopping`).
+    stopping: Arc<AtomicBool>,
     /// Writes this leader admitted and has not answered yet (see `wait_writer`).
     admitted: Arc<AtomicUsize>,
     /// The internal service's task, which ends once the service stopped.
@@ -506,6 +509,7 @@ impl Replica {
             store: floor_store,
             ready_term: AtomicU64::new(0),
             handing_over: AtomicBool::new(false),
+            stopping: Arc::default(),
             admitted: Arc::default(),
             served: Mutex::default(),
             leading_since: Mutex::default(),
@@ -696,6 +700,7 @@ impl Replica {
             raft: self.raft.clone(),
             forward: self.forwarder.clone(),
             vote_floor: self.vote_floor.clone(),
+            stopping: self.stopping.clone(),
         };
         let mut stop = self.stop.subscribe();
         let served = tokio::spawn(async move {
@@ -764,10 +769,14 @@ impl Replica {
     ///    they still hear from this leader (openraft's leader lease): heartbeats stop first
     ///    and the lease is left to run out.
     ///
-    /// Returns the new leader; `None` if this replica does not lead, leads alone, or the
-    /// group did not move within `within` (it then leads on, and once stopped the others
-    /// elect a leader by themselves, as after a crash).
+    /// Returns the new leader; `None` if this replica does not lead, leads alone, every
+    /// up-to-date voter refused or could not be reached (the whole group is stopping), or
+    /// the group did not move within `within` (it then leads on, and once stopped the
+    /// others elect a leader by themselves, as after a crash).
     pub async fn hand_over(&self, within: Duration) -> Option<NodeId> {
+        // A replica that stops is no candidate for another's hand-over either (the whole
+        // group may be stopping).
+        self.stopping.store(true, Ordering::SeqCst);
         let m = self.raft.metrics().borrow().clone();
         if m.state != ServerState::Leader {
             return None;
@@ -809,7 +818,7 @@ impl Replica {
                 self.handing_over.store(false, Ordering::SeqCst);
                 tracing::warn!(
                     node = self.id,
-                    "could not hand leadership over within {within:?}; the others elect a leader once this replica stops"
+                    "could not hand leadership over (no up-to-date voter could take over within {within:?}); the others elect a leader once this replica stops"
                 );
             }
         }
@@ -828,7 +837,7 @@ impl Replica {
         // and since when nothing went to the followers (the log and the applied position
         // stand still, no request is being answered: with heartbeats stopped, the followers
         // have heard nothing since about then).
-        let mut asked: Option<u64> = None;
+        let mut asked: Option<(u64, tokio::time::Instant)> = None;
         let mut refused: Vec<NodeId> = Vec::new();
         let mut seen = None;
         let mut quiet_since = tokio::time::Instant::now();
@@ -860,12 +869,20 @@ impl Replica {
             }
             let lease_over =
                 now >= took_over + lease && (votes_needed <= 2 || now >= quiet_since + lease);
+            // The voter asked is elected within a round of votes; if not (it stopped too,
+            // say), this replica waits no longer: the others elect a leader by themselves.
+            if let Some((_, at)) = asked
+                && m.state != ServerState::Leader
+                && now >= at + Duration::from_millis(ELECTION_MAX_MS)
+            {
+                return None;
+            }
             let settled = m.state == ServerState::Leader
-                && asked != Some(m.current_term)
+                && asked.is_none_or(|(t, _)| t != m.current_term)
                 && !busy
                 && m.last_applied.map(|l| l.index) == last;
-            // A voter that holds every entry of this leader's log (one that refused is
-            // asked again only once every other such voter refused too).
+            // The voters that hold every entry of this leader's log; one that refused is not
+            // asked again.
             let matched: Vec<NodeId> = match (&m.replication, settled) {
                 (Some(r), true) => others
                     .iter()
@@ -874,8 +891,10 @@ impl Replica {
                     .collect(),
                 _ => Vec::new(),
             };
+            // Every voter that could take over refused or could not be reached (the whole
+            // group is stopping, say): no use waiting.
             if !matched.is_empty() && matched.iter().all(|id| refused.contains(id)) {
-                refused.clear();
+                return None;
             }
             let target = matched.into_iter().find(|id| !refused.contains(id));
             if let Some(to) = target
@@ -887,7 +906,7 @@ impl Replica {
                 };
                 let call = members::call(&addr, &campaign, 0);
                 match tokio::time::timeout(Duration::from_secs(1), call).await {
-                    Ok(Ok(_)) => asked = Some(m.current_term),
+                    Ok(Ok(_)) => asked = Some((m.current_term, now)),
                     Ok(Err(e)) => {
                         tracing::debug!(to, error = %e, "hand-over: campaign refused");
                         refused.push(to);

@@ -242,6 +242,9 @@ pub struct Service {
     /// A replica that started with an empty disk votes only once it has applied this far
     /// (`u64::MAX`: not yet known; see `members`).
     pub vote_floor: Arc<AtomicU64>,
+    /// Set once this replica is stopping: a stopping leader's request to campaign is
+    /// refused (it would win an election and stop right after).
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn reply<T: serde::Serialize>(answer: &T) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
@@ -312,6 +315,13 @@ impl tabula_proto::Replica for Service {
         message: tonic::Request<RaftMessage>,
     ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
         let (change, hops): (super::members::MembersRequest, u32) = request(message)?;
+        if matches!(change, super::members::MembersRequest::Campaign { .. })
+            && self.stopping.load(Ordering::SeqCst)
+        {
+            let refused: Result<super::members::MembersReply, String> =
+                Err("this replica is stopping too".into());
+            return reply(&refused);
+        }
         reply(&super::members::change(&self.raft, change, hops).await)
     }
 

@@ -226,6 +226,29 @@ impl Cluster {
         assert!(ok, "kill {sig} {pid}");
     }
 
+    /// Waits for replica `i`, stopped by a signal, to exit (within its shutdown bounds: a
+    /// hand-over, then draining requests) and checks that it exited cleanly.
+    async fn wait_exit(&mut self, i: usize) {
+        let mut child = self.nodes[i].child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica {} did not stop on SIGTERM",
+                self.nodes[i].id
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert!(
+            status.success(),
+            "replica {} exited with {status}",
+            self.nodes[i].id
+        );
+    }
+
     /// Waits until the running nodes (all but `except`) agree on a leader; returns its index.
     /// The bound is generous: right after a build the disk is busy writing the binaries out,
     /// and every vote and log append waits for an fsync.
@@ -791,19 +814,7 @@ async fn stopping_leader_hands_over(size: u64) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!history.acked_puts.lock().unwrap().is_empty());
     cluster.signal(leader, "-TERM");
-    let mut child = cluster.nodes[leader].child.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the leader did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
-    assert!(status.success(), "the stopped leader exited with {status}");
+    cluster.wait_exit(leader).await;
     let deadline = Instant::now() + Duration::from_millis(1000);
     let new_id = loop {
         let mut seen = Vec::new();
@@ -857,6 +868,14 @@ async fn stopping_leader_hands_over(size: u64) {
         "requests failed while the leader handed over"
     );
     check_history(&client(&endpoints[0]), &history).await;
+    // The whole group stopped at once (a deleted table, a cluster shut down): the leader
+    // finds no voter to take over and every replica exits cleanly.
+    for i in &others {
+        cluster.signal(*i, "-TERM");
+    }
+    for i in &others {
+        cluster.wait_exit(*i).await;
+    }
 }
 
 /// A follower killed while writes go on restarts on its data directory and catches up; a
