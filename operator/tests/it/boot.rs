@@ -106,6 +106,24 @@ impl LocalPod {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// Stops the pod as the kubelet does (SIGTERM) and waits for it to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "pod {} did not stop", self.name);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for LocalPod {
@@ -409,7 +427,8 @@ fn replica_status(port: u16) -> Option<serde_json::Value> {
 /// Three replicas from the generated StatefulSet, ConfigMap and Secret: they find each other
 /// through the ConfigMap's peer list (each pod's id from its name), elect a leader, and every
 /// pod serves the table. With the leader's pod gone, the two others keep the table writable;
-/// the pod comes back on its volume and catches up (its readiness probe waits for that).
+/// the pod comes back on its volume and catches up (its readiness probe waits for that). A
+/// leader's pod stopped gracefully (a rolling update) hands its leadership over first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_generated_replicas_replicate_and_survive_the_loss_of_a_pod() {
     let mut table = example_table();
@@ -520,4 +539,43 @@ async fn three_generated_replicas_replicate_and_survive_the_loss_of_a_pod() {
         applied.iter().all(|a| a.is_some()),
         "every pod reports its position: {applied:?}"
     );
+
+    // A rolling update stops the leader's pod (SIGTERM): it hands its leadership over first
+    // (over the replicas' mutual TLS), so the others follow a new leader in the next term
+    // as soon as it is gone, then it comes back and catches up.
+    let leader = replica_status(net.api[0]).expect("status");
+    let (leader_id, term) = (
+        leader["leaderId"].as_u64().expect("a leader"),
+        leader["term"].as_u64().expect("a term"),
+    );
+    let stopping = leader_id as usize - 1;
+    let status = pods[stopping].take().expect("running").terminate();
+    assert!(status.success(), "the leader's pod exited with {status}");
+    let others: Vec<usize> = (0..3).filter(|i| *i != stopping).collect();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let seen: Vec<Option<(Option<u64>, Option<u64>)>> = others
+            .iter()
+            .map(|i| {
+                replica_status(net.api[*i]).map(|s| (s["leaderId"].as_u64(), s["term"].as_u64()))
+            })
+            .collect();
+        let agreed = seen.iter().all(|s| {
+            *s == seen[0]
+                && s.is_some_and(|(l, t)| l.is_some_and(|l| l != leader_id) && t == Some(term + 1))
+        });
+        if agreed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new leader right after the leader's pod stopped: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    put(net.api[others[0]], 300).await;
+    let back = start_pod(&sts, stopping, &config_maps, &secrets, root.path(), &net);
+    back.wait_ready();
+    pods[stopping] = Some(back);
+    assert_eq!(count(net.api[stopping], true).await, 301);
 }
