@@ -288,6 +288,16 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
     if let Some(replica) = &shared.replica {
         use crate::replication::{Forwarded, Route};
         let here = match crate::replication::route(op, &body) {
+            // A follower answers from its own store, but for a table it does not know: one
+            // created a moment ago may not have reached it yet (while the leader already
+            // reports it ACTIVE), so the leader answers that.
+            Route::Local if !replica.is_leader() => {
+                match protocol::dispatch(&shared.engine, op, &body).await {
+                    Ok(value) => return value_answer(&value),
+                    Err(e) if e.kind == ErrorKind::ResourceNotFound => false,
+                    Err(e) => return error_answer(&e),
+                }
+            }
             Route::Local => true,
             Route::Linearizable if replica.is_leader() => {
                 match replica.ensure_linearizable().await {
@@ -355,10 +365,7 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
         }
     };
     match result {
-        Ok(Ok(value)) => {
-            let body = serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec());
-            (200, Bytes::from(body))
-        }
+        Ok(Ok(value)) => value_answer(&value),
         Ok(Err(e)) => {
             if e.kind == ErrorKind::InternalServer {
                 tracing::error!(?op, "{e}");
@@ -371,6 +378,11 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
 
 /// How long a client waits for a replicated write to be confirmed by a quorum.
 const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn value_answer(value: &serde_json::Value) -> (u16, Bytes) {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    (200, Bytes::from(body))
+}
 
 fn error_answer(e: &ApiError) -> (u16, Bytes) {
     let body = serde_json::to_vec(&e.body()).unwrap_or_default();
