@@ -794,8 +794,12 @@ impl Replica {
         self.handing_over.store(true, Ordering::SeqCst);
         let runtime = self.raft.runtime_config();
         runtime.elect(false);
+        // The old leader's vote and the new one's are a quorum only of three voters; during
+        // a membership change (two configurations, each needing its own majority) the
+        // others' votes are taken to be needed too.
+        let joint = m.membership_config.membership().get_joint_config().len() > 1;
         let voters = others.len() + 1;
-        let votes_needed = voters / 2 + 1;
+        let votes_needed = if joint { usize::MAX } else { voters / 2 + 1 };
         if votes_needed > 2 {
             runtime.heartbeat(false);
         }
