@@ -201,16 +201,13 @@ async fn handle(
         // Not a DynamoDB request: signed with the table's admin key instead (see
         // `tabula_core::admin`), whatever the DynamoDB credentials allow.
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let now = SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         if let Err(why) = tabula_core::admin::verify(
             &shared.admin_key,
             parts.uri.path(),
             header(tabula_core::admin::DATE_HEADER),
             header(tabula_core::admin::SIGNATURE_HEADER),
             &body,
-            now,
+            tabula_core::admin::now(),
         ) {
             return error_response(&ApiError::new(ErrorKind::AccessDenied, why), &id);
         }
@@ -250,7 +247,7 @@ async fn handle(
     )
 }
 
-/// `POST /tabula/members` (signed like any API request): `{"peers": "1=HOST:PORT,..."}` makes
+/// `POST /tabula/members` (signed with the admin key): `{"peers": "1=HOST:PORT,..."}` makes
 /// the replica group's voters exactly these replicas (see `replication::members`). The
 /// operator calls it before it scales a table's StatefulSet down.
 async fn change_members(shared: &Arc<Shared>, body: &[u8]) -> Result<serde_json::Value, ApiError> {

@@ -97,22 +97,14 @@ pub enum StartError {
 fn start_replica_tasks(
     replica: &Arc<replication::Replica>,
     engine: &Arc<Engine>,
-    mut applied: tokio::sync::mpsc::UnboundedReceiver<replication::Applied>,
+    mut applied: tokio::sync::mpsc::UnboundedReceiver<replication::CatalogChanged>,
 ) {
     let e = engine.clone();
     let r = replica.clone();
     tokio::spawn(async move {
-        while let Some(first) = applied.recv().await {
-            let mut reload = false;
-            let mut next = Some(first);
-            while let Some(a) = next.take().or_else(|| applied.try_recv().ok()) {
-                match a {
-                    replication::Applied::Catalog => reload = true,
-                }
-            }
-            if !reload {
-                continue;
-            }
+        while applied.recv().await.is_some() {
+            // One reload covers every change announced meanwhile.
+            while applied.try_recv().is_ok() {}
             // Everything applied up to this index is in the store the reload reads.
             let upto = r.catalog_applied();
             let e = e.clone();
@@ -300,8 +292,8 @@ impl Server {
         )
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits.
-    /// Stops the server. A replica that leads hands its leadership over first (bounded by
+    /// Stops the server: stops accepting, lets in-flight requests finish (bounded), and
+    /// waits. A replica that leads hands its leadership over first (bounded by
     /// `replication::HAND_OVER`), while it still serves: requests arriving meanwhile are
     /// held, then passed to the new leader.
     pub async fn shutdown(self) {

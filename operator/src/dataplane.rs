@@ -93,9 +93,7 @@ impl DataPlane {
         use tabula_core::admin;
         let path = "/tabula/members";
         let body = serde_json::json!({ "peers": peers }).to_string();
-        let date = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let date = admin::now();
         let req = hyper::Request::post(format!("{}{path}", target.url))
             .header("content-type", "application/json")
             .header(admin::DATE_HEADER, date.to_string())

@@ -228,13 +228,14 @@ async fn reconcile_inner(table: &Table, ctx: &Context) -> Result<Action, Error> 
     // A replica that joined while the group was being shrunk (a pod that started just before
     // the StatefulSet scaled down) can be left a voter without a pod: drop it again.
     let wanted = replicas.max(1) as u64;
-    let leader_voters = seen
+    let voters = seen
         .iter()
         .find(|r| r.role.as_deref() == Some("leader"))
-        .map(|r| r.voters.clone());
-    if problem.is_none() && leader_voters.is_some_and(|v| v.iter().any(|id| *id > wanted)) {
+        .map_or(&[][..], |r| r.voters.as_slice());
+    if problem.is_none() && voters.iter().any(|id| *id > wanted) {
         let note = "dropped replica-group voters beyond spec.cluster.replicas";
-        if let Some(p) = shrink(table, ctx, &ns, &recorder, &ca_pem, replicas, note).await {
+        let voting = voters.len() as i32;
+        if let Some(p) = shrink(table, ctx, &ns, &recorder, &ca_pem, voting, note).await {
             scale_problem = Some(p);
         }
     }

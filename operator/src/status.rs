@@ -57,7 +57,7 @@ pub fn same_but_positions(a: &TableStatus, b: &TableStatus) -> bool {
 /// The ZoneLossSafe condition for a table of `replicas` replicas, from its pods: status
 /// (True, False or Unknown), reason and message.
 pub fn zone_loss_safe(replicas: i32, seen: &[ReplicaSeen]) -> (&'static str, &'static str, String) {
-    let quorum = replicas / 2 + 1;
+    let quorum = quorum(replicas);
     if replicas < 3 {
         return (
             "False",
@@ -77,15 +77,14 @@ pub fn zone_loss_safe(replicas: i32, seen: &[ReplicaSeen]) -> (&'static str, &'s
             ),
         );
     }
-    let mut zones: BTreeMap<&str, (i32, i32)> = BTreeMap::new();
+    // Ready replicas per zone.
+    let mut zones: BTreeMap<&str, i32> = BTreeMap::new();
     for r in seen {
-        let z = zones
+        *zones
             .entry(r.zone.as_deref().unwrap_or_default())
-            .or_default();
-        z.0 += 1;
-        z.1 += i32::from(r.ready);
+            .or_default() += i32::from(r.ready);
     }
-    let ready: i32 = zones.values().map(|z| z.1).sum();
+    let ready: i32 = zones.values().sum();
     if zones.len() < 3 {
         let names: Vec<&str> = zones.keys().copied().collect();
         return (
@@ -98,7 +97,7 @@ pub fn zone_loss_safe(replicas: i32, seen: &[ReplicaSeen]) -> (&'static str, &'s
             ),
         );
     }
-    for (zone, (_, ready_here)) in &zones {
+    for (zone, ready_here) in &zones {
         let left = ready - ready_here;
         if left < quorum {
             return (

@@ -54,6 +54,13 @@ fn mac(key: &[u8; 32], path: &str, date: u64, body: &[u8]) -> HmacSha256 {
     mac
 }
 
+/// The clock requests are dated and checked by: seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The signature header's value for a request to `path` with `body` at `date`.
 pub fn sign(key: &[u8; 32], path: &str, date: u64, body: &[u8]) -> String {
     hex::encode(mac(key, path, date, body).finalize().into_bytes())

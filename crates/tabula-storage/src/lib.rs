@@ -921,7 +921,6 @@ impl Store {
     }
 }
 
-/// The first table id after `table_id` (the end of its key range).
 /// Deletes the trim marks of the streams of table `table_id` (`end` is the next table id).
 fn forget_trims(b: &mut WriteBatch, meta: &rocksdb::ColumnFamily, table_id: u32, end: u32) {
     b.delete_range_cf(
@@ -931,6 +930,7 @@ fn forget_trims(b: &mut WriteBatch, meta: &rocksdb::ColumnFamily, table_id: u32,
     );
 }
 
+/// The first table id after `table_id` (the end of its key range).
 fn table_end(table_id: u32) -> Result<u32> {
     table_id
         .checked_add(1)

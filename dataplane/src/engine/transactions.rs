@@ -136,14 +136,10 @@ pub(crate) fn forget_expired_tokens(
     store: &tabula_storage::Store,
     log: &super::log::Log,
 ) -> tabula_storage::Result<usize> {
-    let now = now_ms();
     let expired: Vec<_> = store
         .token_records()?
         .into_iter()
-        .filter(|(_, r)| {
-            decode_token_record(r)
-                .is_none_or(|(at, _, _)| now.saturating_sub(at) >= TOKEN_TTL.as_millis() as u64)
-        })
+        .filter(|(_, r)| decode_token_record(r).is_none_or(|(at, _, _)| record_expired(at)))
         .map(|(token, _)| store.token_write(&token, None))
         .collect();
     let n = expired.len();
@@ -151,6 +147,11 @@ pub(crate) fn forget_expired_tokens(
         log.write_blocking(expired)?;
     }
     Ok(n)
+}
+
+/// Whether a token record written at `at` (ms since the epoch) is older than [`TOKEN_TTL`].
+fn record_expired(at: u64) -> bool {
+    now_ms().saturating_sub(at) >= TOKEN_TTL.as_millis() as u64
 }
 
 fn now_ms() -> u64 {
@@ -195,7 +196,7 @@ impl Tokens {
         m.expire();
         if !m.entries.contains_key(token)
             && let Some((at, f, out)) = stored
-            && now_ms().saturating_sub(at) < TOKEN_TTL.as_millis() as u64
+            && !record_expired(at)
         {
             if f != fingerprint {
                 return Err(ApiError::new(

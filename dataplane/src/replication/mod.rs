@@ -48,7 +48,7 @@ use crate::engine::{Proposed, Replicator};
 use crate::error::{ApiError, ErrorKind};
 use crate::protocol::Operation;
 
-pub use storage::Applied;
+pub use storage::CatalogChanged;
 
 pub type NodeId = u64;
 
@@ -424,7 +424,7 @@ impl Replica {
         store: Arc<Store>,
         snapshot_dir: &std::path::Path,
         cache: Option<Arc<crate::engine::cache::ItemCache>>,
-    ) -> Result<(Arc<Replica>, mpsc::UnboundedReceiver<Applied>), String> {
+    ) -> Result<(Arc<Replica>, mpsc::UnboundedReceiver<CatalogChanged>), String> {
         if let Some(tls) = &config.tls {
             network::use_internal_tls(tls.clone());
         }

@@ -3,7 +3,7 @@
 //! layer's request path).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -43,30 +43,26 @@ impl InternalTls {
         ca: &Path,
         server_name: Option<String>,
     ) -> Result<InternalTls, String> {
-        let read = |path: &Path, what: &str| -> Result<Vec<u8>, String> {
+        use rustls_pemfile::Item;
+        // The file's bytes, if it is PEM holding a block `fits` accepts.
+        let read = |path: &Path, what: &str, fits: fn(&Item) -> bool| {
             let bytes = std::fs::read(path)
                 .map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))?;
             let blocks = rustls_pemfile::read_all(&mut bytes.as_slice())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("{} is not PEM: {e}", path.display()))?;
-            let fits = blocks.iter().any(|b| match what {
-                "private key" => matches!(
-                    b,
-                    rustls_pemfile::Item::Pkcs1Key(_)
-                        | rustls_pemfile::Item::Pkcs8Key(_)
-                        | rustls_pemfile::Item::Sec1Key(_)
-                ),
-                _ => matches!(b, rustls_pemfile::Item::X509Certificate(_)),
-            });
-            if !fits {
+            if !blocks.iter().any(fits) {
                 return Err(format!("{} holds no {what}", path.display()));
             }
             Ok(bytes)
         };
+        let certificate = |b: &Item| matches!(b, Item::X509Certificate(_));
+        let private_key =
+            |b: &Item| matches!(b, Item::Pkcs1Key(_) | Item::Pkcs8Key(_) | Item::Sec1Key(_));
         Ok(InternalTls {
-            cert: read(cert, "certificate")?,
-            key: read(key, "private key")?,
-            ca: read(ca, "CA certificate")?,
+            cert: read(cert, "certificate", certificate)?,
+            key: read(key, "private key", private_key)?,
+            ca: read(ca, "CA certificate", certificate)?,
             server_name,
         })
     }
@@ -244,7 +240,7 @@ pub struct Service {
     pub vote_floor: Arc<AtomicU64>,
     /// Set once this replica is stopping: a stopping leader's request to campaign is
     /// refused (it would win an election and stop right after).
-    pub stopping: Arc<std::sync::atomic::AtomicBool>,
+    pub stopping: Arc<AtomicBool>,
 }
 
 fn reply<T: serde::Serialize>(answer: &T) -> Result<tonic::Response<RaftMessage>, tonic::Status> {

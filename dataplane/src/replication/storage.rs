@@ -171,13 +171,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
-/// What the state machine tells the engine after applying an entry proposed elsewhere.
-#[derive(Debug)]
-pub enum Applied {
-    /// The catalog changed (or a snapshot replaced the whole state): the engine reloads its
-    /// tables, and how far each stream was trimmed (a trim is a catalog change).
-    Catalog,
+/// The applied position a snapshot stands for, as the store records it.
+fn snapshot_marker(meta: &Meta) -> SResult<Vec<u8>> {
+    encode(&(meta.last_log_id, meta.last_membership.clone()))
 }
+
+/// What the state machine tells the engine after applying an entry: the catalog changed (or
+/// a snapshot replaced the whole state), so the engine reloads its tables and how far each
+/// stream was trimmed (a trim is a catalog change).
+#[derive(Debug)]
+pub struct CatalogChanged;
 
 /// The applied position: the last applied entry and the membership in force.
 type AppliedState = (
@@ -191,7 +194,7 @@ type Meta = SnapshotMeta<NodeId, openraft::BasicNode>;
 pub struct StateMachine {
     pub store: Arc<Store>,
     applied: AppliedState,
-    notify: mpsc::UnboundedSender<Applied>,
+    notify: mpsc::UnboundedSender<CatalogChanged>,
     /// The log index of the last catalog change applied (see `Replica::catalog_applied`).
     catalog_applied: Arc<AtomicU64>,
     snapshots: Snapshots,
@@ -207,7 +210,7 @@ impl StateMachine {
     pub fn open(
         store: Arc<Store>,
         snapshot_dir: &Path,
-        notify: mpsc::UnboundedSender<Applied>,
+        notify: mpsc::UnboundedSender<CatalogChanged>,
         catalog_applied: Arc<AtomicU64>,
         cache: Option<Arc<ItemCache>>,
     ) -> SResult<Self> {
@@ -222,9 +225,12 @@ impl StateMachine {
         if let Some(b) = store.raft_state("installing").map_err(read_err)? {
             let meta: Meta = decode(&b)?;
             tracing::warn!(snapshot = %meta.snapshot_id, "finishing a snapshot installation a crash interrupted");
-            let marker = encode(&(meta.last_log_id, meta.last_membership.clone()))?;
             store
-                .install_snapshot(&snapshots.path(&meta.snapshot_id), &marker, &b)
+                .install_snapshot(
+                    &snapshots.path(&meta.snapshot_id),
+                    &snapshot_marker(&meta)?,
+                    &b,
+                )
                 .map_err(write_err)?;
         }
         snapshots.remove_stale(None);
@@ -351,7 +357,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             out.push(outcome);
         }
         if catalog_changed {
-            let _ = self.notify.send(Applied::Catalog);
+            let _ = self.notify.send(CatalogChanged);
         }
         Ok(out)
     }
@@ -445,7 +451,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if let Some(l) = meta.last_log_id {
             self.catalog_applied.fetch_max(l.index, Ordering::SeqCst);
         }
-        let _ = self.notify.send(Applied::Catalog);
+        let _ = self.notify.send(CatalogChanged);
         Ok(())
     }
 
@@ -508,10 +514,9 @@ impl Snapshots {
         let path = self.path(&meta.snapshot_id);
         std::fs::rename(part, &path).map_err(write_err)?;
         self.sync_dir()?;
-        let marker = encode(&(meta.last_log_id, meta.last_membership.clone()))?;
         let stats = self
             .store
-            .install_snapshot(&path, &marker, &encode(meta)?)
+            .install_snapshot(&path, &snapshot_marker(meta)?, &encode(meta)?)
             .map_err(write_err)?;
         self.remove_stale(Some(&meta.snapshot_id));
         Ok(stats)

@@ -669,19 +669,20 @@ async fn writer(
     }
 }
 
-/// Eight writers (two per counter, four counters) through `endpoints`, until `stop`.
+/// `writers` writers, two per counter, through `endpoints`, until `stop`.
 fn spawn_writers(
+    writers: usize,
     endpoints: &[String],
     history: &Arc<History>,
     t0: Instant,
     stop: &Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..8)
+    (0..writers)
         .map(|task| {
             tokio::spawn(writer(
                 endpoints.to_vec(),
                 task,
-                format!("counter{}", task % 4),
+                format!("counter{}", task % (writers / 2).max(1)),
                 history.clone(),
                 t0,
                 stop.clone(),
@@ -733,7 +734,7 @@ async fn leader_killed_under_load_loses_no_acknowledged_write() {
     let history = Arc::new(History::default());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t0 = Instant::now();
-    let tasks = spawn_writers(&endpoints, &history, t0, &stop);
+    let tasks = spawn_writers(8, &endpoints, &history, t0, &stop);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let acked_before = history.acked_puts.lock().unwrap().len();
     assert!(
@@ -810,7 +811,7 @@ async fn stopping_leader_hands_over(size: u64) {
     let history = Arc::new(History::default());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t0 = Instant::now();
-    let tasks = spawn_writers(&endpoints, &history, t0, &stop);
+    let tasks = spawn_writers(8, &endpoints, &history, t0, &stop);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(!history.acked_puts.lock().unwrap().is_empty());
     cluster.signal(leader, "-TERM");
@@ -1123,24 +1124,8 @@ async fn membership_grows_to_five_and_shrinks_back_to_three() {
     create_load_table(&lc).await;
     let history = Arc::new(History::default());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let start_load = |endpoints: Vec<String>,
-                      history: Arc<History>,
-                      stop: Arc<std::sync::atomic::AtomicBool>| {
-        (0..4)
-            .map(|task| {
-                tokio::spawn(writer(
-                    endpoints.clone(),
-                    task,
-                    format!("counter{}", task % 2),
-                    history.clone(),
-                    Instant::now(),
-                    stop.clone(),
-                ))
-            })
-            .collect::<Vec<_>>()
-    };
     let original: Vec<String> = cluster.nodes.iter().map(Node::endpoint).collect();
-    let load = start_load(original.clone(), history.clone(), stop.clone());
+    let load = spawn_writers(4, &original, &history, Instant::now(), &stop);
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     // Scale up: replicas 4 and 5 join by themselves.
@@ -1471,10 +1456,7 @@ async fn membership_changes_need_the_admin_signature() {
     let leader = cluster.wait_leader(None).await;
     let (ip, port) = (&cluster.nodes[leader].ip, cluster.nodes[leader].api_port);
     let body = serde_json::json!({"peers": cluster.peers_of(&[1, 2])}).to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = admin::now();
     let signed = |key: &[u8; 32], date: u64| {
         format!(
             "{}: {date}\r\n{}: {}\r\n",

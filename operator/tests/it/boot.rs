@@ -418,8 +418,8 @@ async fn the_generated_statefulset_boots_a_working_table_that_keeps_its_data() {
     );
 }
 
-/// `GET /tabula/replica` of a local pod, as JSON.
-fn replica_status(port: u16) -> Option<serde_json::Value> {
+/// `GET /tabula/replica` of the local pod on port `port`, as JSON.
+pub fn replica_status(port: u16) -> Option<serde_json::Value> {
     let (status, body) = http(port, "GET /tabula/replica HTTP/1.1\r\n", "")?;
     (status == 200).then(|| serde_json::from_str(&body).ok())?
 }

@@ -775,9 +775,7 @@ async fn replicas_report_zones_and_roles_and_a_scale_down_shrinks_the_group_firs
     );
     let sts: StatefulSet = serde_json::from_value(api.get(STS).expect("sts")).expect("StatefulSet");
     assert_eq!(sts.spec.as_ref().and_then(|s| s.replicas), Some(1));
-    let (_, body) =
-        crate::boot::http(net.api[0], "GET /tabula/replica HTTP/1.1\r\n", "").expect("status");
-    let st: Value = serde_json::from_str(&body).expect("json");
+    let st = crate::boot::replica_status(net.api[0]).expect("status");
     assert_eq!(st["voters"], json!([1]), "{st}");
     // The StatefulSet controller removes the other pods; the last one writes alone.
     pods[1] = None;
