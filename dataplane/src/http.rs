@@ -290,7 +290,7 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
             // reports it ACTIVE), so the leader answers that.
             Route::Local if !replica.is_leader() => {
                 match protocol::dispatch(&shared.engine, op, &body).await {
-                    Ok(value) => return value_answer(&value),
+                    Ok(reply) => return reply_answer(reply),
                     Err(e) if e.kind == ErrorKind::ResourceNotFound => false,
                     Err(e) => return error_answer(&e),
                 }
@@ -362,7 +362,7 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
         }
     };
     match result {
-        Ok(Ok(value)) => value_answer(&value),
+        Ok(Ok(reply)) => reply_answer(reply),
         Ok(Err(e)) => {
             if e.kind == ErrorKind::InternalServer {
                 tracing::error!(?op, "{e}");
@@ -376,9 +376,8 @@ pub async fn answer(shared: &Arc<Shared>, target: &str, body: Bytes, hops: u32) 
 /// How long a client waits for a replicated write to be confirmed by a quorum.
 const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-fn value_answer(value: &serde_json::Value) -> (u16, Bytes) {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    (200, Bytes::from(body))
+fn reply_answer(reply: protocol::Reply) -> (u16, Bytes) {
+    (200, Bytes::from(reply.into_bytes()))
 }
 
 fn error_answer(e: &ApiError) -> (u16, Bytes) {

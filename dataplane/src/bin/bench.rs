@@ -79,6 +79,10 @@ enum Workload {
 
 struct Result {
     ops: f64,
+    /// Process CPU time (all threads: client, server, echo) per operation, in microseconds:
+    /// steadier than throughput on a shared machine, and what a change to the request path
+    /// moves first.
+    cpu_us: f64,
     p50_us: u64,
     p99_us: u64,
     errors: u64,
@@ -254,8 +258,10 @@ async fn run(addr: &str, workload: Workload, args: &Args) -> Result {
         }));
     }
     let started = Instant::now();
+    let cpu_before = process_cpu_secs();
     tokio::time::sleep(Duration::from_secs(args.secs)).await;
     stop.store(true, Ordering::Relaxed);
+    let cpu = process_cpu_secs() - cpu_before;
     let mut all = Vec::new();
     let mut errors = 0;
     for t in tasks {
@@ -272,6 +278,7 @@ async fn run(addr: &str, workload: Workload, args: &Args) -> Result {
     };
     Result {
         ops: all.len() as f64 / elapsed,
+        cpu_us: cpu * 1e6 / all.len().max(1) as f64,
         p50_us: pct(0.50),
         p99_us: pct(0.99),
         errors,
@@ -374,8 +381,8 @@ async fn main() {
         args.concurrency, args.keys, args.value_bytes, args.secs
     );
     println!(
-        "{:<22} {:>10} {:>9} {:>9} {:>8} {:>7}",
-        "workload", "ops/s", "p50 ms", "p99 ms", "ratio", "errors"
+        "{:<22} {:>10} {:>9} {:>9} {:>8} {:>7} {:>10}",
+        "workload", "ops/s", "p50 ms", "p99 ms", "ratio", "errors", "cpu us/op"
     );
     // The ceiling is measured again right before each workload (for half as long): this
     // machine's neighbours move throughput by ±25% within a minute, so a ratio is taken
@@ -386,13 +393,14 @@ async fn main() {
     };
     let print = |name: &str, r: &Result, ceiling: &Result| {
         println!(
-            "{:<22} {:>10.0} {:>9.3} {:>9.3} {:>7.2}x {:>7}",
+            "{:<22} {:>10.0} {:>9.3} {:>9.3} {:>7.2}x {:>7} {:>10.1}",
             name,
             r.ops,
             r.p50_us as f64 / 1000.0,
             r.p99_us as f64 / 1000.0,
             r.ops / ceiling.ops,
-            r.errors
+            r.errors,
+            r.cpu_us
         );
     };
     let first_echo = run(&echo, Workload::Echo, &echo_args).await;
@@ -501,6 +509,25 @@ async fn start_replicas(dir: &std::path::Path, creds: &Credentials) -> (Vec<Serv
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// CPU seconds this process has used (user + system, all threads), from `/proc/self/stat`
+/// (clock ticks of 1/100 s); 0 where that file does not exist.
+fn process_cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may contain spaces) are space-separated; utime and
+    // stime are the 14th and 15th fields of the whole line.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -628,6 +628,7 @@ mod tests {
         dispatch(engine, op, body.to_string().as_bytes())
             .await
             .unwrap_or_else(|e| panic!("{op:?}: {e}"))
+            .into_value()
     }
 
     fn gsi(name: &str, attr: &str) -> serde_json::Value {

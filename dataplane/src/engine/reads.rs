@@ -402,6 +402,9 @@ impl Engine {
         let mut bytes = 0usize;
         // Bytes a local-index read fetched from the table.
         let mut fetched = 0usize;
+        // The key of the last item evaluated (the LastEvaluatedKey if the page ends there). An
+        // item that goes into the page whole leaves it `None`: its key is taken from the page
+        // at the end, if needed, instead of from every item.
         let mut last_item: Option<Item> = None;
         let mut stopped_early = false;
         let mut error = None;
@@ -424,7 +427,7 @@ impl Engine {
                     return Ok(false);
                 }
                 bytes += tabula_core::value::item_size(&item);
-                let last = target.last_key(&item);
+                let last = opts.fetch.then(|| target.last_key(&item));
                 // A local index read that needs attributes the index lacks reads the item
                 // from the table (the entry and the item are written in one batch, so the
                 // item exists unless it was deleted after the iterator's snapshot).
@@ -454,7 +457,12 @@ impl Engine {
                     },
                     None => true,
                 };
-                last_item = Some(last);
+                let whole = keep && opts.select != Select::Count && opts.projection.is_none();
+                last_item = match last {
+                    Some(key) => Some(key),
+                    None if whole => None,
+                    None => Some(target.last_key(&item)),
+                };
                 if keep {
                     page.count += 1;
                     if opts.select != Select::Count {
@@ -474,7 +482,8 @@ impl Engine {
         // LastEvaluatedKey even when nothing follows.
         let hit_limit = opts.limit.is_some_and(|l| page.scanned_count >= l);
         if stopped_early || hit_limit || bytes >= PAGE_BYTES {
-            page.last_evaluated_key = last_item;
+            page.last_evaluated_key =
+                last_item.or_else(|| page.items.last().map(|i| target.last_key(i)));
         }
         // Read through an index, the index pays for what was read there and the table for
         // what a local index fetched from it.

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use tabula_core::expr::{self, Condition, ExprKind, Projection, Resolver, UpdateExpr};
 use tabula_core::{AttributeValue, Item};
 
-use super::values::{item_to_json, parse_item, parse_value_map};
+use super::values::{ItemJson, item_to_json, parse_item, parse_value_map};
 use super::{Constraints, Request, consumed_json};
 use crate::engine::{
     CapacityDetail, DeleteItemInput, Engine, GetItemInput, PutItemInput, ReturnValues,
@@ -431,7 +431,7 @@ pub(super) async fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<
     Ok(response)
 }
 
-pub(super) fn get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+pub(super) fn get_item(engine: &Engine, req: Request<'_>) -> ApiResult<super::Reply> {
     let table = req.table_name()?;
     let key = key_param(req)?;
     check_no_mixing(req, &["AttributesToGet"], &["ProjectionExpression"])?;
@@ -447,14 +447,18 @@ pub(super) fn get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
         consistent: req.bool("ConsistentRead")?.unwrap_or(false),
         projection,
     })?;
-    let mut v = json!({});
-    if let Some(item) = out.item {
-        v["Item"] = item_to_json(&item);
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Out<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        consumed_capacity: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<ItemJson<'a>>,
     }
-    if let Some(c) = consumed_json(detail, &out.consumed) {
-        v["ConsumedCapacity"] = c;
-    }
-    Ok(v)
+    super::Reply::write(&Out {
+        consumed_capacity: consumed_json(detail, &out.consumed),
+        item: out.item.as_ref().map(ItemJson),
+    })
 }
 
 const BATCH_GET_MAX_KEYS: usize = 100;

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tabula_core::expr::{self, Condition, ExprKind, KeyCondition, Resolver};
 
 use super::items::{ExpressionParams, check_no_mixing, expr_err, projection, value_list};
-use super::values::{item_to_json, parse_item};
-use super::{Constraints, Request, consumed_json};
+use super::values::{ItemJson, ItemsJson, parse_item};
+use super::{Constraints, Reply, Request, consumed_json};
 use crate::engine::{Engine, QueryInput, ReadPage, ScanInput, Select};
 use crate::error::{ApiError, ApiResult};
 
@@ -128,18 +128,32 @@ fn filter(
     Ok(None)
 }
 
-fn page_json(page: ReadPage, detail: crate::engine::CapacityDetail, select: Select) -> Value {
-    let mut out = json!({ "Count": page.count, "ScannedCount": page.scanned_count });
-    if select != Select::Count {
-        out["Items"] = Value::Array(page.items.iter().map(item_to_json).collect());
+/// A Query or Scan page as its response body (members in the order a `Value` map writes
+/// them).
+fn page_reply(
+    page: ReadPage,
+    detail: crate::engine::CapacityDetail,
+    select: Select,
+) -> ApiResult<Reply> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Out<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        consumed_capacity: Option<Value>,
+        count: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        items: Option<ItemsJson<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_evaluated_key: Option<ItemJson<'a>>,
+        scanned_count: usize,
     }
-    if let Some(k) = page.last_evaluated_key {
-        out["LastEvaluatedKey"] = item_to_json(&k);
-    }
-    if let Some(c) = consumed_json(detail, &page.consumed) {
-        out["ConsumedCapacity"] = c;
-    }
-    out
+    Reply::write(&Out {
+        consumed_capacity: consumed_json(detail, &page.consumed),
+        count: page.count,
+        items: (select != Select::Count).then_some(ItemsJson(&page.items)),
+        last_evaluated_key: page.last_evaluated_key.as_ref().map(ItemJson),
+        scanned_count: page.scanned_count,
+    })
 }
 
 /// `IndexName`, checked against the name constraints.
@@ -153,7 +167,7 @@ fn index_name(req: Request<'_>) -> ApiResult<Option<String>> {
     Ok(Some(name.to_string()))
 }
 
-pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Reply> {
     let table_name = req.table_name()?;
     check_no_mixing(
         req,
@@ -225,10 +239,10 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
         consistent: req.bool("ConsistentRead")?.unwrap_or(false),
         select,
     })?;
-    Ok(page_json(page, detail, select))
+    page_reply(page, detail, select)
 }
 
-pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
+pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Reply> {
     let table_name = req.table_name()?;
     check_no_mixing(
         req,
@@ -316,5 +330,5 @@ pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
         select,
         segment,
     })?;
-    Ok(page_json(page, detail, select))
+    page_reply(page, detail, select)
 }
