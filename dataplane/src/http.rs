@@ -112,7 +112,8 @@ where
 fn request_id() -> String {
     // DynamoDB request ids are 52 upper-case alphanumerics.
     const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let random: [u8; 52] = std::array::from_fn(|_| rand::random::<u8>());
+    let mut random = [0u8; 52];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut random);
     let id: Vec<u8> = random
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()])
@@ -391,19 +392,23 @@ fn error_response(e: &ApiError, id: &str) -> Response<Full<Bytes>> {
     respond(status, "application/x-amz-json-1.0", body, id)
 }
 
-fn respond(status: StatusCode, content_type: &str, body: Bytes, id: &str) -> Response<Full<Bytes>> {
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+    id: &str,
+) -> Response<Full<Bytes>> {
+    use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+    const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+    const CRC32: HeaderName = HeaderName::from_static("x-amz-crc32");
     let crc = crc32fast::hash(&body);
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    if let Ok(v) = content_type.parse() {
-        h.insert("content-type", v);
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert(REQUEST_ID, v);
     }
-    if let Ok(v) = id.parse() {
-        h.insert("x-amzn-requestid", v);
-    }
-    if let Ok(v) = crc.to_string().parse() {
-        h.insert("x-amz-crc32", v);
-    }
+    h.insert(CRC32, HeaderValue::from(crc));
     resp
 }

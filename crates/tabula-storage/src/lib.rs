@@ -866,18 +866,25 @@ impl Store {
         let mut ro = ReadOptions::default();
         ro.set_iterate_lower_bound(start.to_vec());
         ro.set_iterate_upper_bound(end.to_vec());
-        let mode = if forward {
-            IteratorMode::Start
+        // The raw iterator lends each key and value instead of copying both into boxes.
+        let mut it = self.db.raw_iterator_cf_opt(items, ro);
+        if forward {
+            it.seek_to_first();
         } else {
-            IteratorMode::End
-        };
-        for kv in self.db.iterator_cf_opt(items, ro, mode) {
-            let (k, v) = kv?;
-            let item = open_item(table, &k, &v)?;
-            if !visit(&k, item)? {
-                break;
+            it.seek_to_last();
+        }
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            let item = open_item(table, k, v)?;
+            if !visit(k, item)? {
+                return Ok(());
+            }
+            if forward {
+                it.next();
+            } else {
+                it.prev();
             }
         }
+        it.status()?;
         Ok(())
     }
 
