@@ -194,4 +194,43 @@ mod tests {
         assert_eq!(store.raft_state("vote").expect("vote"), Some(b"v".to_vec()));
         assert_eq!(store.log_range(0, 100).expect("range"), vec![(3, vec![3])]);
     }
+
+    /// A column family written once (here the Raft state) must not pin the write-ahead log:
+    /// past the bound, RocksDB flushes it and the old log files are released.
+    #[test]
+    fn a_rarely_written_column_family_does_not_pin_the_log() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bound = 1 << 20;
+        let store = Store::open_tuned(dir.path(), MasterKey::from_bytes(&[7; 32]), true, bound)
+            .expect("open");
+        store.set_raft_state("vote", b"v").expect("vote");
+        let min_log = |store: &Store| {
+            store
+                .db
+                .property_int_value("rocksdb.min-log-number-to-keep")
+                .expect("property")
+                .expect("a value")
+        };
+        let first = min_log(&store);
+        // 4 MB of log entries, four times the bound, in 100 KB entries.
+        for i in 1..=40u64 {
+            store
+                .log_append(&[(i, vec![i as u8; 100 << 10])], false)
+                .expect("append");
+        }
+        store.sync_wal().expect("sync");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while min_log(&store) == first {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first log file is still needed after writing 4x the bound"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        drop(store);
+        let store =
+            Store::open_replicated(dir.path(), MasterKey::from_bytes(&[7; 32])).expect("reopen");
+        assert_eq!(store.raft_state("vote").expect("vote"), Some(b"v".to_vec()));
+        assert_eq!(store.log_range(40, 41).expect("range").len(), 1);
+    }
 }
