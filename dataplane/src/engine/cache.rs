@@ -67,7 +67,7 @@ impl ItemCache {
 
     /// Caches what storage returned, unless a write to the item's stripe started since
     /// `seen` (or was in flight then).
-    pub fn fill(&self, key: &[u8], item: Item, seen: u64) {
+    pub fn fill(&self, key: &[u8], item: Arc<Item>, seen: u64) {
         let size = tabula_core::value::item_size(&item) + key.len() + 64;
         if size > self.shard_budget {
             return;
@@ -85,7 +85,7 @@ impl ItemCache {
                 shard.bytes -= s;
             }
         }
-        if let Some((_, old)) = shard.map.insert(key.to_vec(), (Arc::new(item), size)) {
+        if let Some((_, old)) = shard.map.insert(key.to_vec(), (item, size)) {
             shard.bytes -= old;
         }
         shard.bytes += size;

@@ -2,6 +2,8 @@
 //! built from them. Every write evaluates its condition and writes under the item's lock, so a
 //! conditional write or an update is atomic against concurrent writers of the same item.
 
+use std::sync::Arc;
+
 use tabula_core::Item;
 use tabula_core::expr::{Condition, Path, PathElem, Projection, UpdateExpr};
 
@@ -63,7 +65,8 @@ pub struct GetItemInput {
 
 #[derive(Debug, Default)]
 pub struct GetItemOutput {
-    pub item: Option<Item>,
+    /// Shared with the item cache: a hit is not copied.
+    pub item: Option<Arc<Item>>,
     pub consumed: ConsumedCapacity,
 }
 
@@ -296,12 +299,12 @@ impl Engine {
         let key = table.key_from_key_param(&input.key)?;
         let skey = table.storage_key(&key);
         let item = match &self.cache {
-            None => self.store.get(&table.handle, &skey)?,
+            None => self.store.get(&table.handle, &skey)?.map(Arc::new),
             Some(cache) => match cache.get(&skey) {
-                Some(hit) => Some((*hit).clone()),
+                Some(hit) => Some(hit),
                 None => {
                     let seen = cache.version(&skey);
-                    let item = self.store.get(&table.handle, &skey)?;
+                    let item = self.store.get(&table.handle, &skey)?.map(Arc::new);
                     if let Some(i) = &item {
                         cache.fill(&skey, i.clone(), seen);
                     }
@@ -309,9 +312,9 @@ impl Engine {
                 }
             },
         };
-        let units = read_units(item_size_opt(item.as_ref()), input.consistent);
+        let units = read_units(item_size_opt(item.as_deref()), input.consistent);
         let item = match (&input.projection, item) {
-            (Some(p), Some(i)) => Some(p.apply(&i)),
+            (Some(p), Some(i)) => Some(Arc::new(p.apply(&i))),
             (_, i) => i,
         };
         Ok(GetItemOutput {

@@ -457,7 +457,7 @@ pub(super) fn get_item(engine: &Engine, req: Request<'_>) -> ApiResult<super::Re
     }
     super::Reply::write(&Out {
         consumed_capacity: consumed_json(detail, &out.consumed),
-        item: out.item.as_ref().map(ItemJson),
+        item: out.item.as_deref().map(ItemJson),
     })
 }
 
