@@ -590,13 +590,7 @@ impl Engine {
             });
             for no in orphans {
                 tracing::info!(table = %t.def.name, index_no = no, "removing the entries of a deleted index");
-                let prefix = keyenc::index_prefix(table_id, no);
-                if let Err(e) = self
-                    .log
-                    .catalog(tabula_storage::Mutation::DropIndexEntries(prefix))
-                {
-                    tracing::warn!(error = %e, "cannot remove a deleted index's entries");
-                }
+                drop_index_entries(&self.log, table_id, no);
             }
         }
     }
@@ -611,11 +605,17 @@ impl Engine {
             // Writes that still maintain the index (they read the definition before it was
             // removed) finish first, so none writes an entry after the range delete.
             super::write_barrier(&locks);
-            let prefix = keyenc::index_prefix(table_id, index_no);
-            if let Err(e) = log.catalog(tabula_storage::Mutation::DropIndexEntries(prefix)) {
-                tracing::warn!(error = %e, "cannot remove a deleted index's entries");
-            }
+            drop_index_entries(&log, table_id, index_no);
         });
+    }
+}
+
+/// Removes every entry of index `index_no` of table `table_id` (a range delete through the
+/// log); a failure is logged, and the next takeover's `resume_index_drops` tries again.
+fn drop_index_entries(log: &super::log::Log, table_id: u32, index_no: u16) {
+    let prefix = keyenc::index_prefix(table_id, index_no);
+    if let Err(e) = log.catalog(tabula_storage::Mutation::DropIndexEntries(prefix)) {
+        tracing::warn!(error = %e, "cannot remove a deleted index's entries");
     }
 }
 

@@ -157,8 +157,6 @@ impl Operation {
     }
 }
 
-/// Runs one request body against the engine. Item writes await their group commit; table
-/// operations are rare and run inline.
 /// A response body: a JSON value, or JSON already written. The item-heavy reads (GetItem,
 /// Query, Scan) serialise their items straight into bytes; building a `Value` tree first and
 /// serialising that cost them a tenth of their CPU.
@@ -166,12 +164,6 @@ impl Operation {
 pub enum Reply {
     Value(Value),
     Json(Vec<u8>),
-}
-
-impl From<Value> for Reply {
-    fn from(v: Value) -> Reply {
-        Reply::Value(v)
-    }
 }
 
 impl Reply {
@@ -199,6 +191,8 @@ impl Reply {
     }
 }
 
+/// Runs one request body against the engine. Item writes await their group commit; table
+/// operations are rare and run inline.
 pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<Reply> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::serialization(format!("Could not parse the request body as JSON: {e}"))
@@ -209,47 +203,42 @@ pub async fn dispatch(engine: &Engine, op: Operation, body: &[u8]) -> ApiResult<
         ));
     };
     let req = Request(&req);
-    match op {
-        Operation::CreateTable => tables::create_table(engine, req).map(Reply::from),
-        Operation::DeleteTable => tables::delete_table(engine, req).map(Reply::from),
-        Operation::DescribeTable => tables::describe_table(engine, req).map(Reply::from),
-        Operation::ListTables => tables::list_tables(engine, req).map(Reply::from),
-        Operation::UpdateTable => tables::update_table(engine, req).map(Reply::from),
-        Operation::TagResource => tables::tag_resource(engine, req).map(Reply::from),
-        Operation::UntagResource => tables::untag_resource(engine, req).map(Reply::from),
-        Operation::ListTagsOfResource => tables::list_tags(engine, req).map(Reply::from),
-        Operation::UpdateTimeToLive => tables::update_time_to_live(engine, req).map(Reply::from),
-        Operation::DescribeTimeToLive => {
-            tables::describe_time_to_live(engine, req).map(Reply::from)
-        }
-        Operation::DescribeEndpoints => Ok(Reply::Value(serde_json::json!({
+    let value = match op {
+        Operation::CreateTable => tables::create_table(engine, req),
+        Operation::DeleteTable => tables::delete_table(engine, req),
+        Operation::DescribeTable => tables::describe_table(engine, req),
+        Operation::ListTables => tables::list_tables(engine, req),
+        Operation::UpdateTable => tables::update_table(engine, req),
+        Operation::TagResource => tables::tag_resource(engine, req),
+        Operation::UntagResource => tables::untag_resource(engine, req),
+        Operation::ListTagsOfResource => tables::list_tags(engine, req),
+        Operation::UpdateTimeToLive => tables::update_time_to_live(engine, req),
+        Operation::DescribeTimeToLive => tables::describe_time_to_live(engine, req),
+        Operation::DescribeEndpoints => Ok(serde_json::json!({
             "Endpoints": [{"Address": "localhost", "CachePeriodInMinutes": 1440}]
-        }))),
-        Operation::DescribeLimits => Ok(Reply::Value(serde_json::json!({
+        })),
+        Operation::DescribeLimits => Ok(serde_json::json!({
             "AccountMaxReadCapacityUnits": 80000,
             "AccountMaxWriteCapacityUnits": 80000,
             "TableMaxReadCapacityUnits": 40000,
             "TableMaxWriteCapacityUnits": 40000
-        }))),
-        Operation::PutItem => items::put_item(engine, req).await.map(Reply::from),
-        Operation::GetItem => items::get_item(engine, req),
-        Operation::UpdateItem => items::update_item(engine, req).await.map(Reply::from),
-        Operation::DeleteItem => items::delete_item(engine, req).await.map(Reply::from),
-        Operation::BatchGetItem => items::batch_get_item(engine, req).map(Reply::from),
-        Operation::BatchWriteItem => items::batch_write_item(engine, req).await.map(Reply::from),
-        Operation::Query => reads::query(engine, req),
-        Operation::Scan => reads::scan(engine, req),
-        Operation::TransactWriteItems => transactions::transact_write_items(engine, req)
-            .await
-            .map(Reply::from),
-        Operation::TransactGetItems => {
-            transactions::transact_get_items(engine, req).map(Reply::from)
-        }
-        Operation::ListStreams => streams::list_streams(engine, req).map(Reply::from),
-        Operation::DescribeStream => streams::describe_stream(engine, req).map(Reply::from),
-        Operation::GetShardIterator => streams::get_shard_iterator(engine, req).map(Reply::from),
-        Operation::GetRecords => streams::get_records(engine, req).map(Reply::from),
-    }
+        })),
+        Operation::PutItem => items::put_item(engine, req).await,
+        Operation::GetItem => return items::get_item(engine, req),
+        Operation::UpdateItem => items::update_item(engine, req).await,
+        Operation::DeleteItem => items::delete_item(engine, req).await,
+        Operation::BatchGetItem => items::batch_get_item(engine, req),
+        Operation::BatchWriteItem => items::batch_write_item(engine, req).await,
+        Operation::Query => return reads::query(engine, req),
+        Operation::Scan => return reads::scan(engine, req),
+        Operation::TransactWriteItems => transactions::transact_write_items(engine, req).await,
+        Operation::TransactGetItems => transactions::transact_get_items(engine, req),
+        Operation::ListStreams => streams::list_streams(engine, req),
+        Operation::DescribeStream => streams::describe_stream(engine, req),
+        Operation::GetShardIterator => streams::get_shard_iterator(engine, req),
+        Operation::GetRecords => streams::get_records(engine, req),
+    };
+    value.map(Reply::Value)
 }
 
 /// Typed access to the fields of a request object. A field of the wrong JSON type is a

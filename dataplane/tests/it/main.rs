@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod harness;
+mod ports;
 
 mod crash;
 mod encryption;

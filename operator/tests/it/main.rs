@@ -5,5 +5,7 @@ mod boot;
 mod builders;
 mod crd;
 mod fake_api;
+#[path = "../../../dataplane/tests/it/ports.rs"]
+mod ports;
 mod reconcile;
 mod support;
