@@ -381,8 +381,8 @@ async fn main() {
         args.concurrency, args.keys, args.value_bytes, args.secs
     );
     println!(
-        "{:<22} {:>10} {:>9} {:>9} {:>8} {:>7} {:>10}",
-        "workload", "ops/s", "p50 ms", "p99 ms", "ratio", "errors", "cpu us/op"
+        "{:<22} {:>10} {:>9} {:>9} {:>8} {:>7} {:>10} {:>10}",
+        "workload", "ops/s", "p50 ms", "p99 ms", "ratio", "errors", "cpu us/op", "cpu ratio"
     );
     // The ceiling is measured again right before each workload (for half as long): this
     // machine's neighbours move throughput by ±25% within a minute, so a ratio is taken
@@ -391,16 +391,21 @@ async fn main() {
         secs: args.secs.div_ceil(2).max(2),
         ..args.clone()
     };
+    // `cpu ratio` is the ceiling's CPU per request over the workload's: what the throughput
+    // ratio comes to when both saturate the machine's cores. A throughput ratio well below it
+    // means the workload leaves cores idle (waiting on fsync, say) rather than running short of
+    // them.
     let print = |name: &str, r: &Result, ceiling: &Result| {
         println!(
-            "{:<22} {:>10.0} {:>9.3} {:>9.3} {:>7.2}x {:>7} {:>10.1}",
+            "{:<22} {:>10.0} {:>9.3} {:>9.3} {:>7.2}x {:>7} {:>10.1} {:>9.2}x",
             name,
             r.ops,
             r.p50_us as f64 / 1000.0,
             r.p99_us as f64 / 1000.0,
             r.ops / ceiling.ops,
             r.errors,
-            r.cpu_us
+            r.cpu_us,
+            ceiling.cpu_us / r.cpu_us
         );
     };
     let first_echo = run(&echo, Workload::Echo, &echo_args).await;
