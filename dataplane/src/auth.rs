@@ -34,7 +34,12 @@ pub struct Credentials {
 #[derive(Default)]
 struct SigningKeys {
     by_access_key: HashMap<String, Vec<ScopedKey>>,
-    count: usize,
+}
+
+impl SigningKeys {
+    fn len(&self) -> usize {
+        self.by_access_key.values().map(Vec::len).sum()
+    }
 }
 
 struct ScopedKey {
@@ -46,7 +51,7 @@ struct ScopedKey {
 
 impl std::fmt::Debug for SigningKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SigningKeys({} cached)", self.count)
+        write!(f, "SigningKeys({} cached)", self.len())
     }
 }
 
@@ -95,10 +100,7 @@ impl Credentials {
 
     pub fn insert(&mut self, id: &str, secret: &str) {
         self.keys.insert(id.to_string(), secret.to_string());
-        self.signing_keys
-            .write()
-            .map(|mut c| *c = SigningKeys::default())
-            .unwrap_or_else(|p| *p.into_inner() = SigningKeys::default());
+        *self.signing_keys.write().unwrap_or_else(|p| p.into_inner()) = SigningKeys::default();
     }
 
     /// The HMAC keyed with the signing key of `access_key` for this scope.
@@ -123,10 +125,9 @@ impl Credentials {
         }
         let mac = keyed_mac(&signing_key(secret, date, region, service));
         let mut cache = self.signing_keys.write().unwrap_or_else(|p| p.into_inner());
-        if cache.count >= MAX_CACHED_SIGNING_KEYS {
+        if cache.len() >= MAX_CACHED_SIGNING_KEYS {
             *cache = SigningKeys::default();
         }
-        cache.count += 1;
         cache
             .by_access_key
             .entry(access_key.to_string())
@@ -370,14 +371,14 @@ pub fn sign_request(
     let date = amz_date.get(..8).unwrap_or(amz_date);
     let canonical = format!(
         "POST\n/\n\nhost:{host}\nx-amz-date:{amz_date}\nx-amz-target:{target}\n\nhost;x-amz-date;x-amz-target\n{}",
-        hex_lower(&Sha256::digest(body))
+        hex::encode(Sha256::digest(body))
     );
     let scope = format!("{date}/{region}/dynamodb/aws4_request");
     let sts = format!(
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex_lower(&Sha256::digest(canonical.as_bytes()))
+        hex::encode(Sha256::digest(canonical.as_bytes()))
     );
-    let sig = hex_lower(&hmac(
+    let sig = hex::encode(hmac(
         &signing_key(secret, date, region, "dynamodb"),
         sts.as_bytes(),
     ));
@@ -400,18 +401,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Lower-case hex of a digest (the hot path of every signature: a table lookup per nibble
-/// rather than the `hex` crate's char iterator).
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0f)]);
-    }
-    String::from_utf8(out).unwrap_or_default()
-}
-
 /// Hashes a header value as SigV4 canonicalises it: trimmed, inner runs of spaces collapsed.
 fn hash_collapsed(hash: &mut Sha256, v: &str) {
     let t = v.trim();
@@ -429,12 +418,9 @@ fn hash_collapsed(hash: &mut Sha256, v: &str) {
 
 /// Lower-case hex of a SHA-256 digest, on the stack.
 fn hex32(digest: &[u8; 32]) -> [u8; 64] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 64];
-    for (i, b) in digest.iter().enumerate() {
-        out[2 * i] = DIGITS[usize::from(b >> 4)];
-        out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
-    }
+    // Sixty-four bytes hold the hex of thirty-two: this cannot fail.
+    let _ = hex::encode_to_slice(digest, &mut out);
     out
 }
 
@@ -644,7 +630,7 @@ mod tests {
     fn a_claimed_payload_hash_does_not_cover_another_body() {
         let creds = Credentials::parse("AKID secret123\n").unwrap();
         let mut h = sign("secret123", "20261125T120000Z", b"{}");
-        let claimed = hex_lower(&Sha256::digest(b"{}"));
+        let claimed = hex::encode(Sha256::digest(b"{}"));
         h.insert(
             "x-amz-content-sha256",
             HeaderValue::from_str(&claimed).unwrap(),
