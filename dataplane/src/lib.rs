@@ -27,6 +27,10 @@ use tokio_rustls::rustls;
 use crate::auth::Credentials;
 use crate::engine::{Engine, EngineConfig};
 
+/// What `--wal-file-mb` defaults to: about what a log file holds when RocksDB moves on to the
+/// next (the items memtable's 64 MB).
+pub const DEFAULT_WAL_FILE_MB: usize = 64;
+
 /// Everything needed to start a server.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -50,6 +54,9 @@ pub struct Config {
     pub item_collection_limit: u64,
     /// See `EngineConfig::item_cache_bytes`.
     pub item_cache_bytes: usize,
+    /// Bytes the write-ahead log files are written to at start (`Store::warm_wal`); 0 skips
+    /// it (`Config::local`: tests start many servers).
+    pub wal_file_bytes: usize,
     /// `Some`: this node is one replica of a replicated table (`--node-id`, `--peers`).
     pub replica: Option<replication::ReplicaConfig>,
 }
@@ -69,6 +76,7 @@ impl Config {
             stream_shard_duration: EngineConfig::default().stream_shard_duration,
             item_collection_limit: EngineConfig::default().item_collection_limit,
             item_cache_bytes: EngineConfig::default().item_cache_bytes,
+            wal_file_bytes: 0,
             replica: None,
         }
     }
@@ -199,6 +207,17 @@ impl Server {
             Some(_) => Store::open_replicated(&db, master),
         }
         .map_err(|e| data_dir_error(e.to_string()))?;
+        if config.wal_file_bytes > 0 {
+            let started = std::time::Instant::now();
+            store
+                .warm_wal(config.wal_file_bytes)
+                .map_err(|e| data_dir_error(e.to_string()))?;
+            tracing::info!(
+                mb = config.wal_file_bytes >> 20,
+                ms = started.elapsed().as_millis() as u64,
+                "write-ahead log files written in advance (--wal-file-mb)"
+            );
+        }
         let engine_config = EngineConfig {
             region: config.region.clone(),
             stats_interval: config.stats_interval,

@@ -49,6 +49,10 @@ struct Args {
     /// Seconds each workload runs unmeasured first (caches, connections, allocator).
     #[arg(long, default_value_t = 2)]
     warmup_secs: u64,
+    /// Megabytes the servers pre-write their write-ahead log files to at start (the server's
+    /// `--wal-file-mb`; 0 measures durable writes appending to a growing file).
+    #[arg(long, default_value_t = tabula_dataplane::DEFAULT_WAL_FILE_MB)]
+    wal_file_mb: usize,
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     value_bytes: usize,
@@ -353,6 +357,7 @@ async fn main() {
     creds.insert(ACCESS_KEY, SECRET);
     let mut config = Config::local(&dir);
     config.credentials = Some(creds.clone());
+    config.wal_file_bytes = args.wal_file_mb << 20;
     let server = Server::start(config).await.expect("start server");
     let addr = server.addr.to_string();
     let echo = start_echo().await;
@@ -432,7 +437,8 @@ async fn main() {
     }
     server.shutdown().await;
     if args.workloads.iter().any(|x| x == "put-3r") {
-        let (replicas, leader) = start_replicas(&dir.join("replicas"), &creds).await;
+        let (replicas, leader) =
+            start_replicas(&dir.join("replicas"), &creds, args.wal_file_mb << 20).await;
         let mut admin = Conn::open(&leader).await.expect("connect to the leader");
         create_table(&mut admin, "bench", BENCH_SCHEMA).await;
         let echo_now = run(&echo, Workload::Echo, &echo_args).await;
@@ -474,7 +480,11 @@ async fn measure(addr: &str, w: Workload, args: &Args) -> Result {
 
 /// Starts three replicas of one Raft group in this process, on 127.0.0.1, .2 and .3, and
 /// returns them with the API address of the leader once it is ready to write.
-async fn start_replicas(dir: &std::path::Path, creds: &Credentials) -> (Vec<Server>, String) {
+async fn start_replicas(
+    dir: &std::path::Path,
+    creds: &Credentials,
+    wal_file_bytes: usize,
+) -> (Vec<Server>, String) {
     use tabula_dataplane::replication::ReplicaConfig;
     std::fs::create_dir_all(dir).expect("replica dir");
     let key = dir.join("master.key");
@@ -494,6 +504,7 @@ async fn start_replicas(dir: &std::path::Path, creds: &Credentials) -> (Vec<Serv
         config.listen = format!("127.0.0.{id}:0");
         config.credentials = Some(creds.clone());
         config.master_key_file = Some(key.clone());
+        config.wal_file_bytes = wal_file_bytes;
         config.replica = Some(ReplicaConfig {
             node_id: *id,
             internal_listen: internal.clone(),

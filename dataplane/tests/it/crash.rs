@@ -23,6 +23,9 @@ fn spawn(dir: &std::path::Path, port: u16) -> Child {
         .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
         .args(["--log", "warn"])
+        // Reused log files, as by default, small enough that the load outgrows them: the
+        // crash lands in a reused file or in a grown one.
+        .args(["--wal-file-mb", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

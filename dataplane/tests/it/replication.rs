@@ -147,6 +147,8 @@ impl Cluster {
             .arg("--master-key-file")
             .arg(&self.key_file)
             .args(["--node-id", &node.id.to_string(), "--peers", &self.peers])
+            // Reused log files, as by default, at a size that keeps the many restarts cheap.
+            .args(["--wal-file-mb", "1"])
             .args(&self.extra)
             .args([
                 "--log",
