@@ -71,9 +71,9 @@ const META_TOKEN_PREFIX: &[u8] = b"token/";
 
 /// Spare write-ahead log files RocksDB keeps for reuse.
 const WAL_SPARE_FILES: usize = 4;
-/// Log files `Store::warm_wal` writes: the one in use after it and one spare. The second
-/// switch takes the file the first one retired, provided the flush in between has released
-/// it; a third round makes that certain.
+/// Log files `Store::warm_wal` writes, to leave the one in use and a spare written. The
+/// second switch takes the file the first one retired if the flush in between has released
+/// it by then (RocksDB does that after the flush returns); a third round covers a late one.
 const WARM_WAL_FILES: usize = 3;
 
 /// Shared block cache for item SSTs.
