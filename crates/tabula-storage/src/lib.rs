@@ -73,7 +73,8 @@ const META_TOKEN_PREFIX: &[u8] = b"token/";
 const WAL_SPARE_FILES: usize = 4;
 /// Log files `Store::warm_wal` writes, to leave the one in use and a spare written. The
 /// second switch takes the file the first one retired if the flush in between has released
-/// it by then (RocksDB does that after the flush returns); a third round covers a late one.
+/// it by then (RocksDB may release it only just after the flush returns); a third round
+/// covers a late one.
 const WARM_WAL_FILES: usize = 3;
 
 /// Shared block cache for item SSTs.
