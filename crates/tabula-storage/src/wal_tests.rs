@@ -12,14 +12,18 @@ fn master() -> MasterKey {
     MasterKey::from_bytes(&[7; 32])
 }
 
-/// The log file RocksDB writes to: the highest-numbered `*.log`.
-fn log_in_use(dir: &Path) -> PathBuf {
+/// The write-ahead log files (`*.log`) in the database directory.
+fn log_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
-        .max()
-        .expect("a log file")
+        .collect()
+}
+
+/// The log file RocksDB writes to: the highest-numbered one.
+fn log_in_use(dir: &Path) -> PathBuf {
+    log_files(dir).into_iter().max().expect("a log file")
 }
 
 fn size(p: &Path) -> u64 {
@@ -36,10 +40,9 @@ fn warm_wal_leaves_a_written_file_in_use_and_a_spare() {
     assert_ne!(before, now, "the warm-up switched log files");
     // A new file would be (nearly) empty: this one was written before and is being reused.
     assert!(size(&now) >= 1 << 20, "log in use has {} bytes", size(&now));
-    let written = std::fs::read_dir(dir.path())
-        .expect("read dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "log") && size(p) >= 1 << 20)
+    let written = log_files(dir.path())
+        .iter()
+        .filter(|p| size(p) >= 1 << 20)
         .count();
     assert!(
         written >= 2,
