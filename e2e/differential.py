@@ -2126,6 +2126,111 @@ case("stream-operation-of-the-other-api",
      raw(b"{}", target=STREAMS_PREFIX + "ListTables", ignore_message=True))
 
 
+# --- Nesting depth ------------------------------------------------------------------------------
+def nested(levels: int) -> dict:
+    """A string inside `levels` maps: nested(1) is {"M": {"x": {"S": "v"}}}."""
+    v: dict = S("v")
+    for _ in range(levels):
+        v = {"M": {"x": v}}
+    return v
+
+
+K1 = {"pk": S("p1"), "sk": N(1)}
+# A stored item's attribute spans at most 32 levels: 31 maps around a scalar, not 32.
+for n in (31, 32, 33):
+    case(f"nesting_put_{n}", create(), put(hr("p1", 1, a=nested(n))), get(K1))
+for n in (30, 31, 32):
+    case(f"nesting_update_into_{n}", create(), put(hr("p1", 1, a=nested(1))),
+         upd(K1, UpdateExpression="SET a.x = :v", ExpressionAttributeValues={":v": nested(n)}),
+         get(K1))
+case("nesting_update_list_append", create(), put(hr("p1", 1, a=nested(31))),
+     upd(K1, UpdateExpression="SET b = list_append(:l, :l)",
+         ExpressionAttributeValues={":l": {"L": [nested(31)]}}),
+     get(K1))
+case("nesting_batch_and_transaction_puts", create(),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1, z=nested(32))}}]}}),
+     op("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "${T}", "Item": hr("p1", 1, z=nested(32))}}]}),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1, z=nested(31))}}]}}),
+     get(K1))
+# A request value (an expression attribute value, a legacy condition's operand) may be one
+# level deeper than a stored item.
+case("nesting_request_values", create(), put(hr("p1", 1)),
+     put(hr("p1", 1), ConditionExpression="v = :v", ExpressionAttributeValues={":v": nested(32)}),
+     put(hr("p1", 1), ConditionExpression="v = :v", ExpressionAttributeValues={":v": nested(33)}),
+     put(hr("p1", 1), Expected={"v": {"Value": nested(33)}}),
+     scan(ScanFilter={"v": {"ComparisonOperator": "EQ", "AttributeValueList": [nested(33)]}}),
+     scan(FilterExpression="v = :v", ExpressionAttributeValues={":v": nested(32)}))
+case("expression_values_invalid", create(),
+     put(hr("p1", 1), ConditionExpression="v = :v", ExpressionAttributeValues={":v": {}}),
+     put(hr("p1", 1), ConditionExpression="v = :v", ExpressionAttributeValues={":v": {"SS": []}}),
+     upd(K1, UpdateExpression="SET v = :a", ExpressionAttributeValues={":a": {"N": "abc"}}),
+     query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"NULL": False}}))
+
+# --- Legacy parameters: a stray ConditionalOperator, KeyConditions beside expressions -----------
+KC_P1 = {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("p1")]}}
+GT1 = {"val": {"ComparisonOperator": "GT", "AttributeValueList": [N(1)]}}
+case("legacy_stray_conditional_operator", *seed_hr(3),
+     query(KeyConditions=KC_P1, ConditionalOperator="OR"),
+     query(KeyConditions=KC_P1, QueryFilter={}, ConditionalOperator="AND"),
+     scan(ConditionalOperator="AND"),
+     scan(ConditionalOperator="XOR"),
+     put(hr("p1", 9), ConditionalOperator="AND"),
+     put(hr("p1", 9), Expected={}, ConditionalOperator="AND"),
+     upd(K1, ConditionalOperator="OR", AttributeUpdates={"z": {"Action": "PUT", "Value": N(1)}}),
+     dele(K1, ConditionalOperator="AND"),
+     scan(ConditionalOperator="AND", ScanFilter=GT1),
+     get(K1))
+RNF = {"status": 400, "type": "ResourceNotFoundException"}
+case("legacy_stray_conditional_operator_missing_table",  # the missing table is answered first
+     scan(ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM),
+     query(KeyConditions=KC_P1, ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM),
+     put(hr("p1", 9), ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM),
+     dele(K1, ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM))
+case("legacy_key_conditions_with_expressions", *seed_hr(3),
+     query(KeyConditions=KC_P1, FilterExpression="val > :s", ExpressionAttributeValues={":s": N(10)}),
+     query(KeyConditions=KC_P1, ProjectionExpression="#n", ExpressionAttributeNames={"#n": "name"}),
+     query(KeyConditions=KC_P1, FilterExpression="#v > :s", ExpressionAttributeNames={"#v": "val"},
+           ExpressionAttributeValues={":s": N(10)}, Select="COUNT"),
+     query(KeyConditions=KC_P1, FilterExpression="sk > :s", ExpressionAttributeValues={":s": N(1)}),
+     query(KeyConditions=KC_P1, FilterExpression="val > :s",
+           ExpressionAttributeValues={":s": N(1), ":unused": N(2)}),
+     query(KeyConditions=KC_P1, KeyConditionExpression="pk = :p", FilterExpression="val > :p",
+           ExpressionAttributeValues={":p": S("p1")}),
+     query(KeyConditions=KC_P1, QueryFilter=GT1, FilterExpression="val > :s",
+           ExpressionAttributeValues={":s": N(1)}))
+# Which parameters the mixing error names, and in which order.
+ALL_Q_LEGACY = {"KeyConditions": KC_P1, "QueryFilter": GT1, "AttributesToGet": ["val"], "ConditionalOperator": "AND"}
+ALL_Q_EXPR = {"KeyConditionExpression": "pk = :p", "FilterExpression": "val > :p", "ProjectionExpression": "val",
+              "ExpressionAttributeValues": {":p": S("p1")}}
+case("legacy_mixing_lists_every_parameter", *seed_hr(1),
+     query(**ALL_Q_LEGACY, **ALL_Q_EXPR),
+     query(**{k: v for k, v in ALL_Q_LEGACY.items() if k != "KeyConditions"}, **ALL_Q_EXPR),
+     query(**ALL_Q_LEGACY, **{k: v for k, v in ALL_Q_EXPR.items() if k != "KeyConditionExpression"}),
+     query(AttributesToGet=["val"], KeyConditions=KC_P1, KeyConditionExpression="pk = :p",
+           ExpressionAttributeValues={":p": S("p1")}),
+     scan(ScanFilter=GT1, AttributesToGet=["val"], ConditionalOperator="AND", FilterExpression="val > :p",
+          ProjectionExpression="val", ExpressionAttributeValues={":p": N(1)}),
+     upd(K1, AttributeUpdates={"z": {"Action": "PUT", "Value": N(1)}}, Expected={"val": {"Value": N(10)}},
+         ConditionalOperator="AND", UpdateExpression="SET z = :s", ConditionExpression="val > :s",
+         ExpressionAttributeValues={":s": N(1)}),
+     put(hr("p1", 1), Expected={"val": {"Value": N(10)}}, ConditionalOperator="AND",
+         ConditionExpression="val > :s", ExpressionAttributeValues={":s": N(1)}))
+
+# --- DescribeLimits, a failed DeleteItem's old item, UpdateTable's billing round trip ----------
+case("describe_limits", op("DescribeLimits", {}))
+case("delete_condition_fails_return_all_old", create(), put(hr("p1", 1, v=S("x"))),
+     dele(K1, ConditionExpression="attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure="ALL_OLD"),
+     dele(K1, ConditionExpression="v = :v", ExpressionAttributeValues={":v": S("y")},
+          ReturnValuesOnConditionCheckFailure="NONE"),
+     get(K1))
+PT5 = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+case("update_table_billing_round_trip", create(),
+     op("UpdateTable", {"TableName": "${T}", "BillingMode": "PROVISIONED", "ProvisionedThroughput": PT5}),
+     op("DescribeTable", {"TableName": "${T}"}),
+     op("UpdateTable", {"TableName": "${T}", "BillingMode": "PAY_PER_REQUEST"}),
+     op("DescribeTable", {"TableName": "${T}"}))
+
+
 # ---------------------------------------------------------------------------------------------
 # Transport
 # ---------------------------------------------------------------------------------------------

@@ -96,6 +96,17 @@ impl AttributeValue {
         }
     }
 
+    /// Levels the value spans: 1 for a scalar or a set, one more than its deepest element for
+    /// a list or a map (an empty one spans 1).
+    pub fn levels(&self) -> usize {
+        let below = match self {
+            AttributeValue::L(v) => v.iter().map(AttributeValue::levels).max(),
+            AttributeValue::M(m) => m.values().map(AttributeValue::levels).max(),
+            _ => None,
+        };
+        1 + below.unwrap_or(0)
+    }
+
     pub fn as_s(&self) -> Option<&str> {
         match self {
             AttributeValue::S(s) => Some(s),
@@ -115,5 +126,44 @@ pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
 /// Longest sort key value, in bytes.
 pub const MAX_SORT_KEY_BYTES: usize = 1024;
-/// Deepest nesting of lists and maps DynamoDB accepts.
+/// Deepest nesting of lists and maps DynamoDB accepts in a request value: 32 lists or maps
+/// around a scalar (an expression attribute value may be that deep; a stored item one level
+/// less, see `MAX_ITEM_LEVELS`).
 pub const MAX_NESTING_DEPTH: usize = 32;
+/// Levels an attribute of a stored item may span, its own value included: 31 lists or maps
+/// around a scalar, not 32.
+pub const MAX_ITEM_LEVELS: usize = 32;
+
+/// Whether some attribute of `item` spans more levels than a stored item may.
+pub fn item_too_deep(item: &Item) -> bool {
+    item.values().any(|v| v.levels() > MAX_ITEM_LEVELS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maps(levels: usize) -> AttributeValue {
+        (0..levels).fold(AttributeValue::S("v".into()), |v, _| {
+            AttributeValue::M(BTreeMap::from([("x".to_string(), v)]))
+        })
+    }
+
+    #[test]
+    fn levels_count_the_value_itself_and_its_deepest_element() {
+        assert_eq!(AttributeValue::Null.levels(), 1);
+        assert_eq!(AttributeValue::Ss(vec!["a".into()]).levels(), 1);
+        assert_eq!(AttributeValue::L(vec![]).levels(), 1);
+        assert_eq!(maps(3).levels(), 4);
+        let uneven = AttributeValue::L(vec![maps(1), AttributeValue::Bool(true), maps(5)]);
+        assert_eq!(uneven.levels(), 7);
+    }
+
+    #[test]
+    fn an_item_may_hold_31_maps_around_a_scalar_but_not_32() {
+        let item = |levels| Item::from([("a".to_string(), maps(levels))]);
+        assert!(!item_too_deep(&item(31)));
+        assert!(item_too_deep(&item(32)));
+        assert!(!item_too_deep(&Item::new()));
+    }
+}

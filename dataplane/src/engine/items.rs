@@ -8,7 +8,8 @@ use tabula_core::Item;
 use tabula_core::expr::{Condition, Path, PathElem, Projection, UpdateExpr};
 
 use super::{
-    ConsumedCapacity, Engine, PrimaryKey, Table, check_item_size, read_units, write_units,
+    ConsumedCapacity, Engine, PrimaryKey, TOO_DEEP, Table, UPDATE_TOO_DEEP, check_item_depth,
+    check_item_size, read_units, write_units,
 };
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
@@ -145,6 +146,7 @@ impl Engine {
             return Err(ApiError::validation("Return values set to invalid value"));
         }
         let key = table.key_from_item(&input.item)?;
+        check_item_depth(&input.item, TOO_DEEP)?;
         check_item_size(&input.item)?;
         let skey = table.storage_key(&key);
         let (_guard, table) = self.lock_item(&table, &skey).await?;
@@ -247,6 +249,7 @@ impl Engine {
             u.apply(&mut new)
                 .map_err(|e| ApiError::validation(e.message))?;
         }
+        check_item_depth(&new, UPDATE_TOO_DEEP)?;
         check_item_size(&new)?;
         table.check_index_keys(&new, true)?;
         let indexes = self
@@ -365,6 +368,7 @@ impl Engine {
         let t = self.table(table)?;
         let key = match request {
             WriteRequest::Put(item) => {
+                check_item_depth(item, TOO_DEEP)?;
                 check_item_size(item)?;
                 // BatchWriteItem words a missing or mistyped key element like a bad Key.
                 let ks = &t.def.key_schema;

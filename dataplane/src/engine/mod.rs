@@ -596,6 +596,21 @@ impl Table {
     }
 }
 
+/// DynamoDB's answer to a value nested deeper than it accepts: in a request (an item, an
+/// expression attribute value, a condition's operand), and for an item to be stored.
+pub const TOO_DEEP: &str = "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
+/// DynamoDB's answer when an update's result would be nested too deep.
+pub const UPDATE_TOO_DEEP: &str = "Nesting Levels have exceeded supported limits";
+
+/// Refuses an item to be stored that nests deeper than DynamoDB allows (`message`: `TOO_DEEP`
+/// for an item given whole, `UPDATE_TOO_DEEP` for an update's result).
+pub fn check_item_depth(item: &Item, message: &str) -> ApiResult<()> {
+    if tabula_core::value::item_too_deep(item) {
+        return Err(ApiError::validation(message));
+    }
+    Ok(())
+}
+
 pub fn check_item_size(item: &Item) -> ApiResult<()> {
     if tabula_core::value::item_size(item) > MAX_ITEM_SIZE {
         return Err(ApiError::validation(

@@ -24,7 +24,10 @@ use serde_json::{Value, json};
 use tabula_core::Item;
 use tabula_core::expr::{Condition, Projection, UpdateExpr};
 
-use super::{ConsumedCapacity, Engine, Table, check_item_size, read_units, write_units};
+use super::{
+    ConsumedCapacity, Engine, TOO_DEEP, Table, UPDATE_TOO_DEEP, check_item_depth, check_item_size,
+    read_units, write_units,
+};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::protocol::values::item_to_json;
 
@@ -389,6 +392,7 @@ impl Engine {
             let table = self.table(&a.table)?;
             let key = match &a.op {
                 TransactOp::Put(item) => {
+                    check_item_depth(item, TOO_DEEP)?;
                     check_item_size(item)?;
                     table.key_from_item(item).and_then(|k| {
                         table.check_index_keys(item, false)?;
@@ -644,7 +648,7 @@ fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<
             if let Err(e) = u.apply(&mut new) {
                 return Ok(validation(ApiError::validation(e.message)));
             }
-            if let Err(e) = check_item_size(&new) {
+            if let Err(e) = check_item_depth(&new, UPDATE_TOO_DEEP).and(check_item_size(&new)) {
                 return Ok(validation(e));
             }
             Some(new)

@@ -92,7 +92,8 @@ pub(super) fn expr_err(e: expr::ExprError) -> ApiError {
     ApiError::validation(e.message)
 }
 
-/// Refuses requests that mix legacy parameters with expression parameters.
+/// Refuses requests that mix legacy parameters with expression parameters; the message lists
+/// the ones present in the order given (DynamoDB's order).
 pub(super) fn check_no_mixing(req: Request<'_>, legacy: &[&str], modern: &[&str]) -> ApiResult<()> {
     let l: Vec<&str> = legacy.iter().copied().filter(|f| req.has(f)).collect();
     let m: Vec<&str> = modern.iter().copied().filter(|f| req.has(f)).collect();
@@ -143,7 +144,14 @@ fn return_old_on_failure(req: Request<'_>) -> ApiResult<bool> {
 }
 
 /// The write condition: `ConditionExpression`, or the legacy `Expected` + `ConditionalOperator`.
-fn write_condition(req: Request<'_>, resolver: &mut Resolver<'_>) -> ApiResult<Option<Condition>> {
+/// A `ConditionalOperator` with nothing to join is refused once the table is known to exist
+/// (DynamoDB answers a missing table first).
+fn write_condition(
+    engine: &Engine,
+    table: &str,
+    req: Request<'_>,
+    resolver: &mut Resolver<'_>,
+) -> ApiResult<Option<Condition>> {
     if let Some(text) = req.str("ConditionExpression")? {
         return resolver
             .condition(ExprKind::Condition, text)
@@ -158,9 +166,8 @@ fn write_condition(req: Request<'_>, resolver: &mut Resolver<'_>) -> ApiResult<O
             .map_err(expr_err);
     }
     if req.has("ConditionalOperator") {
-        return Err(ApiError::validation(
-            "ConditionalOperator can only be used when Expected or QueryFilter or ScanFilter are present",
-        ));
+        engine.describe_key_schema(table, None)?;
+        return Err(ApiError::validation(expr::legacy::NO_CONDITIONS_TO_JOIN));
     }
     Ok(None)
 }
@@ -319,7 +326,7 @@ pub(super) async fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
     )?;
     let metrics = wants_collection_metrics(req)?;
     let mut resolver = params.resolver();
-    let condition = write_condition(req, &mut resolver)?;
+    let condition = write_condition(engine, &table, req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
     let collection = metrics.then(|| item.clone());
     let out = engine
@@ -357,7 +364,7 @@ pub(super) async fn delete_item(engine: &Engine, req: Request<'_>) -> ApiResult<
     )?;
     let metrics = wants_collection_metrics(req)?;
     let mut resolver = params.resolver();
-    let condition = write_condition(req, &mut resolver)?;
+    let condition = write_condition(engine, &table, req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
     let out = engine
         .delete_item(DeleteItemInput {
@@ -378,8 +385,8 @@ pub(super) async fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<
     let key = key_param(req)?;
     check_no_mixing(
         req,
-        &["Expected", "ConditionalOperator", "AttributeUpdates"],
-        &["ConditionExpression", "UpdateExpression"],
+        &["AttributeUpdates", "Expected", "ConditionalOperator"],
+        &["UpdateExpression", "ConditionExpression"],
     )?;
     let detail = req.capacity_detail()?;
     let rv = return_values(req)?;
@@ -414,7 +421,7 @@ pub(super) async fn update_item(engine: &Engine, req: Request<'_>) -> ApiResult<
         None
     };
     let metrics = wants_collection_metrics(req)?;
-    let condition = write_condition(req, &mut resolver)?;
+    let condition = write_condition(engine, &table, req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
     let out = engine
         .update_item(UpdateItemInput {

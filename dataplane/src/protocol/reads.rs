@@ -108,7 +108,11 @@ fn legacy_conditions(
 }
 
 /// `FilterExpression`, or the legacy `QueryFilter`/`ScanFilter` with `ConditionalOperator`.
+/// A `ConditionalOperator` with no filter is refused once the table (or index) is known to
+/// exist: DynamoDB answers a missing one first.
 fn filter(
+    engine: &Engine,
+    (table, index): (&str, Option<&str>),
     req: Request<'_>,
     legacy_field: &str,
     resolver: &mut Resolver<'_>,
@@ -124,6 +128,10 @@ fn filter(
         return expr::legacy::filter(&conds, req.str("ConditionalOperator")?)
             .map(Some)
             .map_err(expr_err);
+    }
+    if req.has("ConditionalOperator") {
+        engine.describe_key_schema(table, index)?;
+        return Err(ApiError::validation(expr::legacy::NO_CONDITIONS_TO_JOIN));
     }
     Ok(None)
 }
@@ -169,18 +177,25 @@ fn index_name(req: Request<'_>) -> ApiResult<Option<String>> {
 
 pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Reply> {
     let table_name = req.table_name()?;
+    // KeyConditions conflicts only with KeyConditionExpression: DynamoDB takes legacy key
+    // conditions together with a FilterExpression or a ProjectionExpression.
+    let legacy: &[&str] = if req.has("KeyConditionExpression") {
+        &[
+            "AttributesToGet",
+            "QueryFilter",
+            "ConditionalOperator",
+            "KeyConditions",
+        ]
+    } else {
+        &["AttributesToGet", "QueryFilter", "ConditionalOperator"]
+    };
     check_no_mixing(
         req,
+        legacy,
         &[
-            "KeyConditions",
-            "QueryFilter",
-            "AttributesToGet",
-            "ConditionalOperator",
-        ],
-        &[
-            "KeyConditionExpression",
-            "FilterExpression",
             "ProjectionExpression",
+            "FilterExpression",
+            "KeyConditionExpression",
         ],
     )?;
     let detail = req.capacity_detail()?;
@@ -211,7 +226,13 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Reply> {
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
         ));
     };
-    let filter = filter(req, "QueryFilter", &mut resolver)?;
+    let filter = filter(
+        engine,
+        (&table_name, index.as_deref()),
+        req,
+        "QueryFilter",
+        &mut resolver,
+    )?;
     if let Some(f) = &filter {
         let keys = [Some(&table.hash), table.range.as_ref()];
         if let Some(k) = f
@@ -246,8 +267,8 @@ pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Reply> {
     let table_name = req.table_name()?;
     check_no_mixing(
         req,
-        &["ScanFilter", "AttributesToGet", "ConditionalOperator"],
-        &["FilterExpression", "ProjectionExpression"],
+        &["AttributesToGet", "ScanFilter", "ConditionalOperator"],
+        &["ProjectionExpression", "FilterExpression"],
     )?;
     let detail = req.capacity_detail()?;
     let limit = limit(req)?;
@@ -315,7 +336,13 @@ pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Reply> {
         Some("FilterExpression is null"),
     )?;
     let mut resolver = params.resolver();
-    let filter = filter(req, "ScanFilter", &mut resolver)?;
+    let filter = filter(
+        engine,
+        (&table_name, index.as_deref()),
+        req,
+        "ScanFilter",
+        &mut resolver,
+    )?;
     let projection = projection(req, &mut resolver)?;
     resolver.finish().map_err(expr_err)?;
     let esk = req.get("ExclusiveStartKey").map(parse_item).transpose()?;

@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use tabula_core::value::MAX_NESTING_DEPTH;
 use tabula_core::{AttributeValue, Item, Number};
 
-use crate::error::{ApiError, ApiResult};
+use crate::engine::TOO_DEEP;
+use crate::error::{ApiError, ApiResult, ErrorKind};
 
 const EMPTY: &str =
     "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes";
@@ -21,9 +22,7 @@ pub fn parse_value(v: &Value) -> ApiResult<AttributeValue> {
 
 fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
     if depth > MAX_NESTING_DEPTH {
-        return Err(ApiError::validation(
-            "Nesting Levels have exceeded supported limits",
-        ));
+        return Err(ApiError::validation(TOO_DEEP));
     }
     let Value::Object(map) = v else {
         return Err(ApiError::serialization(format!(
@@ -208,7 +207,17 @@ pub fn parse_value_map(v: &Value) -> ApiResult<HashMap<String, AttributeValue>> 
     };
     let mut out = HashMap::with_capacity(m.len());
     for (k, e) in m {
-        out.insert(k.clone(), parse_value(e)?);
+        // DynamoDB names the placeholder whose value it refuses.
+        let v = parse_value(e).map_err(|mut err| {
+            if err.kind == ErrorKind::Validation {
+                err.message = format!(
+                    "ExpressionAttributeValues contains invalid value: {} for key {k}",
+                    err.message
+                );
+            }
+            err
+        })?;
+        out.insert(k.clone(), v);
     }
     Ok(out)
 }
@@ -323,6 +332,6 @@ mod tests {
         for _ in 0..40 {
             deep = json!({"L": [deep]});
         }
-        assert_eq!(msg(deep), "Nesting Levels have exceeded supported limits");
+        assert_eq!(msg(deep), TOO_DEEP);
     }
 }

@@ -28,6 +28,16 @@ const OPS: &[&str] = &[
     "TagResource",
     "UntagResource",
     "ListTagsOfResource",
+    "DescribeEndpoints",
+    "DescribeLimits",
+    "UpdateTimeToLive",
+    "DescribeTimeToLive",
+    "TransactWriteItems",
+    "TransactGetItems",
+    "DynamoDBStreams_20120810.ListStreams",
+    "DynamoDBStreams_20120810.DescribeStream",
+    "DynamoDBStreams_20120810.GetShardIterator",
+    "DynamoDBStreams_20120810.GetRecords",
 ];
 
 const FIELDS: &[&str] = &[
@@ -65,7 +75,29 @@ const FIELDS: &[&str] = &[
     "ResourceArn",
     "Tags",
     "TagKeys",
+    "TransactItems",
+    "ClientRequestToken",
+    "ReturnValuesOnConditionCheckFailure",
+    "TimeToLiveSpecification",
+    "StreamSpecification",
+    "GlobalSecondaryIndexes",
+    "DeletionProtectionEnabled",
+    "StreamArn",
+    "ShardId",
+    "ShardIteratorType",
+    "ShardIterator",
+    "SequenceNumber",
+    "ExclusiveStartShardId",
 ];
+
+/// The X-Amz-Target header for `op`: a DynamoDB operation name, or a whole target.
+fn target_of(op: &str) -> String {
+    if op.contains('.') {
+        op.to_string()
+    } else {
+        format!("DynamoDB_20120810.{op}")
+    }
+}
 
 fn run<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
@@ -142,7 +174,7 @@ fn request() -> impl Strategy<Value = Value> {
 }
 
 fn check(engine: &Engine, op: &str, body: &[u8]) -> Result<(), TestCaseError> {
-    let op = Operation::from_target(&format!("DynamoDB_20120810.{op}")).unwrap();
+    let op = Operation::from_target(&target_of(op)).unwrap();
     match run(dispatch(engine, op, body)) {
         Ok(_) => Ok(()),
         Err(e) => {
@@ -173,6 +205,124 @@ proptest! {
         let (engine, _dir) = ENGINE.with(|e| e.clone());
         check(&engine, op, req.to_string().as_bytes())?;
     }
+}
+
+/// Authorization header values: absent, printable noise, or SigV4's shape with each part
+/// possibly wrong (algorithm, key, date, region, signed headers, signature).
+fn authorization() -> impl Strategy<Value = Option<String>> {
+    let part = |choices: &'static [&'static str]| prop::sample::select(choices);
+    prop_oneof![
+        Just(None),
+        "[ -~]{0,80}".prop_map(Some),
+        (
+            part(&["AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1", "", "Bearer"]),
+            part(&["AKIDGOOD", "AKIDOTHER", "", "A/B"]),
+            part(&["20260101", "", "2026", "99999999"]),
+            part(&["us-east-1", "", "x"]),
+            part(&["host;x-amz-date", "host", "", ";;", "x-amz-target"]),
+            "[0-9a-f]{0,70}",
+        )
+            .prop_map(|(alg, key, date, region, signed, sig)| Some(format!(
+                "{alg} Credential={key}/{date}/{region}/dynamodb/aws4_request, SignedHeaders={signed}, Signature={sig}"
+            ))),
+    ]
+}
+
+/// X-Amz-Target values: every operation, and noise.
+fn any_target() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        prop::sample::select(OPS).prop_map(|op| Some(target_of(op))),
+        "[ -~]{0,40}".prop_map(Some),
+        Just(None),
+    ]
+}
+
+/// Sends one request over a fresh connection; returns the status, whether the CRC header
+/// came back, and the body.
+fn send_http(
+    addr: &str,
+    target: Option<&str>,
+    auth: Option<&str>,
+    date: Option<&str>,
+    body: &[u8],
+) -> (u16, bool, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in [
+        ("X-Amz-Target", target),
+        ("Authorization", auth),
+        ("X-Amz-Date", date),
+    ] {
+        if let Some(v) = value {
+            head.push_str(&format!("{name}: {v}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    stream.read_to_end(&mut resp).unwrap();
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&resp[..split]).to_ascii_lowercase();
+    let status = head[9..12].parse().unwrap();
+    (
+        status,
+        head.contains("\r\nx-amz-crc32:"),
+        resp[split..].to_vec(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The whole edge, through real HTTP into a server that checks signatures: whatever the
+    /// target, authorization, date and body, the answer is a 4xx DynamoDB error shape with
+    /// its CRC header (no valid signature can be guessed, so never a 200, never a 5xx).
+    #[test]
+    fn random_requests_over_http_get_client_errors(
+        target in any_target(),
+        auth in authorization(),
+        date in prop::option::of(prop::sample::select(&["20260101T000000Z", "garbage", ""][..])),
+        body in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..64),
+            request().prop_map(|r| r.to_string().into_bytes()),
+        ],
+    ) {
+        let addr = HTTP_SERVER.with(|s| s.1.clone());
+        let (status, crc, body) = send_http(&addr, target.as_deref(), auth.as_deref(), date, &body);
+        prop_assert!((400..500).contains(&status), "status {status}: {}", String::from_utf8_lossy(&body));
+        prop_assert!(crc, "no x-amz-crc32 header");
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        prop_assert!(
+            v["__type"].as_str().is_some_and(|t| t.contains('#')),
+            "not an error shape: {}", String::from_utf8_lossy(&body)
+        );
+    }
+}
+
+thread_local! {
+    /// A server that requires signatures (key AKIDGOOD), on a runtime of its own.
+    static HTTP_SERVER: (tokio::runtime::Runtime, String, crate::harness::TestServer) = {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let t = rt.block_on(crate::harness::TestServer::start_with(
+            |c| {
+                let mut creds = tabula_dataplane::auth::Credentials::default();
+                creds.insert("AKIDGOOD", "s3cret");
+                c.credentials = Some(creds);
+            },
+            tempfile::tempdir().unwrap(),
+        ));
+        let addr = t.endpoint().trim_start_matches("http://").to_string();
+        (rt, addr, t)
+    };
 }
 
 thread_local! {

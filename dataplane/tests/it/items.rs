@@ -411,6 +411,128 @@ async fn invalid_items_are_rejected_with_dynamodb_messages() {
         .unwrap();
 }
 
+/// `levels` maps around a string.
+fn nested(levels: usize) -> AttributeValue {
+    (0..levels).fold(s("v"), |v, _| {
+        AttributeValue::M(HashMap::from([("x".to_string(), v)]))
+    })
+}
+
+#[tokio::test]
+async fn items_nest_at_most_32_levels_and_request_values_one_more() {
+    const TOO_DEEP: &str = "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_table(&c, "deep", None).await;
+    let put = |v: AttributeValue| {
+        c.put_item()
+            .table_name("deep")
+            .item("pk", s("a"))
+            .item("a", v)
+            .send()
+    };
+    // 31 maps around a scalar is 32 levels with the attribute's own value: the most an item
+    // may hold; 32 and 33 maps are refused, the same way.
+    put(nested(31)).await.unwrap();
+    for levels in [32, 33] {
+        let err = put(nested(levels)).await.unwrap_err();
+        assert_eq!(message(&err), TOO_DEEP, "{levels} maps");
+    }
+    // An update whose result would be too deep is refused in DynamoDB's shorter words, and
+    // the item is left as it was.
+    c.put_item()
+        .table_name("deep")
+        .item("pk", s("a"))
+        .item("a", nested(1))
+        .send()
+        .await
+        .unwrap();
+    let update = |v: AttributeValue| {
+        c.update_item()
+            .table_name("deep")
+            .key("pk", s("a"))
+            .update_expression("SET a.x = :v")
+            .expression_attribute_values(":v", v)
+            .send()
+    };
+    let err = update(nested(31)).await.unwrap_err();
+    assert_eq!(
+        message(&err),
+        "Nesting Levels have exceeded supported limits"
+    );
+    let got = c
+        .get_item()
+        .table_name("deep")
+        .key("pk", s("a"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.item.unwrap()["a"], nested(1));
+    update(nested(30)).await.unwrap();
+    // A condition's value may be one level deeper than an item; past that the error names
+    // the placeholder.
+    let cond = |v: AttributeValue| {
+        c.put_item()
+            .table_name("deep")
+            .item("pk", s("b"))
+            .condition_expression("a = :v")
+            .expression_attribute_values(":v", v)
+            .send()
+    };
+    let err = cond(nested(32)).await.unwrap_err();
+    assert_eq!(code(&err), "ConditionalCheckFailedException");
+    let err = cond(nested(33)).await.unwrap_err();
+    assert_eq!(
+        message(&err),
+        format!("ExpressionAttributeValues contains invalid value: {TOO_DEEP} for key :v")
+    );
+}
+
+#[tokio::test]
+async fn a_conditional_operator_with_nothing_to_join_is_refused() {
+    const STRAY: &str = "ConditionalOperator cannot be used without Filter or Expected";
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_table(&c, "stray", None).await;
+    let err = c
+        .put_item()
+        .table_name("stray")
+        .item("pk", s("a"))
+        .conditional_operator(aws_sdk_dynamodb::types::ConditionalOperator::And)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(message(&err), STRAY);
+    let err = c
+        .scan()
+        .table_name("stray")
+        .conditional_operator(aws_sdk_dynamodb::types::ConditionalOperator::Or)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(message(&err), STRAY);
+    // A missing table is answered first.
+    let err = c
+        .scan()
+        .table_name("absent")
+        .conditional_operator(aws_sdk_dynamodb::types::ConditionalOperator::Or)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "ResourceNotFoundException");
+    // Nothing was written by the refused put.
+    let got = c
+        .get_item()
+        .table_name("stray")
+        .key("pk", s("a"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(got.item.is_none());
+}
+
 #[tokio::test]
 async fn consumed_capacity_follows_dynamodb_units() {
     let t = TestServer::start().await;
@@ -534,6 +656,93 @@ async fn batch_write_and_batch_get_round_trip_with_limits() {
 }
 
 /// Sends one raw HTTP request and returns (status, body).
+/// A BatchGetItem answers at most 16 MB of items; the keys it did not read come back as
+/// UnprocessedKeys, with the table's read options, and asking for those reads the rest.
+#[tokio::test]
+async fn batch_get_returns_unprocessed_keys_past_16_megabytes() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_table(&c, "bigget", None).await;
+    let blob = "x".repeat(390 * 1024);
+    let keys: Vec<HashMap<String, AttributeValue>> = (0..50)
+        .map(|i| HashMap::from([("pk".to_string(), s(&format!("k{i:02}")))]))
+        .collect();
+    for k in &keys {
+        c.put_item()
+            .table_name("bigget")
+            .set_item(Some(k.clone()))
+            .item("blob", s(&blob))
+            .item("tag", s("t"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let spec = |keys: Vec<HashMap<String, AttributeValue>>| {
+        KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .projection_expression("pk, #b")
+            .expression_attribute_names("#b", "blob")
+            .consistent_read(true)
+            .build()
+            .unwrap()
+    };
+    let out = c
+        .batch_get_item()
+        .request_items("bigget", spec(keys.clone()))
+        .send()
+        .await
+        .unwrap();
+    let first = &out.responses.unwrap()["bigget"];
+    // 16 MB of 390 KB items is 42 (the item that crosses the bound is still returned).
+    assert!(
+        (40..50).contains(&first.len()),
+        "read {} items in the first answer",
+        first.len()
+    );
+    assert!(first.iter().all(|i| i.len() == 2 && !i.contains_key("tag")));
+    let left = out.unprocessed_keys.unwrap()["bigget"].clone();
+    assert_eq!(left.keys().len() + first.len(), 50);
+    assert_eq!(left.projection_expression(), Some("pk, #b"));
+    assert_eq!(left.consistent_read(), Some(true));
+    let out = c
+        .batch_get_item()
+        .request_items("bigget", left)
+        .send()
+        .await
+        .unwrap();
+    let rest = &out.responses.unwrap()["bigget"];
+    assert!(out.unprocessed_keys.unwrap_or_default().is_empty());
+    let mut seen: Vec<String> = first
+        .iter()
+        .chain(rest.iter())
+        .map(|i| i["pk"].as_s().unwrap().clone())
+        .collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        seen.len(),
+        50,
+        "every key read exactly once across the two answers"
+    );
+}
+
+#[tokio::test]
+async fn describe_limits_and_endpoints_answer() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    let limits = c.describe_limits().send().await.unwrap();
+    assert_eq!(limits.account_max_read_capacity_units, Some(80000));
+    assert_eq!(limits.account_max_write_capacity_units, Some(80000));
+    assert_eq!(limits.table_max_read_capacity_units, Some(40000));
+    assert_eq!(limits.table_max_write_capacity_units, Some(40000));
+    let endpoints = c.describe_endpoints().send().await.unwrap();
+    let [e] = endpoints.endpoints() else {
+        panic!("one endpoint expected: {endpoints:?}");
+    };
+    assert_eq!(e.cache_period_in_minutes(), 1440);
+    assert!(!e.address().is_empty());
+}
+
 fn raw(endpoint: &str, target: Option<&str>, auth: bool, body: &[u8]) -> (u16, serde_json::Value) {
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).unwrap();

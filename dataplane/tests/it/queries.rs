@@ -171,6 +171,51 @@ async fn query_pages_stop_at_one_megabyte() {
     assert!(out.last_evaluated_key.is_some());
 }
 
+/// The 1 MB page bound counts the items read, before the filter drops any: a Scan whose
+/// filter matches nothing still ends a page after about 1 MB, with a LastEvaluatedKey, and
+/// paging on covers the whole table.
+#[tokio::test]
+async fn scan_pages_stop_at_one_megabyte_read_before_filtering() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_table(&c, "scan1mb", None).await;
+    let blob = "x".repeat(100 * 1024);
+    for i in 0..25 {
+        c.put_item()
+            .table_name("scan1mb")
+            .item("pk", s(&format!("k{i:02}")))
+            .item("blob", s(&blob))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut start = None;
+    let mut pages = Vec::new();
+    loop {
+        let out = c
+            .scan()
+            .table_name("scan1mb")
+            .filter_expression("attribute_not_exists(#b)")
+            .expression_attribute_names("#b", "blob")
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.count, 0, "the filter matches nothing");
+        pages.push(out.scanned_count);
+        match out.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => break,
+        }
+        assert!(pages.len() <= 25, "paging does not end: {pages:?}");
+    }
+    assert!(
+        (10..15).contains(&pages[0]),
+        "a 1 MB page reads about ten 100 KB items, read {pages:?}"
+    );
+    assert_eq!(pages.iter().sum::<i32>(), 25, "pages {pages:?}");
+}
+
 #[tokio::test]
 async fn query_key_condition_errors_are_validation_errors() {
     let t = TestServer::start().await;

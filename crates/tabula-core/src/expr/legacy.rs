@@ -177,11 +177,19 @@ fn comparison(
     })
 }
 
+/// DynamoDB's answer to a `ConditionalOperator` with no `Expected`, `QueryFilter` or
+/// `ScanFilter` entries to join (whatever its value).
+pub const NO_CONDITIONS_TO_JOIN: &str =
+    "ConditionalOperator cannot be used without Filter or Expected";
+
 /// Joins conditions with AND or OR as `ConditionalOperator` says.
 fn combine(
     parts: Vec<ConditionTree>,
     conditional_operator: Option<&str>,
 ) -> Result<ConditionTree, ExprError> {
+    if conditional_operator.is_some() && parts.is_empty() {
+        return Err(ExprError::new(NO_CONDITIONS_TO_JOIN));
+    }
     let or = match conditional_operator {
         None | Some("AND") => false,
         Some("OR") => true,

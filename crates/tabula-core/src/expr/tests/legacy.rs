@@ -181,6 +181,29 @@ fn conditional_operator_joins_with_and_or_or() {
     assert_eq!(expected(two(), None), Ok(false));
     assert_eq!(expected(two(), Some("AND")), Ok(false));
     assert_eq!(expected(two(), Some("OR")), Ok(true));
+    // One entry is too few to join; none at all is refused before the operator is even
+    // checked against AND/OR.
+    let one = || vec![("s", value(s("str")))];
+    assert_eq!(
+        expected(one(), Some("OR")),
+        Err(
+            "ConditionalOperator can only be used when Filter or Expected has two or more elements"
+                .into()
+        )
+    );
+    for op in ["AND", "XOR"] {
+        assert_eq!(
+            expected(vec![], Some(op)),
+            Err(legacy::NO_CONDITIONS_TO_JOIN.into()),
+            "{op}"
+        );
+        assert_eq!(
+            legacy::filter(&BTreeMap::new(), Some(op))
+                .err()
+                .map(|e| e.message),
+            Some(legacy::NO_CONDITIONS_TO_JOIN.into())
+        );
+    }
 }
 
 #[test]
