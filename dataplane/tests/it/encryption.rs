@@ -1,6 +1,11 @@
 //! Encryption at rest: item bodies never reach the disk in the clear.
 
-use crate::harness::{TestServer, create_table, s};
+use aws_sdk_dynamodb::types::{
+    BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType, Put,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
+};
+
+use crate::harness::{TestServer, attr, create_table, key, s};
 
 fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
     let mut hits = Vec::new();
@@ -68,6 +73,118 @@ async fn item_values_appear_in_no_file_under_the_data_dir() {
         .await
         .unwrap();
     assert_eq!(got.item.unwrap()["card"], s("CARDNUMBER-4111-1111-0007"));
+}
+
+/// The other places item values are kept: a global index's projected attributes, stream
+/// records with old and new images, and the answer remembered for a transaction's
+/// ClientRequestToken. None holds a value in the clear (the index's own key, which must sort,
+/// does, as the positive control).
+#[tokio::test]
+async fn index_entries_stream_images_and_transaction_tokens_are_sealed_too() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    c.create_table()
+        .table_name("sealed")
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(key("g", KeyType::Hash))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for i in 0..20 {
+        for round in ["FIRSTSECRET", "SECONDSECRET"] {
+            c.put_item()
+                .table_name("sealed")
+                .item("pk", s(&format!("k{i:03}")))
+                .item("g", s(&format!("INDEXKEY{i:03}")))
+                .item("card", s(&format!("{round}-4111-{i:03}")))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    c.delete_item()
+        .table_name("sealed")
+        .key("pk", s("k000"))
+        .send()
+        .await
+        .unwrap();
+    let put = Put::builder()
+        .table_name("sealed")
+        .item("pk", s("tx"))
+        .item("g", s("INDEXKEYTX"))
+        .item("card", s("TOKENSECRET-4111"))
+        .build()
+        .unwrap();
+    c.transact_write_items()
+        .client_request_token("token-1")
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .send()
+        .await
+        .unwrap();
+    let dir = t.dir.path().to_path_buf();
+    let leaks = |dir: &std::path::Path| {
+        ["FIRSTSECRET", "SECONDSECRET", "TOKENSECRET"]
+            .iter()
+            .flat_map(|n| files_containing(dir, n.as_bytes()))
+            .collect::<Vec<_>>()
+    };
+    assert!(leaks(&dir).is_empty(), "in the log: {:?}", leaks(&dir));
+    t.server.engine().store().flush_and_compact().unwrap();
+    assert!(leaks(&dir).is_empty(), "in the tables: {:?}", leaks(&dir));
+    assert!(
+        !files_containing(&dir, b"INDEXKEY007").is_empty(),
+        "positive control: the index key sorts in the clear"
+    );
+    // The sealed copies still read back: through the index, and in the stream's images.
+    let out = c
+        .query()
+        .table_name("sealed")
+        .index_name("by_g")
+        .key_condition_expression("g = :g")
+        .expression_attribute_values(":g", s("INDEXKEY007"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.items()[0]["card"], s("SECONDSECRET-4111-007"));
+    let arn = c
+        .describe_table()
+        .table_name("sealed")
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+    let records =
+        crate::harness::read_stream(&crate::harness::streams_client(&t.endpoint()), &arn).await;
+    let old = records
+        .iter()
+        .filter_map(|r| r.dynamodb.as_ref()?.old_image.as_ref()?.get("card"))
+        .filter_map(|v| v.as_s().ok())
+        .any(|v| v.starts_with("FIRSTSECRET"));
+    assert!(old, "old images read back from sealed stream records");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod harness;
 mod ports;
 
 mod crash;
+mod credentials;
 mod encryption;
 mod fuzz;
 mod indexes;
