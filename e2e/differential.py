@@ -2224,6 +2224,27 @@ case("delete_condition_fails_return_all_old", create(), put(hr("p1", 1, v=S("x")
           ReturnValuesOnConditionCheckFailure="NONE"),
      get(K1))
 PT5 = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
+WHY_UT_RESEND = (EV_ACK.replace("DDB-TABLE-042", "DDB-TABLE-057") + ": re-sending the current BillingMode "
+                 "or ProvisionedThroughput; DynamoDB Local accepts a PROVISIONED without throughput and words "
+                 "an unchanged throughput its own way")
+UNCHANGED_5 = invalid("The provisioned throughput for the table will not change. The requested value equals the "
+                      "current value. Current ReadCapacityUnits provisioned for the table: 5. Requested "
+                      "ReadCapacityUnits: 5. Current WriteCapacityUnits provisioned for the table: 5. Requested "
+                      "WriteCapacityUnits: 5. Refer to the Amazon DynamoDB Developer Guide for current limits and "
+                      "how to request higher limits.")
+case("update_table_resends_current_billing", create(),
+     op("UpdateTable", {"TableName": "${T}", "BillingMode": "PAY_PER_REQUEST"}),
+     op("UpdateTable", {"TableName": "${T}", "BillingMode": "PROVISIONED"},
+        expect=invalid("One or more parameter values were invalid: ProvisionedThroughput must be specified "
+                       "when BillingMode is PROVISIONED"), why=WHY_UT_RESEND),
+     op("UpdateTable", {"TableName": "${T}", "BillingMode": "PROVISIONED", "ProvisionedThroughput": PT5}),
+     op("UpdateTable", {"TableName": "${T}", "BillingMode": "PROVISIONED"},
+        expect=invalid("One or more parameter values were invalid: ProvisionedThroughput must be specified "
+                       "when BillingMode is PROVISIONED"), why=WHY_UT_RESEND),
+     op("UpdateTable", {"TableName": "${T}", "ProvisionedThroughput": PT5}, expect=UNCHANGED_5, why=WHY_UT_RESEND),
+     op("UpdateTable", {"TableName": "${T}", "BillingMode": "PROVISIONED", "ProvisionedThroughput": PT5},
+        expect=UNCHANGED_5, why=WHY_UT_RESEND),
+     op("DescribeTable", {"TableName": "${T}"}))
 case("update_table_billing_round_trip", create(),
      op("UpdateTable", {"TableName": "${T}", "BillingMode": "PROVISIONED", "ProvisionedThroughput": PT5}),
      op("DescribeTable", {"TableName": "${T}"}),

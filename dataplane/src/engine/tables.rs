@@ -512,17 +512,21 @@ impl Engine {
             .ok_or_else(|| describe_not_found(&input.name))?;
         let mut def = table.def.clone();
         let mut changed = false;
+        // DynamoDB wants the throughput with every PROVISIONED, a switch or a re-send; a
+        // PAY_PER_REQUEST re-sent is accepted and changes nothing.
+        if input.billing_mode == Some(BillingMode::Provisioned) && input.throughput.is_none() {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+            ));
+        }
+        let switched = input.billing_mode.is_some_and(|m| m != def.billing_mode);
         if let Some(mode) = input.billing_mode
-            && mode != def.billing_mode
+            && switched
         {
             def.billing_mode = mode;
             def.billing_mode_changed_ms = Some(now_ms());
             if mode == BillingMode::PayPerRequest {
                 def.throughput = Throughput::default();
-            } else if input.throughput.is_none() {
-                return Err(ApiError::validation(
-                    "One or more parameter values were invalid: ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
-                ));
             }
             changed = true;
         }
@@ -542,7 +546,7 @@ impl Engine {
                 }
                 def.throughput = tp;
                 changed = true;
-            } else if input.billing_mode.is_none() {
+            } else if !switched {
                 return Err(ApiError::validation(format!(
                     "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {}. Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
                     def.throughput.read, tp.read, def.throughput.write, tp.write
@@ -600,7 +604,7 @@ impl Engine {
             }
             changed = true;
         }
-        if !changed && input.deletion_protection.is_none() {
+        if !changed && input.deletion_protection.is_none() && input.billing_mode.is_none() {
             return Err(ApiError::validation(
                 "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
             ));
