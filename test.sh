@@ -79,8 +79,6 @@ done
 say "AWS CLI smoke test"
 bash e2e/cli_smoke.sh "http://127.0.0.1:$port"
 
-# The same requests to AWS's DynamoDB Local (the oracle) and to Tabula; where DynamoDB Local
-# is known to differ from the real service, the harness checks the documented answer instead.
 # --- Kubernetes artefacts: the chart, and the objects the operator's builders generate --------
 say "Helm chart checks (helm lint, kubernetes-validate, pod security, CRDs in sync)"
 bash e2e/chart_check.sh
@@ -90,5 +88,7 @@ for v in 1.27.0 1.33.0; do
 done
 "$TABULA_PY" e2e/check_pod_security.py --require-network-policy operator/tests/golden/*.yaml
 
+# The same requests to AWS's DynamoDB Local (the oracle) and to Tabula; where DynamoDB Local
+# is known to differ from the real service, the harness checks the documented answer instead.
 say "differential test against DynamoDB Local"
 "$TABULA_PY" e2e/differential.py "http://127.0.0.1:$port"

@@ -2151,6 +2151,12 @@ case("nesting_batch_and_transaction_puts", create(),
      op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1, z=nested(32))}}]}}),
      op("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "${T}", "Item": hr("p1", 1, z=nested(32))}}]}),
      op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1, z=nested(31))}}]}}),
+     op("TransactWriteItems", {"TransactItems": [{"Update": {
+         "TableName": "${T}", "Key": K1, "UpdateExpression": "SET y = :v",
+         "ExpressionAttributeValues": {":v": nested(32)}}}]}),
+     op("TransactWriteItems", {"TransactItems": [{"Update": {
+         "TableName": "${T}", "Key": K1, "UpdateExpression": "SET z.x = :v",
+         "ExpressionAttributeValues": {":v": nested(30)}}}]}),
      get(K1))
 # A request value (an expression attribute value, a legacy condition's operand) may be one
 # level deeper than a stored item.
@@ -2185,7 +2191,9 @@ case("legacy_stray_conditional_operator_missing_table",  # the missing table is 
      scan(ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM),
      query(KeyConditions=KC_P1, ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM),
      put(hr("p1", 9), ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM),
-     dele(K1, ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM))
+     dele(K1, ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM),
+     put(hr("p1", 9), Expected={}, ConditionalOperator="AND", expect=RNF, why=WHY_RNF_ITEM),
+     scan(ScanFilter={}, ConditionalOperator="OR", expect=RNF, why=WHY_RNF_ITEM))
 case("legacy_key_conditions_with_expressions", *seed_hr(3),
      query(KeyConditions=KC_P1, FilterExpression="val > :s", ExpressionAttributeValues={":s": N(10)}),
      query(KeyConditions=KC_P1, ProjectionExpression="#n", ExpressionAttributeNames={"#n": "name"}),

@@ -128,7 +128,7 @@ pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
 pub const MAX_SORT_KEY_BYTES: usize = 1024;
 /// Deepest nesting of lists and maps DynamoDB accepts in a request value: 32 lists or maps
 /// around a scalar (an expression attribute value may be that deep; a stored item one level
-/// less, see `MAX_ITEM_LEVELS`).
+/// less, see `MAX_ITEM_LEVELS`). Also the most elements a document path may have.
 pub const MAX_NESTING_DEPTH: usize = 32;
 /// Levels an attribute of a stored item may span, its own value included: 31 lists or maps
 /// around a scalar, not 32.

@@ -8,8 +8,8 @@ use tabula_core::Item;
 use tabula_core::expr::{Condition, Path, PathElem, Projection, UpdateExpr};
 
 use super::{
-    ConsumedCapacity, Engine, PrimaryKey, TOO_DEEP, Table, UPDATE_TOO_DEEP, check_item_depth,
-    check_item_size, read_units, write_units,
+    ConsumedCapacity, Engine, PrimaryKey, TOO_DEEP, Table, check_item_depth, check_item_size,
+    check_update_depth, read_units, write_units,
 };
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
@@ -249,7 +249,9 @@ impl Engine {
             u.apply(&mut new)
                 .map_err(|e| ApiError::validation(e.message))?;
         }
-        check_item_depth(&new, UPDATE_TOO_DEEP)?;
+        if let Some(u) = &input.update {
+            check_update_depth(&new, u)?;
+        }
         check_item_size(&new)?;
         table.check_index_keys(&new, true)?;
         let indexes = self

@@ -602,11 +602,25 @@ pub const TOO_DEEP: &str = "Nesting Levels have exceeded supported limits: Attri
 /// DynamoDB's answer when an update's result would be nested too deep.
 pub const UPDATE_TOO_DEEP: &str = "Nesting Levels have exceeded supported limits";
 
-/// Refuses an item to be stored that nests deeper than DynamoDB allows (`message`: `TOO_DEEP`
-/// for an item given whole, `UPDATE_TOO_DEEP` for an update's result).
+/// Refuses an item given whole (PutItem, a batch or transaction put) that nests deeper than
+/// DynamoDB allows.
 pub fn check_item_depth(item: &Item, message: &str) -> ApiResult<()> {
     if tabula_core::value::item_too_deep(item) {
         return Err(ApiError::validation(message));
+    }
+    Ok(())
+}
+
+/// Refuses an update whose result `new` nests too deep in an attribute the update touched.
+/// Attributes it left alone are not judged again: an item stored before the limit was
+/// enforced exactly (one level deeper) stays updatable.
+pub fn check_update_depth(new: &Item, update: &tabula_core::expr::UpdateExpr) -> ApiResult<()> {
+    let too_deep = update.top_level_attrs().into_iter().any(|a| {
+        new.get(&a)
+            .is_some_and(|v| v.levels() > tabula_core::value::MAX_ITEM_LEVELS)
+    });
+    if too_deep {
+        return Err(ApiError::validation(UPDATE_TOO_DEEP));
     }
     Ok(())
 }

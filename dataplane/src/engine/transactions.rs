@@ -25,8 +25,8 @@ use tabula_core::Item;
 use tabula_core::expr::{Condition, Projection, UpdateExpr};
 
 use super::{
-    ConsumedCapacity, Engine, TOO_DEEP, Table, UPDATE_TOO_DEEP, check_item_depth, check_item_size,
-    read_units, write_units,
+    ConsumedCapacity, Engine, TOO_DEEP, Table, check_item_depth, check_item_size,
+    check_update_depth, read_units, write_units,
 };
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::protocol::values::item_to_json;
@@ -648,7 +648,10 @@ fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<
             if let Err(e) = u.apply(&mut new) {
                 return Ok(validation(ApiError::validation(e.message)));
             }
-            if let Err(e) = check_item_depth(&new, UPDATE_TOO_DEEP).and(check_item_size(&new)) {
+            // A result nested too deep fails the whole request, as DynamoDB (Local) answers
+            // it, not as a cancellation reason.
+            check_update_depth(&new, u)?;
+            if let Err(e) = check_item_size(&new) {
                 return Ok(validation(e));
             }
             Some(new)

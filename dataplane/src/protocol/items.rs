@@ -158,7 +158,10 @@ fn write_condition(
             .map(Some)
             .map_err(expr_err);
     }
-    if let Some(expected) = req.object("Expected")? {
+    // An empty map joins nothing: with a ConditionalOperator it is refused as a stray one.
+    if let Some(expected) = req.object("Expected")?
+        && !expected.is_empty()
+    {
         let parsed = legacy_expected(expected)?;
         let op = req.str("ConditionalOperator")?;
         return expr::legacy::expected(&parsed, op)
@@ -166,10 +169,22 @@ fn write_condition(
             .map_err(expr_err);
     }
     if req.has("ConditionalOperator") {
-        engine.describe_key_schema(table, None)?;
-        return Err(ApiError::validation(expr::legacy::NO_CONDITIONS_TO_JOIN));
+        return Err(stray_conditional_operator(engine, table, None));
     }
     Ok(None)
+}
+
+/// The answer to a `ConditionalOperator` with nothing to join: DynamoDB answers a missing
+/// table (or index) first.
+pub(super) fn stray_conditional_operator(
+    engine: &Engine,
+    table: &str,
+    index: Option<&str>,
+) -> ApiError {
+    match engine.describe_key_schema(table, index) {
+        Err(e) => e,
+        Ok(_) => ApiError::validation(expr::legacy::NO_CONDITIONS_TO_JOIN),
+    }
 }
 
 fn legacy_expected(

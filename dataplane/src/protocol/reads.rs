@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use tabula_core::expr::{self, Condition, ExprKind, KeyCondition, Resolver};
 
-use super::items::{ExpressionParams, check_no_mixing, expr_err, projection, value_list};
+use super::items::{
+    ExpressionParams, check_no_mixing, expr_err, projection, stray_conditional_operator, value_list,
+};
 use super::values::{ItemJson, ItemsJson, parse_item};
 use super::{Constraints, Reply, Request, consumed_json};
 use crate::engine::{Engine, QueryInput, ReadPage, ScanInput, Select};
@@ -123,15 +125,17 @@ fn filter(
             .map(Some)
             .map_err(expr_err);
     }
-    if let Some(m) = req.object(legacy_field)? {
+    // An empty map joins nothing: with a ConditionalOperator it is refused as a stray one.
+    if let Some(m) = req.object(legacy_field)?
+        && !m.is_empty()
+    {
         let conds = legacy_conditions(m)?;
         return expr::legacy::filter(&conds, req.str("ConditionalOperator")?)
             .map(Some)
             .map_err(expr_err);
     }
     if req.has("ConditionalOperator") {
-        engine.describe_key_schema(table, index)?;
-        return Err(ApiError::validation(expr::legacy::NO_CONDITIONS_TO_JOIN));
+        return Err(stray_conditional_operator(engine, table, index));
     }
     Ok(None)
 }

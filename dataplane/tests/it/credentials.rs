@@ -115,23 +115,44 @@ fn a_malformed_credentials_file_stops_the_binary_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("credentials");
     std::fs::write(&file, "AKIDONE secretone\nAKIDTWO\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tabula-dataplane"))
-        .args(["--listen", "127.0.0.1:1", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--credentials")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = start_expecting_exit(dir.path(), &file);
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("credentials file line 2"), "{stderr}");
-    let missing = Command::new(env!("CARGO_BIN_EXE_tabula-dataplane"))
-        .args(["--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--credentials")
-        .arg(dir.path().join("absent"))
-        .output()
-        .unwrap();
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read credentials file"));
+    let (code, stderr) = start_expecting_exit(dir.path(), &dir.path().join("absent"));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("cannot read credentials file"), "{stderr}");
+}
+
+/// Starts the binary with `--credentials file`, expecting it to exit at once; returns its
+/// exit code and standard error. A binary that starts serving instead is killed after 20 s
+/// and fails the test (rather than hanging it).
+fn start_expecting_exit(dir: &std::path::Path, file: &std::path::Path) -> (Option<i32>, String) {
+    let port = crate::harness::free_port("127.0.0.1");
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_tabula-dataplane"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(dir.join("data"))
+            .arg("--credentials")
+            .arg(file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the binary did not exit: it accepted the credentials file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.0.stderr.take() {
+        e.read_to_string(&mut stderr).unwrap();
+    }
+    (status.code(), stderr)
 }

@@ -470,6 +470,25 @@ async fn items_nest_at_most_32_levels_and_request_values_one_more() {
         .unwrap();
     assert_eq!(got.item.unwrap()["a"], nested(1));
     update(nested(30)).await.unwrap();
+    // The legacy AttributeUpdates are held to the same limit.
+    let err = c
+        .update_item()
+        .table_name("deep")
+        .key("pk", s("a"))
+        .attribute_updates(
+            "b",
+            aws_sdk_dynamodb::types::AttributeValueUpdate::builder()
+                .action(aws_sdk_dynamodb::types::AttributeAction::Put)
+                .value(nested(32))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "Nesting Levels have exceeded supported limits"
+    );
     // A condition's value may be one level deeper than an item; past that the error names
     // the placeholder.
     let cond = |v: AttributeValue| {
@@ -655,7 +674,6 @@ async fn batch_write_and_batch_get_round_trip_with_limits() {
     assert_eq!(code(&err), "ValidationException");
 }
 
-/// Sends one raw HTTP request and returns (status, body).
 /// A BatchGetItem answers at most 16 MB of items; the keys it did not read come back as
 /// UnprocessedKeys, with the table's read options, and asking for those reads the rest.
 #[tokio::test]
@@ -743,6 +761,7 @@ async fn describe_limits_and_endpoints_answer() {
     assert!(!e.address().is_empty());
 }
 
+/// Sends one raw HTTP request and returns (status, body).
 fn raw(endpoint: &str, target: Option<&str>, auth: bool, body: &[u8]) -> (u16, serde_json::Value) {
     let addr = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
