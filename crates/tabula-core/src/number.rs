@@ -54,9 +54,10 @@ impl Number {
     }
 
     /// Parses DynamoDB's number syntax: optional sign, digits with an optional decimal point,
-    /// optional `e`/`E` exponent. Leading and trailing zeros are not significant.
+    /// optional `e`/`E` exponent. Leading and trailing zeros are not significant; whitespace
+    /// is not allowed anywhere.
     pub fn parse(text: &str) -> Result<Number, NumberError> {
-        let s = text.trim();
+        let s = text;
         let bytes = s.as_bytes();
         let mut i = 0;
         let mut negative = false;
@@ -413,7 +414,8 @@ mod tests {
     #[test]
     fn parse_rejects_what_dynamodb_rejects() {
         for bad in [
-            "", "-", ".", "e5", "1e", "1x", "1.2.3", "NaN", "Infinity", "0x10", "1e+",
+            "", "-", ".", "e5", "1e", "1x", "1.2.3", "NaN", "Infinity", "0x10", "1e+", " 1", "1 ",
+            "\t1", "1\n", "1 e5",
         ] {
             assert_eq!(Number::parse(bad), Err(NumberError::NotANumber), "{bad:?}");
         }

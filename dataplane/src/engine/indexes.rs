@@ -228,10 +228,7 @@ impl Table {
                     MAX_SORT_KEY_BYTES
                 };
                 if len > limit {
-                    return Err(ApiError::validation(format!(
-                        "One or more parameter values were invalid: Size of {} key has exceeded the maximum allowed size of {limit} bytes",
-                        if pos == 0 { "hashkey" } else { "rangekey" }
-                    )));
+                    return Err(super::key_too_large(pos == 0));
                 }
             }
         }

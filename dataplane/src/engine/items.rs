@@ -9,7 +9,7 @@ use tabula_core::expr::{Condition, Path, PathElem, Projection, UpdateExpr};
 
 use super::{
     ConsumedCapacity, Engine, PrimaryKey, TOO_DEEP, Table, check_item_depth, check_item_size,
-    check_update_depth, read_units, write_units,
+    check_update_depth, check_update_size, read_units, write_units,
 };
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
@@ -252,7 +252,7 @@ impl Engine {
         if let Some(u) = &input.update {
             check_update_depth(&new, u)?;
         }
-        check_item_size(&new)?;
+        check_update_size(&new)?;
         table.check_index_keys(&new, true)?;
         let indexes = self
             .commit_item(&table, skey, old.as_ref(), Some(&new))

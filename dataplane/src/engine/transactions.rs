@@ -26,7 +26,7 @@ use tabula_core::expr::{Condition, Projection, UpdateExpr};
 
 use super::{
     ConsumedCapacity, Engine, TOO_DEEP, Table, check_item_depth, check_item_size,
-    check_update_depth, read_units, write_units,
+    check_update_depth, check_update_size, read_units, write_units,
 };
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::protocol::values::item_to_json;
@@ -651,7 +651,7 @@ fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<
             // A result nested too deep fails the whole request, as DynamoDB (Local) answers
             // it, not as a cancellation reason.
             check_update_depth(&new, u)?;
-            if let Err(e) = check_item_size(&new) {
+            if let Err(e) = check_update_size(&new) {
                 return Ok(validation(e));
             }
             Some(new)

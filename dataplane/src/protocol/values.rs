@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
 use tabula_core::value::MAX_NESTING_DEPTH;
-use tabula_core::{AttributeValue, Item, Number};
+use tabula_core::{AttributeValue, Item, Number, NumberError};
 
 use crate::engine::TOO_DEEP;
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -174,7 +174,16 @@ fn array<'a>(v: &'a Value, field: &str) -> ApiResult<&'a Vec<Value>> {
 
 fn number(v: &Value) -> ApiResult<Number> {
     let s = v.as_str().ok_or_else(|| type_error("N", v, "a string"))?;
-    Ok(Number::parse(s)?)
+    Number::parse(s).map_err(|e| match e {
+        // DynamoDB names the text it could not read (nothing for an empty one).
+        NumberError::NotANumber if s.is_empty() => {
+            ApiError::validation("The parameter cannot be converted to a numeric value")
+        }
+        NumberError::NotANumber => ApiError::validation(format!(
+            "The parameter cannot be converted to a numeric value: {s}"
+        )),
+        e => e.into(),
+    })
 }
 
 fn binary(v: &Value) -> ApiResult<Vec<u8>> {
@@ -326,7 +335,15 @@ mod tests {
         assert!(msg(json!({"NULL": false})).contains("must have the value of true"));
         assert_eq!(
             msg(json!({"N": "abc"})),
-            "A value provided cannot be converted into a number"
+            "The parameter cannot be converted to a numeric value: abc"
+        );
+        assert_eq!(
+            msg(json!({"N": ""})),
+            "The parameter cannot be converted to a numeric value"
+        );
+        assert_eq!(
+            msg(json!({"NS": ["1", " 2"]})),
+            "The parameter cannot be converted to a numeric value:  2"
         );
         let mut deep = json!({"S": "x"});
         for _ in 0..40 {

@@ -924,8 +924,10 @@ async fn key_size_limits_are_enforced() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&err), "ValidationException");
-    assert!(message(&err).contains("hashkey"), "{}", message(&err));
+    assert_eq!(
+        message(&err),
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes"
+    );
     let err = c
         .put_item()
         .table_name("keysize")
@@ -934,8 +936,10 @@ async fn key_size_limits_are_enforced() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&err), "ValidationException");
-    assert!(message(&err).contains("rangekey"), "{}", message(&err));
+    assert_eq!(
+        message(&err),
+        "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"
+    );
     let got = c
         .get_item()
         .table_name("keysize")

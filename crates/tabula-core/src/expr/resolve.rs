@@ -126,8 +126,10 @@ pub(crate) fn count_operators(cond: &RawCond) -> usize {
 
 pub(crate) fn check_operator_count(count: usize) -> Check<()> {
     if count > MAX_OPERATORS {
+        // DynamoDB stops counting at the first operator past the limit.
         return Err(format!(
-            "The expression contains too many operators; operator count: {count}"
+            "The expression contains too many operators; operator count: {}",
+            MAX_OPERATORS + 1
         ));
     }
     Ok(())
