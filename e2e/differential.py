@@ -2209,6 +2209,22 @@ case("expression_values_invalid", create(),
                         "to a numeric value: abc for key :a"), why=WHY_NUMBER_TEXT),
      query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"NULL": False}}))
 
+# --- Attribute names and placeholders: empty, too long ------------------------------------------
+case("attribute_names_and_placeholders_bounds", create(),
+     put(hr("p1", 1, **{"": S("v")})),
+     put(hr("p1", 1, m={"M": {"": S("v")}})),
+     put(hr("p1", 1), ConditionExpression="a = :v", ExpressionAttributeValues={":v": {"M": {"": S("v")}}}),
+     op("BatchWriteItem", {"RequestItems": {"${T}": [{"PutRequest": {"Item": hr("p1", 1, **{"": S("v")})}}]}}),
+     put(hr("p1", 1), ConditionExpression="#e = :v", ExpressionAttributeNames={"#e": "a" * 65536},
+         ExpressionAttributeValues={":v": S("x")}),
+     put(hr("p1", 1), ConditionExpression="#e = :v", ExpressionAttributeNames={"#e": "a" * 65535},
+         ExpressionAttributeValues={":v": S("x")}),
+     put(hr("p1", 1), ConditionExpression="a = :" + "v" * 255, ExpressionAttributeValues={":" + "v" * 255: S("x")}),
+     put(hr("p1", 1), ConditionExpression="a = :" + "v" * 254, ExpressionAttributeValues={":" + "v" * 254: S("x")}),
+     put(hr("p1", 1), ConditionExpression="#" + "n" * 300 + " = :v", ExpressionAttributeNames={"#" + "n" * 300: "a"},
+         ExpressionAttributeValues={":v": S("x")}),
+     get(K1))
+
 # --- Legacy parameters: a stray ConditionalOperator, KeyConditions beside expressions -----------
 KC_P1 = {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [S("p1")]}}
 GT1 = {"val": {"ComparisonOperator": "GT", "AttributeValueList": [N(1)]}}

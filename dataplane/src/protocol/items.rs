@@ -36,6 +36,17 @@ impl ExpressionParams {
                     let v = v.as_str().ok_or_else(|| {
                         ApiError::serialization("ExpressionAttributeNames values must be strings")
                     })?;
+                    if k.len() > super::values::MAX_PLACEHOLDER_BYTES {
+                        return Err(ApiError::validation(format!(
+                            "ExpressionAttributeNames contains invalid key: The expression attribute map contains a key that is too long; size of key: {}",
+                            k.len()
+                        )));
+                    }
+                    if v.len() > super::values::MAX_ATTRIBUTE_NAME_BYTES {
+                        return Err(ApiError::validation(format!(
+                            "ExpressionAttributeNames contains invalid value: Attribute name is too large, must be less than 65536 bytes for key {k}"
+                        )));
+                    }
                     out.insert(k.clone(), v.to_string());
                 }
                 Some(out)

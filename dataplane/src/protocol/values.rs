@@ -124,6 +124,7 @@ fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
             };
             let mut out = BTreeMap::new();
             for (k, e) in m {
+                check_attribute_name(k)?;
                 out.insert(k.clone(), parse_value_at(e, depth + 1)?);
             }
             AttributeValue::M(out)
@@ -204,10 +205,31 @@ pub fn parse_item(v: &Value) -> ApiResult<Item> {
 pub fn parse_item_map(m: &Map<String, Value>) -> ApiResult<Item> {
     let mut out = Item::new();
     for (k, e) in m {
+        check_attribute_name(k)?;
         out.insert(k.clone(), parse_value(e)?);
     }
     Ok(out)
 }
+
+/// Longest attribute name DynamoDB accepts, in bytes (names must be under 64 KB).
+pub const MAX_ATTRIBUTE_NAME_BYTES: usize = 65535;
+
+/// DynamoDB's rules for an attribute name (of an item, or a key inside a map): at least one
+/// byte, less than 64 KB.
+pub fn check_attribute_name(name: &str) -> ApiResult<()> {
+    if name.is_empty() {
+        return Err(ApiError::validation("Empty attribute name"));
+    }
+    if name.len() > MAX_ATTRIBUTE_NAME_BYTES {
+        return Err(ApiError::validation(
+            "Attribute name is too large, must be less than 65536 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Longest placeholder (`:value` or `#name`) DynamoDB accepts, in bytes.
+pub const MAX_PLACEHOLDER_BYTES: usize = 255;
 
 /// `ExpressionAttributeValues`.
 pub fn parse_value_map(v: &Value) -> ApiResult<HashMap<String, AttributeValue>> {
@@ -216,6 +238,11 @@ pub fn parse_value_map(v: &Value) -> ApiResult<HashMap<String, AttributeValue>> 
     };
     let mut out = HashMap::with_capacity(m.len());
     for (k, e) in m {
+        if k.len() > MAX_PLACEHOLDER_BYTES {
+            return Err(ApiError::validation(
+                "ExpressionAttributeValues contains invalid key: The expression attribute map contains a key that is too long;",
+            ));
+        }
         // DynamoDB names the placeholder whose value it refuses.
         let v = parse_value(e).map_err(|mut err| {
             if err.kind == ErrorKind::Validation {
