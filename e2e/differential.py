@@ -627,10 +627,33 @@ case("update_arith_on_missing_attribute", create(), put(hr("p1", 1)),
 case("update_list_append_if_not_exists", create(), put(hr("p1", 1, l={"L": [N(1)]})),
      upd(KEY1, UpdateExpression="SET l = list_append(l, :more), c = if_not_exists(c, :zero)",
          ExpressionAttributeValues={":more": {"L": [N(2), N(3)]}, ":zero": N(0)}, ReturnValues="ALL_NEW"))
+WHY_UPDATED_PATHS = ("real DynamoDB projects UPDATED_OLD/UPDATED_NEW on the paths the update names, list "
+                     "elements included: SET a.c[1] returns {a: {c: [element]}}, after REMOVE a.c[1] UPDATED_NEW "
+                     "holds the element that moved into place 1, SET a.c[100] (an append) returns nothing "
+                     "(scylladb test/alternator/test_returnvalues.py, test_update_item_returnvalues_nested, "
+                     "checked against DynamoDB); DynamoDB Local returns the whole top-level attribute")
 case("update_delete_from_set_and_list_index", create(),
      put(hr("p1", 1, s={"SS": ["a", "b", "c"]}, l={"L": [S("x"), S("y"), S("z")]})),
      upd(KEY1, UpdateExpression="DELETE s :d REMOVE l[1]", ExpressionAttributeValues={":d": {"SS": ["b"]}},
-         ReturnValues="UPDATED_NEW"))
+         ReturnValues="UPDATED_NEW",
+         expect={"status": 200, "body": {"Attributes": {"s": {"SS": ["a", "c"]}, "l": {"L": [S("z")]}}}},
+         why=WHY_UPDATED_PATHS))
+A_NESTED = {"M": {"b": S("dog"), "c": {"L": [N(1), N(2), N(3)]}}}
+case("update_returns_updated_list_elements", create(), put(hr("p1", 1, a=A_NESTED, d=S("cat"))),
+     upd(KEY1, UpdateExpression="SET a.c[1] = :v", ExpressionAttributeValues={":v": N(7)},
+         ReturnValues="UPDATED_OLD",
+         expect={"status": 200, "body": {"Attributes": {"a": {"M": {"c": {"L": [N(2)]}}}}}}, why=WHY_UPDATED_PATHS),
+     upd(KEY1, UpdateExpression="SET a.c[1] = :v, a.b = :w", ExpressionAttributeValues={":v": N(8), ":w": S("yo")},
+         ReturnValues="UPDATED_NEW",
+         expect={"status": 200, "body": {"Attributes": {"a": {"M": {"b": S("yo"), "c": {"L": [N(8)]}}}}}},
+         why=WHY_UPDATED_PATHS),
+     upd(KEY1, UpdateExpression="REMOVE a.c[1], a.c[3]", ReturnValues="UPDATED_OLD",
+         expect={"status": 200, "body": {"Attributes": {"a": {"M": {"c": {"L": [N(8)]}}}}}}, why=WHY_UPDATED_PATHS),
+     upd(KEY1, UpdateExpression="SET a.c[100] = :v", ExpressionAttributeValues={":v": N(70)},
+         ReturnValues="UPDATED_NEW", expect={"status": 200, "body": {}}, why=WHY_UPDATED_PATHS),
+     upd(KEY1, UpdateExpression="REMOVE a.c[1]", ReturnValues="UPDATED_NEW",
+         expect={"status": 200, "body": {"Attributes": {"a": {"M": {"c": {"L": [N(70)]}}}}}}, why=WHY_UPDATED_PATHS),
+     get(KEY1))
 case("update_condition_fails_return_all_old", create(), put(hr("p1", 1, v=N(1))),
      upd(KEY1, UpdateExpression="SET v = :n", ConditionExpression="v > :n",
          ExpressionAttributeValues={":n": N(5)}, ReturnValuesOnConditionCheckFailure="ALL_OLD"),

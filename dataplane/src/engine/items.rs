@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use tabula_core::Item;
-use tabula_core::expr::{Condition, Path, PathElem, Projection, UpdateExpr};
+use tabula_core::expr::{Condition, Projection, UpdateExpr};
 
 use super::{
     ConsumedCapacity, Engine, PrimaryKey, TOO_DEEP, Table, check_item_depth, check_item_size,
@@ -258,25 +258,17 @@ impl Engine {
             .commit_item(&table, skey, old.as_ref(), Some(&new))
             .await?;
         let size = item_size_opt(old.as_ref()).max(tabula_core::value::item_size(&new));
-        // UPDATED_OLD/UPDATED_NEW return the document paths the update touched; a path into a
-        // list returns the whole list (DynamoDB does the same: `REMOVE l[1]` returns `l`).
+        // UPDATED_OLD/UPDATED_NEW project the old or the new item on the paths the update
+        // touched, as a ProjectionExpression of them would: `SET a.c[1] = :v` returns
+        // `{a: {c: [element 1]}}`, an element that did not exist is left out (`SET l[100]`
+        // appends, so UPDATED_NEW returns nothing), and after `REMOVE l[1]` UPDATED_NEW
+        // returns the element that moved into place 1 (scylladb's alternator tests,
+        // test_update_item_returnvalues_nested, checked against DynamoDB).
         let touched = Projection::of_paths(
             input
                 .update
                 .as_ref()
-                .map(|u| {
-                    u.actions
-                        .iter()
-                        .map(|a| {
-                            let elems = &a.path().0;
-                            let end = elems
-                                .iter()
-                                .position(|e| matches!(e, PathElem::Index(_)))
-                                .unwrap_or(elems.len());
-                            Path(elems[..end].to_vec())
-                        })
-                        .collect()
-                })
+                .map(|u| u.actions.iter().map(|a| a.path().clone()).collect())
                 .unwrap_or_default(),
         );
         let pick = |item: &Item| -> Item { touched.apply(item) };
