@@ -522,10 +522,6 @@ HASH_TOO_LARGE = invalid("One or more parameter values were invalid: Size of has
                          "size limit of2048 bytes")
 RANGE_TOO_LARGE = invalid("One or more parameter values were invalid: Aggregated size of all range keys has "
                           "exceeded the size limit of 1024 bytes")
-HASH_RANGE_S = {"AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                         {"AttributeName": "sk", "AttributeType": "S"}],
-                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
-                              {"AttributeName": "sk", "KeyType": "RANGE"}]}
 case("key_sizes_at_and_past_the_limits", create(schema=HASH_RANGE_S),
      put({"pk": S("p" * 2048), "sk": S("s" * 1024)}),
      put({"pk": S("p" * 2049), "sk": S("s")}, expect=HASH_TOO_LARGE, why=WHY_KEY_SIZE),
@@ -2299,6 +2295,62 @@ case("legacy_mixing_lists_every_parameter", *seed_hr(1),
          ExpressionAttributeValues={":s": N(1)}),
      put(hr("p1", 1), Expected={"val": {"Value": N(10)}}, ConditionalOperator="AND",
          ConditionExpression="val > :s", ExpressionAttributeValues={":s": N(1)}))
+
+# --- Query and Scan start keys, key conditions, Select ------------------------------------------
+WHY_START_KEY = ("real DynamoDB: a start key in another partition is 'outside query boundaries based on provided "
+                 "conditions' (dynalite's query tests, written against the service); DynamoDB Local says it does "
+                 "not match the range key predicate")
+PK1_GT = {"KeyConditionExpression": "pk = :p AND sk > :s", "ExpressionAttributeValues": {":p": S("p1"), ":s": N(3)}}
+case("query_start_key_outside_the_key_condition", *seed_hr(5),
+     query(**PK1_GT, ExclusiveStartKey={"pk": S("p1"), "sk": N(2)}),
+     query(KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b",
+           ExpressionAttributeValues={":p": S("p1"), ":a": N(2), ":b": N(3)}, ExclusiveStartKey={"pk": S("p1"), "sk": N(5)}),
+     query(**PK1_GT, ExclusiveStartKey={"pk": S("p1"), "sk": N(4)}),
+     query(**PK1_GT, ExclusiveStartKey={"pk": S("p2"), "sk": N(4)},
+           expect=invalid("The provided starting key is outside query boundaries based on provided conditions"),
+           why=WHY_START_KEY))
+case("query_key_condition_empty_values", create(schema=HASH_RANGE_S),
+     query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": S("")}),
+     query(KeyConditionExpression="pk = :p AND begins_with(sk, :s)", ExpressionAttributeValues={":p": S("a"), ":s": S("")}),
+     query(KeyConditionExpression="pk = :p AND sk > :s", ExpressionAttributeValues={":p": S("a"), ":s": S("")}))
+case("query_second_condition_on_a_hash_only_table", create(schema=HASH_ONLY),
+     query(KeyConditionExpression="pk = :p AND v = :s", ExpressionAttributeValues={":p": S("a"), ":s": S("b")}),
+     query(KeyConditionExpression="y = :p AND z = :s", ExpressionAttributeValues={":p": S("a"), ":s": S("b")}))
+case("select_beside_a_projection", *seed_hr(2),
+     *[query(KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": S("p1")}, Select=sel,
+             ProjectionExpression="val") for sel in ("COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")],
+     *[scan(Select=sel, AttributesToGet=["val"]) for sel in ("COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES")],
+     scan(Select="ALL_PROJECTED_ATTRIBUTES"))
+
+# --- Batch limits before table lookups, GetItem's ignored members, CreateTable bounds ----------
+WHY_BATCH_WRITE_EMPTY = EV_CONF + " tests/tier3/error-messages/batchWriteItem.test.ts (exact text)"
+case("batch_limits_are_checked_before_tables",
+     op("BatchWriteItem", {"RequestItems": {}},
+        expect=invalid("The requestItems parameter is required for BatchWriteItem"), why=WHY_BATCH_WRITE_EMPTY),
+     op("BatchWriteItem", {"RequestItems": {
+         "${T}": [{"PutRequest": {"Item": hr(f"p{i}", 1)}} for i in range(13)],
+         "${T2}": [{"PutRequest": {"Item": hr(f"p{i}", 1)}} for i in range(13)]}}),
+     op("BatchGetItem", {"RequestItems": {
+         "${T}": {"Keys": [{"pk": S(f"p{i}"), "sk": N(1)} for i in range(51)]},
+         "${T2}": {"Keys": [{"pk": S(f"p{i}"), "sk": N(1)} for i in range(50)]}}}))
+case("get_item_ignores_expression_attribute_values", *seed_hr(1),
+     get(K1, ProjectionExpression="val", ExpressionAttributeValues={":x": S("y")}),
+     op("BatchGetItem", {"RequestItems": {"${T}": {"Keys": [K1], "ProjectionExpression": "val",
+                                                    "ExpressionAttributeValues": {":x": S("y")}}}}))
+WHY_UNITS_BOUNDS = "dynalite's createTable tests (written against the service): 'Given value N for ReadCapacityUnits is out of bounds'"
+case("create_table_bounds",
+     ct(AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 1000000000001, "WriteCapacityUnits": 1},
+        expect=invalid("Given value 1000000000001 for ReadCapacityUnits is out of bounds"), why=WHY_UNITS_BOUNDS),
+     ct(AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "a", "AttributeType": "S"},
+                              {"AttributeName": "b", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "a", "KeyType": "RANGE"},
+                   {"AttributeName": "b", "KeyType": "RANGE"}], BillingMode="PAY_PER_REQUEST",
+        expect=invalid("1 validation error detected: Value '[KeySchemaElement(attributeName=pk, keyType=HASH), "
+                       "KeySchemaElement(attributeName=a, keyType=RANGE), KeySchemaElement(attributeName=b, "
+                       "keyType=RANGE)]' at 'keySchema' failed to satisfy constraint: Member must have length less "
+                       "than or equal to 2"), why=WHY_NO_THROUGHPUT))
 
 # --- DescribeLimits, a failed DeleteItem's old item, UpdateTable's billing round trip ----------
 case("describe_limits", op("DescribeLimits", {}))

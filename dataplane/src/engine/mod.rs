@@ -559,16 +559,7 @@ impl Table {
             AttributeValue::B(b) => b.len(),
             _ => 1,
         };
-        if len == 0 {
-            return Err(ApiError::validation(format!(
-                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {name}",
-                if matches!(v, AttributeValue::S(_)) {
-                    "string"
-                } else {
-                    "binary"
-                }
-            )));
-        }
+        check_key_not_empty(name, v)?;
         let limit = if is_hash {
             MAX_PARTITION_KEY_BYTES
         } else {
@@ -591,6 +582,19 @@ impl Table {
         }
         out
     }
+}
+
+/// Refuses an empty string or binary as the value of key attribute `name` (in an item, a key,
+/// or a Query's key condition), in DynamoDB's words.
+pub(crate) fn check_key_not_empty(name: &str, v: &AttributeValue) -> ApiResult<()> {
+    let kind = match v {
+        AttributeValue::S(s) if s.is_empty() => "string",
+        AttributeValue::B(b) if b.is_empty() => "binary",
+        _ => return Ok(()),
+    };
+    Err(ApiError::validation(format!(
+        "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {kind} value. Key: {name}"
+    )))
 }
 
 /// DynamoDB's answer to a key value over its size limit (2048 bytes for a partition key, 1024

@@ -259,6 +259,7 @@ impl Engine {
                 "One or more parameter values were invalid: Condition parameter type does not match schema type",
             ));
         }
+        super::check_key_not_empty(&ks.hash, &kc.partition_value)?;
         if let Some(sort) = &kc.sort {
             let range_type = ks.range.as_ref().and_then(|r| table.def.attribute_type(r));
             let ok = match sort {
@@ -276,6 +277,20 @@ impl Engine {
                 return Err(ApiError::validation(
                     "One or more parameter values were invalid: Condition parameter type does not match schema type",
                 ));
+            }
+            if let Some(range) = &ks.range {
+                match sort {
+                    SortKeyCondition::Between(a, b) => {
+                        super::check_key_not_empty(range, a)?;
+                        super::check_key_not_empty(range, b)?;
+                    }
+                    SortKeyCondition::Eq(v)
+                    | SortKeyCondition::Lt(v)
+                    | SortKeyCondition::Le(v)
+                    | SortKeyCondition::Gt(v)
+                    | SortKeyCondition::Ge(v)
+                    | SortKeyCondition::BeginsWith(v) => super::check_key_not_empty(range, v)?,
+                }
             }
             if let SortKeyCondition::Between(a, b) = sort
                 && keyenc::scalar_sort_bytes(a) > keyenc::scalar_sort_bytes(b)
@@ -297,8 +312,18 @@ impl Engine {
         if let Some(esk) = &input.exclusive_start_key {
             let invalid = || ApiError::validation("The provided starting key is invalid");
             let k = target.start_key(esk).ok_or_else(invalid)?;
+            // A start key must lie inside what the key condition selects.
             if esk.get(&ks.hash) != Some(&kc.partition_value) {
-                return Err(invalid());
+                return Err(ApiError::validation(
+                    "The provided starting key is outside query boundaries based on provided conditions",
+                ));
+            }
+            if let (Some(sort), Some(range)) = (&kc.sort, &ks.range)
+                && !esk.get(range).is_some_and(|v| sort.matches(v))
+            {
+                return Err(ApiError::validation(
+                    "The provided starting key does not match the range key predicate",
+                ));
             }
             if input.forward {
                 let mut after = k;
@@ -357,9 +382,10 @@ impl Engine {
                 ApiError::validation("The provided starting key is invalid: The provided key element does not match the schema")
             })?;
             if k < start || k >= end {
-                return Err(ApiError::validation(
-                    "The provided Exclusive start key does not map to the provided segment",
-                ));
+                let (segment, total) = input.segment.unwrap_or((0, 1));
+                return Err(ApiError::validation(format!(
+                    "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: {total} Segment: {segment}"
+                )));
             }
             k.push(0);
             start = k;

@@ -23,7 +23,25 @@ pub(super) struct ExpressionParams {
 
 impl ExpressionParams {
     pub fn parse(req: Request<'_>) -> ApiResult<ExpressionParams> {
-        let names = match req.object("ExpressionAttributeNames")? {
+        let names = ExpressionParams::parse_names(req)?;
+        let values = match req.get("ExpressionAttributeValues") {
+            None => None,
+            Some(v) => {
+                let m = parse_value_map(v)?;
+                if m.is_empty() {
+                    return Err(ApiError::validation(
+                        "ExpressionAttributeValues must not be empty",
+                    ));
+                }
+                Some(m)
+            }
+        };
+        Ok(ExpressionParams { names, values })
+    }
+
+    /// `ExpressionAttributeNames`, checked.
+    fn parse_names(req: Request<'_>) -> ApiResult<Option<HashMap<String, String>>> {
+        Ok(match req.object("ExpressionAttributeNames")? {
             None => None,
             Some(m) => {
                 if m.is_empty() {
@@ -51,20 +69,17 @@ impl ExpressionParams {
                 }
                 Some(out)
             }
-        };
-        let values = match req.get("ExpressionAttributeValues") {
-            None => None,
-            Some(v) => {
-                let m = parse_value_map(v)?;
-                if m.is_empty() {
-                    return Err(ApiError::validation(
-                        "ExpressionAttributeValues must not be empty",
-                    ));
-                }
-                Some(m)
-            }
-        };
-        Ok(ExpressionParams { names, values })
+        })
+    }
+
+    /// For the reads whose only expression is a ProjectionExpression (GetItem, BatchGetItem,
+    /// TransactGetItems): they have no ExpressionAttributeValues member, so one sent is
+    /// ignored, as DynamoDB ignores members an operation does not have.
+    pub fn parse_for_projection(req: Request<'_>) -> ApiResult<ExpressionParams> {
+        Ok(ExpressionParams {
+            names: ExpressionParams::parse_names(req)?,
+            values: None,
+        })
     }
 
     pub fn resolver(&self) -> Resolver<'_> {
@@ -469,7 +484,7 @@ pub(super) fn get_item(engine: &Engine, req: Request<'_>) -> ApiResult<super::Re
     let key = key_param(req)?;
     check_no_mixing(req, &["AttributesToGet"], &["ProjectionExpression"])?;
     let detail = req.capacity_detail()?;
-    let params = ExpressionParams::parse(req)?;
+    let params = ExpressionParams::parse_for_projection(req)?;
     params.check_used_without_expressions(req.has("ProjectionExpression"), None)?;
     let mut resolver = params.resolver();
     let projection = projection(req, &mut resolver)?;
@@ -519,8 +534,21 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         projection: Option<Projection>,
         raw: Map<String, Value>,
     }
+    // The key count is checked before any table is looked up.
+    let total: usize = request_items
+        .values()
+        .map(|spec| {
+            spec.get("Keys")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    if total > BATCH_GET_MAX_KEYS {
+        return Err(ApiError::validation(
+            "Too many items requested for the BatchGetItem call",
+        ));
+    }
     let mut all = Vec::new();
-    let mut total = 0usize;
     for (name, spec) in &request_items {
         let mut c = Constraints::default();
         c.table_name(Some(name), "requestItems.key");
@@ -537,9 +565,8 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
                 "1 validation error detected: Value '[]' at 'requestItems.{name}.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1"
             )));
         }
-        total += keys.len();
         check_no_mixing(spec_req, &["AttributesToGet"], &["ProjectionExpression"])?;
-        let params = ExpressionParams::parse(spec_req)?;
+        let params = ExpressionParams::parse_for_projection(spec_req)?;
         params.check_used_without_expressions(spec_req.has("ProjectionExpression"), None)?;
         let mut resolver = params.resolver();
         let projection = projection(spec_req, &mut resolver)?;
@@ -563,11 +590,6 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
             projection,
             raw: spec.clone(),
         });
-    }
-    if total > BATCH_GET_MAX_KEYS {
-        return Err(ApiError::validation(
-            "Too many items requested for the BatchGetItem call",
-        ));
     }
     let mut responses = Map::new();
     let mut unprocessed = Map::new();
@@ -625,11 +647,27 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
     let request_items = request_items.cloned().unwrap_or_default();
     if request_items.is_empty() {
         return Err(ApiError::validation(
-            "1 validation error detected: Value '{}' at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            "The requestItems parameter is required for BatchWriteItem",
+        ));
+    }
+    // The counts are checked before any table is looked up: over 25 requests for one table
+    // breaks the request's shape, over 25 in all is DynamoDB's own limit.
+    let mut total = 0usize;
+    for (name, list) in &request_items {
+        let n = list.as_array().map_or(0, Vec::len);
+        if n > BATCH_WRITE_MAX_REQUESTS {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{{{name}=[...]}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"
+            )));
+        }
+        total += n;
+    }
+    if total > BATCH_WRITE_MAX_REQUESTS {
+        return Err(ApiError::validation(
+            "Too many items requested for the BatchWriteItem call",
         ));
     }
     let mut plan: Vec<(String, Vec<WriteRequest>)> = Vec::new();
-    let mut total = 0usize;
     for (name, list) in &request_items {
         let mut c = Constraints::default();
         c.table_name(Some(name), "requestItems.key");
@@ -639,15 +677,9 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
                 "RequestItems values must be arrays",
             ));
         };
-        total += list.len();
         if list.is_empty() {
             return Err(ApiError::validation(format!(
                 "The batch write request list for a table cannot be null or empty: {name}"
-            )));
-        }
-        if total > BATCH_WRITE_MAX_REQUESTS {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{{{name}=[...]}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"
             )));
         }
         let mut seen = HashSet::new();

@@ -13,12 +13,21 @@ use super::{Constraints, Reply, Request, consumed_json};
 use crate::engine::{Engine, QueryInput, ReadPage, ScanInput, Select};
 use crate::error::{ApiError, ApiResult};
 
+/// The projection parameter a read carries, if any.
+fn projection_param(req: Request<'_>) -> Option<&'static str> {
+    ["ProjectionExpression", "AttributesToGet"]
+        .into_iter()
+        .find(|p| req.has(p))
+}
+
 /// `Select`, with its defaults: the projection's attributes when one is given, else every
-/// attribute of a table or every projected attribute of an index.
-fn select(req: Request<'_>, has_projection: bool, on_index: bool) -> ApiResult<Select> {
-    let s = match req.str("Select")? {
+/// attribute of a table or every projected attribute of an index. `projection` names the
+/// projection parameter the request carries (`ProjectionExpression` or `AttributesToGet`).
+fn select(req: Request<'_>, projection: Option<&str>, on_index: bool) -> ApiResult<Select> {
+    let given = req.str("Select")?;
+    let s = match given {
         None => {
-            if has_projection {
+            if projection.is_some() {
                 Select::SpecificAttributes
             } else if on_index {
                 Select::AllProjectedAttributes
@@ -29,12 +38,7 @@ fn select(req: Request<'_>, has_projection: bool, on_index: bool) -> ApiResult<S
         Some("ALL_ATTRIBUTES") => Select::AllAttributes,
         Some("SPECIFIC_ATTRIBUTES") => Select::SpecificAttributes,
         Some("COUNT") => Select::Count,
-        Some("ALL_PROJECTED_ATTRIBUTES") if on_index => Select::AllProjectedAttributes,
-        Some("ALL_PROJECTED_ATTRIBUTES") => {
-            return Err(ApiError::validation(
-                "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
-            ));
-        }
+        Some("ALL_PROJECTED_ATTRIBUTES") => Select::AllProjectedAttributes,
         Some(other) => {
             let mut c = Constraints::default();
             c.enum_value(
@@ -46,24 +50,28 @@ fn select(req: Request<'_>, has_projection: bool, on_index: bool) -> ApiResult<S
             Select::AllAttributes
         }
     };
-    if !has_projection && s == Select::SpecificAttributes {
+    if projection.is_none() && s == Select::SpecificAttributes {
         return Err(ApiError::validation(
             "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
         ));
     }
-    if has_projection && s == Select::AllProjectedAttributes {
-        return Err(ApiError::validation(
-            "Cannot specify the ProjectionExpression when choosing to get ALL_PROJECTED_ATTRIBUTES",
-        ));
-    }
-    if has_projection && s != Select::SpecificAttributes {
+    // A projection beside another Select is refused first, naming the parameter given.
+    if let Some(param) = projection
+        && s != Select::SpecificAttributes
+    {
+        let what = match s {
+            Select::Count => "only the Count",
+            Select::AllProjectedAttributes => "ALL_PROJECTED_ATTRIBUTES",
+            _ => "ALL_ATTRIBUTES",
+        };
         return Err(ApiError::validation(format!(
-            "One or more parameter values were invalid: Cannot specify the AttributesToGet or ProjectionExpression when choosing to get {}",
-            match s {
-                Select::Count => "COUNT",
-                _ => "ALL_ATTRIBUTES",
-            }
+            "Cannot specify the {param} when choosing to get {what}"
         )));
+    }
+    if s == Select::AllProjectedAttributes && !on_index {
+        return Err(ApiError::validation(
+            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
+        ));
     }
     Ok(s)
 }
@@ -205,8 +213,7 @@ pub(super) fn query(engine: &Engine, req: Request<'_>) -> ApiResult<Reply> {
     let detail = req.capacity_detail()?;
     let limit = limit(req)?;
     let index = index_name(req)?;
-    let has_projection = req.has("ProjectionExpression") || req.has("AttributesToGet");
-    let select = select(req, has_projection, index.is_some())?;
+    let select = select(req, projection_param(req), index.is_some())?;
     let params = ExpressionParams::parse(req)?;
     params.check_used_without_expressions(
         req.has("KeyConditionExpression")
@@ -277,8 +284,7 @@ pub(super) fn scan(engine: &Engine, req: Request<'_>) -> ApiResult<Reply> {
     let detail = req.capacity_detail()?;
     let limit = limit(req)?;
     let index = index_name(req)?;
-    let has_projection = req.has("ProjectionExpression") || req.has("AttributesToGet");
-    let select = select(req, has_projection, index.is_some())?;
+    let select = select(req, projection_param(req), index.is_some())?;
     let segment = req.int("Segment")?;
     let total = req.int("TotalSegments")?;
     let mut c = Constraints::default();

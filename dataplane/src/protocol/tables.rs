@@ -39,6 +39,10 @@ fn billing_mode(value: Option<&str>, c: &mut Constraints) -> Option<BillingMode>
     }
 }
 
+/// Most capacity units a `ProvisionedThroughput` may name; DynamoDB refuses more as out of
+/// bounds (before any account or table limit).
+const MAX_CAPACITY_UNITS: i64 = 1_000_000_000_000;
+
 fn throughput(req: Request<'_>, c: &mut Constraints) -> ApiResult<Option<Throughput>> {
     throughput_at(req, "provisionedThroughput", c)
 }
@@ -67,6 +71,9 @@ fn throughput_at(
                 );
                 Ok(0)
             }
+            Some(v) if v > MAX_CAPACITY_UNITS => Err(ApiError::validation(format!(
+                "Given value {v} for {field} is out of bounds"
+            ))),
             Some(v) => Ok(v as u64),
         }
     };
@@ -172,8 +179,19 @@ fn key_schema_elements(
     if let Some(ks) = list
         && (ks.is_empty() || ks.len() > 2)
     {
+        // DynamoDB shows the list as its Java objects print.
+        let shown: Vec<String> = ks
+            .iter()
+            .map(|e| {
+                format!(
+                    "KeySchemaElement(attributeName={}, keyType={})",
+                    e["AttributeName"].as_str().unwrap_or("null"),
+                    e["KeyType"].as_str().unwrap_or("null")
+                )
+            })
+            .collect();
         c.push(
-            Some(&format!("{ks:?}")),
+            Some(&format!("[{}]", shown.join(", "))),
             path,
             if ks.is_empty() {
                 "Member must have length greater than or equal to 1"

@@ -218,7 +218,7 @@ pub(super) fn transact_get_items(engine: &Engine, req: Request<'_>) -> ApiResult
         c.table_name(table, &format!("{path}.tableName"));
         c.not_null(key.is_some(), &format!("{path}.key"));
         c.finish()?;
-        let params = ExpressionParams::parse(get)?;
+        let params = ExpressionParams::parse_for_projection(get)?;
         params.check_used_without_expressions(get.has("ProjectionExpression"), None)?;
         let mut resolver = params.resolver();
         let projection = projection(get, &mut resolver)?;

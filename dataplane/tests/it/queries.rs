@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ScalarAttributeType, Select};
 
-use crate::harness::{TestServer, code, create_table, n, s};
+use crate::harness::{TestServer, code, create_table, message, n, s};
 
 async fn seed(c: &aws_sdk_dynamodb::Client, table: &str) {
     create_table(c, table, Some(ScalarAttributeType::N)).await;
@@ -214,6 +214,58 @@ async fn scan_pages_stop_at_one_megabyte_read_before_filtering() {
         "a 1 MB page reads about ten 100 KB items, read {pages:?}"
     );
     assert_eq!(pages.iter().sum::<i32>(), 25, "pages {pages:?}");
+}
+
+/// A parallel Scan's start key must come from the same segment; DynamoDB's message names the
+/// segment it was sent to.
+#[tokio::test]
+async fn a_start_key_from_another_segment_is_refused() {
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_table(&c, "segkeys", None).await;
+    for i in 0..40 {
+        c.put_item()
+            .table_name("segkeys")
+            .item("pk", s(&format!("k{i:02}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let page = |segment: i32| {
+        c.scan()
+            .table_name("segkeys")
+            .segment(segment)
+            .total_segments(2)
+            .limit(1)
+            .send()
+    };
+    let from_one = page(1)
+        .await
+        .unwrap()
+        .last_evaluated_key
+        .expect("segment 1 has items");
+    let err = c
+        .scan()
+        .table_name("segkeys")
+        .segment(0)
+        .total_segments(2)
+        .set_exclusive_start_key(Some(from_one.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        message(&err),
+        "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use ExclusiveStartKey with correct Segment. TotalSegments: 2 Segment: 0"
+    );
+    // In its own segment the key continues the scan.
+    c.scan()
+        .table_name("segkeys")
+        .segment(1)
+        .total_segments(2)
+        .set_exclusive_start_key(Some(from_one))
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

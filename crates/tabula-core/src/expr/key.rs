@@ -236,6 +236,11 @@ pub fn key_condition(
     if tests.len() > 2 {
         return Err(ExprError::new("Conditions can be of length 1 or 2 only"));
     }
+    // A table (or index) without a sort key takes one condition only, whatever the second
+    // one names.
+    if range_key.is_none() && tests.len() == 2 {
+        return Err(ExprError::new("Query key condition not supported"));
+    }
     let missed =
         |name: &str| ExprError::new(format!("Query condition missed key schema element: {name}"));
     let mut partition = None;
