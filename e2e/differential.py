@@ -499,6 +499,11 @@ case("put_duplicate_string_set", create(), put(hr("p1", 1, s={"SS": ["a", "b", "
      expect=invalid("One or more parameter values were invalid: Input collection [a, b, a] contains duplicates."),
      why="real DynamoDB ends this message with a period (" + EV_CONF + " captures); DynamoDB Local drops it"))
 case("put_duplicate_number_set", create(), put(hr("p1", 1, s={"NS": ["1", "1.0"]})))
+case("put_duplicate_binary_set", create(), put(hr("p1", 1, s={"BS": ["Yg==", "Yg=="]}),
+     expect=invalid("One or more parameter values were invalid: Input collection [Yg==, Yg==]of type BS contains "
+                    "duplicates."),
+     why="real DynamoDB lists the set as sent (dynalite's putItem and batchWriteItem tests, written against the "
+         "service); DynamoDB Local leaves the list out"))
 WHY_NUMBER_TEXT = ("real DynamoDB: 'The parameter cannot be converted to a numeric value: <text>' (nothing after "
                    "'value' for an empty text), in ExpressionAttributeValues wrapped as '... for key :k' (dynalite's "
                    "tests, written against the service; a user's log quoting AWS, OpenWonderLabs "
@@ -2337,12 +2342,22 @@ case("get_item_ignores_expression_attribute_values", *seed_hr(1),
      get(K1, ProjectionExpression="val", ExpressionAttributeValues={":x": S("y")}),
      op("BatchGetItem", {"RequestItems": {"${T}": {"Keys": [K1], "ProjectionExpression": "val",
                                                     "ExpressionAttributeValues": {":x": S("y")}}}}))
+WHY_NAME_LENGTH = ("AWS API Reference, AttributeDefinition and KeySchemaElement: AttributeName length 1 to 255, "
+                   "so a name outside it is refused; the exact text of a two-member refusal is not captured (the "
+                   "constraint form of " + EV_CONF + " is assumed), so only the status and type are checked; "
+                   "DynamoDB Local says 'Names of key attributes ... must be between 1 and 255 characters'")
 WHY_UNITS_BOUNDS = "dynalite's createTable tests (written against the service): 'Given value N for ReadCapacityUnits is out of bounds'"
 case("create_table_bounds",
      ct(AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         ProvisionedThroughput={"ReadCapacityUnits": 1000000000001, "WriteCapacityUnits": 1},
         expect=invalid("Given value 1000000000001 for ReadCapacityUnits is out of bounds"), why=WHY_UNITS_BOUNDS),
+     ct(AttributeDefinitions=[{"AttributeName": "", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+        expect=VALIDATION, why=WHY_NAME_LENGTH),
+     ct(AttributeDefinitions=[{"AttributeName": "a" * 256, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "a" * 256, "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+        expect=VALIDATION, why=WHY_NAME_LENGTH),
      ct(AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "a", "AttributeType": "S"},
                               {"AttributeName": "b", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "a", "KeyType": "RANGE"},

@@ -146,6 +146,22 @@ fn name_enum_pairs(
         let value = e.str(field)?;
         let member = format!("{path}.{}.member", i + 1);
         c.not_null(an.is_some(), &format!("{member}.attributeName"));
+        // The API's length constraint on a key or attribute-definition name: 1 to 255.
+        if let Some(name) = an {
+            if name.is_empty() {
+                c.push(
+                    Some(name),
+                    &format!("{member}.attributeName"),
+                    "Member must have length greater than or equal to 1",
+                );
+            } else if name.len() > 255 {
+                c.push(
+                    Some(name),
+                    &format!("{member}.attributeName"),
+                    "Member must have length less than or equal to 255",
+                );
+            }
+        }
         c.not_null(value.is_some(), &format!("{member}.{field_path}"));
         if let Some(v) = value
             && !allowed.contains(&v)

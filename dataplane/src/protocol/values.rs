@@ -95,10 +95,8 @@ fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
             AttributeValue::Ns(items)
         }
         "BS" => {
-            let items = array(inner, "BS")?
-                .iter()
-                .map(binary)
-                .collect::<ApiResult<Vec<_>>>()?;
+            let sent = array(inner, "BS")?;
+            let items = sent.iter().map(binary).collect::<ApiResult<Vec<_>>>()?;
             if items.is_empty() {
                 return Err(ApiError::validation(
                     "One or more parameter values were invalid: Binary sets should not be empty",
@@ -106,9 +104,12 @@ fn parse_value_at(v: &Value, depth: usize) -> ApiResult<AttributeValue> {
             }
             let mut seen = HashSet::with_capacity(items.len());
             if !items.iter().all(|b| seen.insert(b.clone())) {
-                return Err(ApiError::validation(
-                    "One or more parameter values were invalid: Input collection of type BS contains duplicates.",
-                ));
+                // DynamoDB lists the set as sent (base64), with no space before "of".
+                let shown: Vec<&str> = sent.iter().filter_map(Value::as_str).collect();
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Input collection [{}]of type BS contains duplicates.",
+                    shown.join(", ")
+                )));
             }
             AttributeValue::Bs(items)
         }
