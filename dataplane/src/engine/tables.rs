@@ -606,7 +606,7 @@ impl Engine {
         }
         if !changed && input.deletion_protection.is_none() && input.billing_mode.is_none() {
             return Err(ApiError::validation(
-                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates, SSESpecification, ReplicaUpdates, MultiAccountReplicaReady, ReplicaTransitRoleArn, MultiRegionConsistency, DeletionProtectionEnabled, OnDemandThroughput, WarmThroughput or TableClass is required",
             ));
         }
         if changed {
@@ -734,10 +734,7 @@ fn create_index(
                 "Attempt to change a resource which is still in use: Index is being created.",
             )
         } else {
-            ApiError::validation(format!(
-                "One or more parameter values were invalid: Index with name: {} already exists",
-                index.name
-            ))
+            ApiError::validation("Attempting to create an index which already exists")
         });
     }
     if def
@@ -753,6 +750,14 @@ fn create_index(
                 "Subscriber limit exceeded: The number of global secondary indexes per table cannot exceed {MAX_GSIS}"
             ),
         ));
+    }
+    // The new index's key attributes are defined in the same request, even ones the table
+    // already defines.
+    if attribute_definitions.is_empty() {
+        return Err(ApiError::validation(format!(
+            "One or more parameter values were invalid: AttributeDefinitions is not specified for index: {}",
+            index.name
+        )));
     }
     let ks = &index.key_schema;
     for key in std::iter::once(&ks.hash).chain(ks.range.iter()) {
@@ -799,6 +804,7 @@ fn create_index(
 
 /// Removes a global index from `def`, with the attribute definitions only it used.
 fn delete_index(def: &mut TableDef, name: &str) -> ApiResult<IndexDef> {
+    refuse_local_index(def, name, "delete")?;
     let pos = def
         .indexes
         .iter()
@@ -826,6 +832,7 @@ fn delete_index(def: &mut TableDef, name: &str) -> ApiResult<IndexDef> {
 
 /// Changes a global index's provisioned throughput.
 fn update_index(def: &mut TableDef, name: &str, throughput: Throughput) -> ApiResult<()> {
+    refuse_local_index(def, name, "update")?;
     let on_demand = def.billing_mode == BillingMode::PayPerRequest;
     let index = def
         .indexes
@@ -838,6 +845,21 @@ fn update_index(def: &mut TableDef, name: &str, throughput: Throughput) -> ApiRe
         )));
     }
     index.throughput = Some(throughput);
+    Ok(())
+}
+
+/// GlobalSecondaryIndexUpdates act on global indexes only; naming a local one is an error of
+/// its own (`action`: "delete" or "update").
+fn refuse_local_index(def: &TableDef, name: &str, action: &str) -> ApiResult<()> {
+    if def
+        .indexes
+        .iter()
+        .any(|i| i.name == name && i.kind == IndexKind::Local)
+    {
+        return Err(ApiError::validation(format!(
+            "Cannot {action} an index that is not a GlobalSecondaryIndex: {name}"
+        )));
+    }
     Ok(())
 }
 

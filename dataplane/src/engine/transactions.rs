@@ -384,9 +384,9 @@ impl Engine {
             })
             .sum();
         if total > MAX_TRANSACTION_BYTES {
-            return Err(ApiError::validation(
-                "Transaction request size exceeds the limit: the aggregate size of the items in a transaction cannot exceed 4 MB",
-            ));
+            return Err(ApiError::validation(format!(
+                "Transaction payload size cannot exceed 4MB. Payload Size: {total}"
+            )));
         }
         for (i, a) in actions.iter().enumerate() {
             let table = self.table(&a.table)?;
@@ -640,9 +640,11 @@ fn evaluate(table: &Table, a: &TransactAction, old: Option<&Item>) -> ApiResult<
                 .into_iter()
                 .find(|attr| *attr == ks.hash || ks.range.as_deref() == Some(attr.as_str()))
             {
-                return Err(ApiError::validation(format!(
+                // A cancellation reason, as DynamoDB Local answers it (the update's target
+                // depends on the table's schema, like a wrongly typed key).
+                return Ok(validation(ApiError::validation(format!(
                     "One or more parameter values were invalid: Cannot update attribute {attr}. This attribute is part of the key"
-                )));
+                ))));
             }
             let mut new = old.cloned().unwrap_or_else(|| a.key.clone());
             if let Err(e) = u.apply(&mut new) {

@@ -96,9 +96,9 @@ impl Engine {
         let mut def = current.def.clone();
         match (&def.ttl_attribute, enabled) {
             (Some(a), _) if a != attribute => {
-                return Err(ApiError::validation(
-                    "TimeToLive is active on a different AttributeName",
-                ));
+                return Err(ApiError::validation(format!(
+                    "TimeToLive is active on a different AttributeName: current AttributeName is {a}"
+                )));
             }
             (Some(_), true) => {
                 return Err(ApiError::validation("TimeToLive is already enabled"));

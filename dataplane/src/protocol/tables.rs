@@ -2,7 +2,7 @@
 //! UpdateTable, TagResource, UntagResource, ListTagsOfResource, UpdateTimeToLive,
 //! DescribeTimeToLive.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -96,14 +96,38 @@ fn tags(list: Option<&Vec<Value>>) -> ApiResult<BTreeMap<String, String>> {
         c.not_null(value.is_some(), "tags.member.value");
         c.finish()?;
         let key = key.unwrap_or_default();
-        if key.is_empty() || key.len() > 128 {
-            return Err(ApiError::validation(
-                "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
-            ));
+        check_tag_key(key)?;
+        let value = value.unwrap_or_default();
+        // The API's limit on a tag value.
+        if value.chars().count() > 256 {
+            let mut c = Constraints::default();
+            c.push(
+                Some(value),
+                "tags.member.value",
+                "Member must have length less than or equal to 256",
+            );
+            c.finish()?;
         }
-        out.insert(key.to_string(), value.unwrap_or_default().to_string());
+        out.insert(key.to_string(), value.to_string());
     }
     Ok(out)
+}
+
+/// A tag key as TagResource and UntagResource take it: 1 to 128 characters, and not in the
+/// `aws:` namespace, which is reserved for AWS (its wording here is Tabula's own).
+fn check_tag_key(key: &str) -> ApiResult<()> {
+    let len = key.chars().count();
+    if len == 0 || len > 128 {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
+        ));
+    }
+    if key.starts_with("aws:") {
+        return Err(ApiError::validation(
+            "One or more parameter values were invalid: Tag keys starting with aws: are reserved for AWS use",
+        ));
+    }
+    Ok(())
 }
 
 /// `AttributeDefinitions` as (name, type), member constraints collected into `c`.
@@ -343,6 +367,15 @@ fn parse_index(
                             &path,
                             "Member must have length less than or equal to 20",
                         );
+                    }
+                    // Each projected name is 1 to 255 characters long (DynamoDB Local's text).
+                    if names
+                        .iter()
+                        .any(|n| n.is_empty() || n.chars().count() > 255)
+                    {
+                        return Err(ApiError::validation(
+                            "Names of key attributes and attributes projected into an index must be between 1 and 255 characters, inclusive",
+                        ));
                     }
                     Some(names)
                 }
@@ -760,12 +793,12 @@ fn index_updates(req: Request<'_>, c: &mut Constraints) -> ApiResult<Option<Vec<
             .count();
         if given == 0 {
             return Err(ApiError::validation(
-                "Update global secondary index action is null",
+                "One or more parameter values were invalid: One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null",
             ));
         }
         if given > 1 {
             return Err(ApiError::validation(
-                "One or more parameter values were invalid: Only one of Create, Update or Delete can be given in one GlobalSecondaryIndexUpdate",
+                "One or more parameter values were invalid: Only one global secondary index action is allowed per GlobalSecondaryIndexUpdate object",
             ));
         }
         if let Some(create) = o.object("Create")? {
@@ -798,6 +831,18 @@ fn index_updates(req: Request<'_>, c: &mut Constraints) -> ApiResult<Option<Vec<
                 name.unwrap_or_default().to_string(),
                 tp.unwrap_or_default(),
             ));
+        }
+    }
+    let mut named = HashSet::new();
+    for u in &out {
+        let name = match u {
+            ParsedUpdate::Create(p) => p.name.as_str(),
+            ParsedUpdate::Delete(n) | ParsedUpdate::Update(n, _) => n.as_str(),
+        };
+        if !named.insert(name) {
+            return Err(ApiError::validation(format!(
+                "One or more parameter values were invalid: Only one global secondary index update per index is allowed simultaneously. Index: {name}"
+            )));
         }
     }
     let online = out
@@ -883,11 +928,11 @@ pub(super) fn untag_resource(engine: &Engine, req: Request<'_>) -> ApiResult<Val
     c.not_null(list.is_some(), "tagKeys");
     c.finish()?;
     for k in list.into_iter().flatten() {
-        keys.push(
-            k.as_str()
-                .ok_or_else(|| ApiError::serialization("TagKeys must be strings"))?
-                .to_string(),
-        );
+        let k = k
+            .as_str()
+            .ok_or_else(|| ApiError::serialization("TagKeys must be strings"))?;
+        check_tag_key(k)?;
+        keys.push(k.to_string());
     }
     engine.untag_resource(&arn, &keys)?;
     Ok(json!({}))

@@ -76,7 +76,7 @@ async fn time_to_live_settings_follow_dynamodb() {
         .unwrap_err();
     assert_eq!(
         message(&err),
-        "TimeToLive is active on a different AttributeName"
+        "TimeToLive is active on a different AttributeName: current AttributeName is exp"
     );
     c.update_time_to_live()
         .table_name("ttl1")
