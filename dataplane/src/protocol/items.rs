@@ -313,7 +313,7 @@ fn write_response(
 }
 
 /// `ReturnItemCollectionMetrics`: whether SIZE was asked for.
-fn wants_collection_metrics(req: Request<'_>) -> ApiResult<bool> {
+pub(super) fn wants_collection_metrics(req: Request<'_>) -> ApiResult<bool> {
     match req.str("ReturnItemCollectionMetrics")? {
         None | Some("NONE") => Ok(false),
         Some("SIZE") => Ok(true),
@@ -343,6 +343,38 @@ fn add_collection_metrics(
         });
     }
     Ok(())
+}
+
+/// `ItemCollectionMetrics` of a write of several items (BatchWriteItem, TransactWriteItems):
+/// for each table with a local index, one entry per item collection the write touched
+/// (`written`: table and key, or item, of each write), or `None` when no table has one.
+pub(super) fn collection_metrics_by_table<'a>(
+    engine: &Engine,
+    written: impl IntoIterator<Item = (&'a str, &'a Item)>,
+) -> ApiResult<Option<Value>> {
+    let mut by_table: BTreeMap<&str, Vec<Item>> = BTreeMap::new();
+    let mut out = Map::new();
+    for (table, item) in written {
+        let Some(m) = engine.item_collection_metrics(table, item)? else {
+            continue;
+        };
+        let seen = by_table.entry(table).or_default();
+        if seen.contains(&m.key) {
+            continue;
+        }
+        seen.push(m.key.clone());
+        let entry = json!({
+            "ItemCollectionKey": item_to_json(&m.key),
+            "SizeEstimateRangeGB": [m.size_gb.0, m.size_gb.1],
+        });
+        match out.get_mut(table) {
+            Some(Value::Array(list)) => list.push(entry),
+            _ => {
+                out.insert(table.to_string(), Value::Array(vec![entry]));
+            }
+        }
+    }
+    Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
 pub(super) async fn put_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
@@ -640,6 +672,7 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
 
 pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let detail = req.capacity_detail()?;
+    let metrics = wants_collection_metrics(req)?;
     let request_items = req.object("RequestItems")?;
     let mut c = Constraints::default();
     c.not_null(request_items.is_some(), "requestItems");
@@ -726,12 +759,17 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
         plan.push((name.clone(), reqs));
     }
     let mut consumed = Vec::new();
+    let mut written: Vec<(String, Item)> = Vec::new();
     for (name, reqs) in plan {
         let mut c = crate::engine::ConsumedCapacity {
             table: name.clone(),
             ..Default::default()
         };
         for r in reqs {
+            if metrics {
+                let (WriteRequest::Put(item) | WriteRequest::Delete(item)) = &r;
+                written.push((name.clone(), item.clone()));
+            }
             c.add(&engine.batch_write_one(&name, r).await?.consumed);
         }
         if let Some(v) = consumed_json(detail, &c) {
@@ -741,6 +779,11 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
     let mut out = json!({ "UnprocessedItems": {} });
     if detail != CapacityDetail::None {
         out["ConsumedCapacity"] = Value::Array(consumed);
+    }
+    if let Some(m) =
+        collection_metrics_by_table(engine, written.iter().map(|(t, i)| (t.as_str(), i)))?
+    {
+        out["ItemCollectionMetrics"] = m;
     }
     Ok(out)
 }

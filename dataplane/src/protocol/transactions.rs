@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use tabula_core::expr::ExprKind;
 
-use super::items::{ExpressionParams, expr_err, projection};
+use super::items::{
+    ExpressionParams, collection_metrics_by_table, expr_err, projection, wants_collection_metrics,
+};
 use super::values::{item_to_json, parse_item};
 use super::{Constraints, Request, consumed_json};
 use crate::engine::{CapacityDetail, Engine, TransactAction, TransactGet, TransactOp};
@@ -150,6 +152,7 @@ fn write_action(entry: &Value, n: usize) -> ApiResult<TransactAction> {
 
 pub(super) async fn transact_write_items(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let detail = req.capacity_detail()?;
+    let metrics = wants_collection_metrics(req)?;
     let items = transact_items(req)?;
     let token = req.str("ClientRequestToken")?;
     if let Some(t) = token {
@@ -184,12 +187,27 @@ pub(super) async fn transact_write_items(engine: &Engine, req: Request<'_>) -> A
             Value::Object(m).to_string().as_bytes(),
         ))
     };
+    // The item collections the writes touch (a condition check writes nothing).
+    let written: Vec<(String, tabula_core::Item)> = if metrics {
+        actions
+            .iter()
+            .filter(|a| !matches!(a.op, TransactOp::ConditionCheck))
+            .map(|a| (a.table.clone(), a.key.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let out = engine
         .transact_write(actions, token.map(|t| (t.to_string(), fingerprint)))
         .await?;
     let mut response = json!({});
     if let Some(c) = capacity_list(detail, &out.consumed) {
         response["ConsumedCapacity"] = c;
+    }
+    if let Some(m) =
+        collection_metrics_by_table(engine, written.iter().map(|(t, i)| (t.as_str(), i)))?
+    {
+        response["ItemCollectionMetrics"] = m;
     }
     Ok(response)
 }

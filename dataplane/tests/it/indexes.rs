@@ -956,6 +956,77 @@ async fn unfinished_backfill_resumes_after_restart() {
     assert_eq!(count, 3000);
 }
 
+/// BatchWriteItem and TransactWriteItems report ItemCollectionMetrics per table: one entry
+/// per item collection (partition) written, for tables with a local index only.
+#[tokio::test]
+async fn multi_item_writes_report_the_item_collections_they_touch() {
+    use aws_sdk_dynamodb::types::{
+        PutRequest, ReturnItemCollectionMetrics, TransactWriteItem, WriteRequest,
+    };
+    let t = TestServer::start().await;
+    let c = t.client();
+    create_orders(&c, "collb").await;
+    let put = |pk: &str, sk: i64| {
+        WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .set_item(Some(order(pk, sk, Some("open"), sk, "d")))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let out = c
+        .batch_write_item()
+        .request_items("collb", vec![put("p", 1), put("p", 2), put("q", 1)])
+        .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+        .send()
+        .await
+        .unwrap();
+    let metrics = out.item_collection_metrics.expect("metrics asked for");
+    let mut keys: Vec<String> = metrics["collb"]
+        .iter()
+        .map(|m| {
+            m.item_collection_key.as_ref().unwrap()["pk"]
+                .as_s()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["p", "q"], "one entry per partition written");
+    // Not asked for: none.
+    let out = c
+        .batch_write_item()
+        .request_items("collb", vec![put("r", 1)])
+        .send()
+        .await
+        .unwrap();
+    assert!(out.item_collection_metrics.is_none());
+    let out = c
+        .transact_write_items()
+        .transact_items(
+            TransactWriteItem::builder()
+                .put(
+                    aws_sdk_dynamodb::types::Put::builder()
+                        .table_name("collb")
+                        .set_item(Some(order("s", 1, Some("open"), 1, "d")))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+        .send()
+        .await
+        .unwrap();
+    let metrics = out.item_collection_metrics.expect("metrics asked for");
+    assert_eq!(
+        metrics["collb"][0].item_collection_key.as_ref().unwrap()["pk"],
+        s("s")
+    );
+}
+
 /// On a table with a local index, an item collection (the items of one partition key and
 /// their local-index entries) has a size limit (10 GB in DynamoDB, 2 KB here), reported by
 /// ItemCollectionMetrics.
