@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType,
+    AttributeValue, BillingMode, KeyType, ScalarAttributeType, StreamViewType,
 };
 use aws_sdk_dynamodbstreams::types::OperationType;
 
@@ -34,39 +33,6 @@ fn spawn(dir: &std::path::Path, port: u16) -> Child {
 
 async fn wait_ready(port: u16) {
     crate::harness::wait_listening("127.0.0.1", port).await;
-}
-
-/// The table: hash key `pk`, a global index `by_g` on `g` projecting everything, and a
-/// KEYS_ONLY stream.
-async fn create_crash_table(c: &Client) {
-    c.create_table()
-        .table_name("crash")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .attribute_definitions(attr("pk", ScalarAttributeType::S))
-        .attribute_definitions(attr("g", ScalarAttributeType::S))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("by_g")
-                .key_schema(key("g", KeyType::Hash))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::KeysOnly)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create table");
 }
 
 /// All items of the table, or of its index, as (pk, g) pairs.
@@ -121,7 +87,8 @@ async fn acknowledged_writes_survive_sigkill() {
         wait_ready(port).await;
         let c = client_for(&format!("http://127.0.0.1:{port}"), "a", "b");
         if round == 0 {
-            create_crash_table(&c).await;
+            crate::harness::create_indexed_streamed_table(&c, "crash", StreamViewType::KeysOnly)
+                .await;
         }
         let mut writers = Vec::new();
         for w in 0..16 {

@@ -1,11 +1,8 @@
 //! Encryption at rest: item bodies never reach the disk in the clear.
 
-use aws_sdk_dynamodb::types::{
-    BillingMode, GlobalSecondaryIndex, KeyType, Projection, ProjectionType, Put,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{Put, StreamViewType, TransactWriteItem};
 
-use crate::harness::{TestServer, attr, create_table, key, s};
+use crate::harness::{TestServer, create_table, s};
 
 fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
     let mut hits = Vec::new();
@@ -83,34 +80,8 @@ async fn item_values_appear_in_no_file_under_the_data_dir() {
 async fn index_entries_stream_images_and_transaction_tokens_are_sealed_too() {
     let t = TestServer::start().await;
     let c = t.client();
-    c.create_table()
-        .table_name("sealed")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .attribute_definitions(attr("pk", ScalarAttributeType::S))
-        .attribute_definitions(attr("g", ScalarAttributeType::S))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("by_g")
-                .key_schema(key("g", KeyType::Hash))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::harness::create_indexed_streamed_table(&c, "sealed", StreamViewType::NewAndOldImages)
+        .await;
     for i in 0..20 {
         for round in ["FIRSTSECRET", "SECONDSECRET"] {
             c.put_item()

@@ -199,3 +199,43 @@ pub async fn read_stream(
     }
     out
 }
+
+/// A table `name` with hash key `pk`, a global index `by_g` on `g` projecting everything,
+/// and a stream of the given view type.
+pub async fn create_indexed_streamed_table(
+    c: &Client,
+    name: &str,
+    view: aws_sdk_dynamodb::types::StreamViewType,
+) {
+    use aws_sdk_dynamodb::types::{
+        GlobalSecondaryIndex, Projection, ProjectionType, StreamSpecification,
+    };
+    c.create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(attr("pk", ScalarAttributeType::S))
+        .attribute_definitions(attr("g", ScalarAttributeType::S))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by_g")
+                .key_schema(key("g", KeyType::Hash))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(view)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create table");
+}

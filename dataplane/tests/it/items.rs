@@ -523,22 +523,15 @@ async fn a_conditional_operator_with_nothing_to_join_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(message(&err), STRAY);
-    let err = c
-        .scan()
-        .table_name("stray")
-        .conditional_operator(aws_sdk_dynamodb::types::ConditionalOperator::Or)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(message(&err), STRAY);
+    let scan = |table: &'static str| {
+        c.scan()
+            .table_name(table)
+            .conditional_operator(aws_sdk_dynamodb::types::ConditionalOperator::Or)
+            .send()
+    };
+    assert_eq!(message(&scan("stray").await.unwrap_err()), STRAY);
     // A missing table is answered first.
-    let err = c
-        .scan()
-        .table_name("absent")
-        .conditional_operator(aws_sdk_dynamodb::types::ConditionalOperator::Or)
-        .send()
-        .await
-        .unwrap_err();
+    let err = scan("absent").await.unwrap_err();
     assert_eq!(code(&err), "ResourceNotFoundException");
     // Nothing was written by the refused put.
     let got = c
