@@ -1951,6 +1951,7 @@ STREAM_WRITES = [
 for _view in STREAM_VIEWS:
     case("stream-create-" + _view.lower().replace("_", "-"), st_create(_view), describe_table(),
          st_list(TableName="${T}"), st_describe())
+case("stream-describe-short-start-shard-id", st_create(), st_describe(ExclusiveStartShardId="bad"))
 case("stream-create-disabled", create(schema=HASH_ONLY, StreamSpecification=st_spec(enabled=False)),
      describe_table(), st_list(TableName="${T}"))
 case("stream-create-enabled-without-view",

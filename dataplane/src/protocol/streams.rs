@@ -104,7 +104,13 @@ pub(super) fn describe_stream(engine: &Engine, req: Request<'_>) -> ApiResult<Va
             f.str("ShardId")?
         }
     };
-    let d = engine.describe_stream(&arn, limit, req.str("ExclusiveStartShardId")?, children_of)?;
+    let start = req.str("ExclusiveStartShardId")?;
+    if let Some(s) = start {
+        let mut c = Constraints::default();
+        shard_id_length(s, "exclusiveStartShardId", &mut c);
+        c.finish()?;
+    }
+    let d = engine.describe_stream(&arn, limit, start, children_of)?;
     let mut key_schema = vec![json!({"AttributeName": d.key_schema.hash, "KeyType": "HASH"})];
     if let Some(r) = &d.key_schema.range {
         key_schema.push(json!({"AttributeName": r, "KeyType": "RANGE"}));
@@ -140,6 +146,23 @@ pub(super) fn describe_stream(engine: &Engine, req: Request<'_>) -> ApiResult<Va
     Ok(json!({ "StreamDescription": desc }))
 }
 
+/// The API's length constraint on a shard id (28 to 65 characters), reported under `path`.
+fn shard_id_length(id: &str, path: &str, c: &mut Constraints) {
+    if id.len() < 28 {
+        c.push(
+            Some(id),
+            path,
+            "Member must have length greater than or equal to 28",
+        );
+    } else if id.len() > 65 {
+        c.push(
+            Some(id),
+            path,
+            "Member must have length less than or equal to 65",
+        );
+    }
+}
+
 pub(super) fn get_shard_iterator(engine: &Engine, req: Request<'_>) -> ApiResult<Value> {
     let arn = stream_arn(req)?;
     let shard = req.str("ShardId")?;
@@ -148,12 +171,7 @@ pub(super) fn get_shard_iterator(engine: &Engine, req: Request<'_>) -> ApiResult
     let mut c = Constraints::default();
     match shard {
         None => c.not_null(false, "shardId"),
-        Some(s) if s.len() < 28 => c.push(
-            Some(s),
-            "shardId",
-            "Member must have length greater than or equal to 28",
-        ),
-        Some(_) => {}
+        Some(s) => shard_id_length(s, "shardId", &mut c),
     }
     match kind {
         None => c.not_null(false, "shardIteratorType"),
