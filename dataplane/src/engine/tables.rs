@@ -751,8 +751,8 @@ fn create_index(
             ),
         ));
     }
-    // The new index's key attributes are defined in the same request, even ones the table
-    // already defines.
+    // A Create comes with AttributeDefinitions (DynamoDB refuses one without); a key attribute
+    // the table already defines may be left out of them.
     if attribute_definitions.is_empty() {
         return Err(ApiError::validation(format!(
             "One or more parameter values were invalid: AttributeDefinitions is not specified for index: {}",

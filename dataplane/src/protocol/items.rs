@@ -567,14 +567,18 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         raw: Map<String, Value>,
     }
     // The key count is checked before any table is looked up.
-    let total: usize = request_items
-        .values()
-        .map(|spec| {
-            spec.get("Keys")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len)
-        })
-        .sum();
+    let mut total = 0usize;
+    for spec in request_items.values() {
+        let Value::Object(spec) = spec else {
+            return Err(ApiError::serialization(
+                "RequestItems values must be objects",
+            ));
+        };
+        total += spec
+            .get("Keys")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+    }
     if total > BATCH_GET_MAX_KEYS {
         return Err(ApiError::validation(
             "Too many items requested for the BatchGetItem call",
@@ -620,7 +624,12 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
             keys: parsed,
             consistent: spec_req.bool("ConsistentRead")?.unwrap_or(false),
             projection,
-            raw: spec.clone(),
+            // Sent back in UnprocessedKeys: without the member the operation does not have.
+            raw: {
+                let mut raw = spec.clone();
+                raw.remove("ExpressionAttributeValues");
+                raw
+            },
         });
     }
     let mut responses = Map::new();
@@ -687,7 +696,12 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
     // breaks the request's shape, over 25 in all is DynamoDB's own limit.
     let mut total = 0usize;
     for (name, list) in &request_items {
-        let n = list.as_array().map_or(0, Vec::len);
+        let Value::Array(list) = list else {
+            return Err(ApiError::serialization(
+                "RequestItems values must be arrays",
+            ));
+        };
+        let n = list.len();
         if n > BATCH_WRITE_MAX_REQUESTS {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{{{name}=[...]}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater than or equal to 1]"

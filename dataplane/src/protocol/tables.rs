@@ -113,8 +113,8 @@ fn tags(list: Option<&Vec<Value>>) -> ApiResult<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// A tag key as TagResource and UntagResource take it: 1 to 128 characters, and not in the
-/// `aws:` namespace, which is reserved for AWS (its wording here is Tabula's own).
+/// A tag key as TagResource takes it: 1 to 128 characters, and not in the `aws:` namespace,
+/// which is reserved for AWS (its wording here is Tabula's own).
 fn check_tag_key(key: &str) -> ApiResult<()> {
     let len = key.chars().count();
     if len == 0 || len > 128 {
@@ -368,11 +368,8 @@ fn parse_index(
                             "Member must have length less than or equal to 20",
                         );
                     }
-                    // Each projected name is 1 to 255 characters long (DynamoDB Local's text).
-                    if names
-                        .iter()
-                        .any(|n| n.is_empty() || n.chars().count() > 255)
-                    {
+                    // Each projected name is 1 to 255 bytes long (DynamoDB Local's text).
+                    if names.iter().any(|n| n.is_empty() || n.len() > 255) {
                         return Err(ApiError::validation(
                             "Names of key attributes and attributes projected into an index must be between 1 and 255 characters, inclusive",
                         ));
@@ -931,7 +928,11 @@ pub(super) fn untag_resource(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         let k = k
             .as_str()
             .ok_or_else(|| ApiError::serialization("TagKeys must be strings"))?;
-        check_tag_key(k)?;
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(ApiError::validation(
+                "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
+            ));
+        }
         keys.push(k.to_string());
     }
     engine.untag_resource(&arn, &keys)?;

@@ -853,11 +853,17 @@ async fn stopping_leader_hands_over(size: u64) {
         "the old leader did not hand over:\n{}",
         cluster.log_of(leader)
     );
-    assert!(
-        cluster.log_of(new).contains("campaigning to take over"),
-        "the new leader {new_id} was not asked to take over:\n{}",
-        cluster.log_of(new)
-    );
+    // The voter asked logs that it campaigns; its log line may reach the file a moment after
+    // the group agreed on it (a loaded machine), so it is waited for.
+    let asked_deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster.log_of(new).contains("campaigning to take over") {
+        assert!(
+            Instant::now() < asked_deadline,
+            "the new leader {new_id} was not asked to take over:\n{}",
+            cluster.log_of(new)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let acked_at_stop = history.acked_puts.lock().unwrap().len();
     tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, Ordering::Relaxed);

@@ -54,6 +54,12 @@ fn more_than_300_operators_are_rejected() {
         cond_err(&text, &[(":v", s("x"))]),
         "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
     );
+    // DynamoDB stops counting at 301, however many there are.
+    let text = vec!["a = :v"; 200].join(" OR ");
+    assert_eq!(
+        cond_err(&text, &[(":v", s("x"))]),
+        "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+    );
     let ok = vec!["a = :v"; 150].join(" OR ");
     assert!(cond(&ok, &[(":v", s("x"))]).is_ok());
 }
