@@ -8,8 +8,8 @@ use tabula_core::Item;
 use tabula_core::expr::{Condition, Projection, UpdateExpr};
 
 use super::{
-    ConsumedCapacity, Engine, PrimaryKey, TOO_DEEP, Table, check_item_depth, check_item_size,
-    check_update_depth, check_update_size, read_units, write_units,
+    ConsumedCapacity, Engine, PrimaryKey, Table, check_new_item, check_update_depth,
+    check_update_size, read_units, write_units,
 };
 use crate::error::{ApiError, ApiResult, ErrorKind};
 
@@ -146,8 +146,7 @@ impl Engine {
             return Err(ApiError::validation("Return values set to invalid value"));
         }
         let key = table.key_from_item(&input.item)?;
-        check_item_depth(&input.item, TOO_DEEP)?;
-        check_item_size(&input.item)?;
+        check_new_item(&input.item)?;
         let skey = table.storage_key(&key);
         let (_guard, table) = self.lock_item(&table, &skey).await?;
         table.check_index_keys(&input.item, false)?;
@@ -362,8 +361,7 @@ impl Engine {
         let t = self.table(table)?;
         let key = match request {
             WriteRequest::Put(item) => {
-                check_item_depth(item, TOO_DEEP)?;
-                check_item_size(item)?;
+                check_new_item(item)?;
                 // BatchWriteItem words a missing or mistyped key element like a bad Key.
                 let ks = &t.def.key_schema;
                 for name in std::iter::once(&ks.hash).chain(ks.range.iter()) {

@@ -613,15 +613,6 @@ pub const TOO_DEEP: &str = "Nesting Levels have exceeded supported limits: Attri
 /// DynamoDB's answer when an update's result would be nested too deep.
 pub const UPDATE_TOO_DEEP: &str = "Nesting Levels have exceeded supported limits";
 
-/// Refuses an item given whole (PutItem, a batch or transaction put) that nests deeper than
-/// DynamoDB allows.
-pub fn check_item_depth(item: &Item, message: &str) -> ApiResult<()> {
-    if tabula_core::value::item_too_deep(item) {
-        return Err(ApiError::validation(message));
-    }
-    Ok(())
-}
-
 /// Refuses an update whose result `new` nests too deep in an attribute the update touched.
 /// Attributes it left alone are not judged again: an item stored before the limit was
 /// enforced exactly (one level deeper) stays updatable.
@@ -636,21 +627,27 @@ pub fn check_update_depth(new: &Item, update: &tabula_core::expr::UpdateExpr) ->
     Ok(())
 }
 
-pub fn check_item_size(item: &Item) -> ApiResult<()> {
-    if tabula_core::value::item_size(item) > MAX_ITEM_SIZE {
-        return Err(ApiError::validation(
-            "Item size has exceeded the maximum allowed size",
-        ));
+/// Refuses an item given whole (PutItem, a batch or transaction put) that nests deeper or
+/// weighs more than DynamoDB allows.
+pub fn check_new_item(item: &Item) -> ApiResult<()> {
+    if tabula_core::value::item_too_deep(item) {
+        return Err(ApiError::validation(TOO_DEEP));
     }
-    Ok(())
+    check_size(item, "Item size has exceeded the maximum allowed size")
 }
 
-/// `check_item_size` for an update's result, in DynamoDB's words for that case.
+/// The size check for an update's result, in DynamoDB's words for that case (its depth is
+/// `check_update_depth`'s).
 pub fn check_update_size(item: &Item) -> ApiResult<()> {
+    check_size(
+        item,
+        "Item size to update has exceeded the maximum allowed size",
+    )
+}
+
+fn check_size(item: &Item, message: &str) -> ApiResult<()> {
     if tabula_core::value::item_size(item) > MAX_ITEM_SIZE {
-        return Err(ApiError::validation(
-            "Item size to update has exceeded the maximum allowed size",
-        ));
+        return Err(ApiError::validation(message));
     }
     Ok(())
 }

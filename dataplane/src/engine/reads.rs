@@ -262,34 +262,14 @@ impl Engine {
         super::check_key_not_empty(&ks.hash, &kc.partition_value)?;
         if let Some(sort) = &kc.sort {
             let range_type = ks.range.as_ref().and_then(|r| table.def.attribute_type(r));
-            let ok = match sort {
-                SortKeyCondition::Between(a, b) => {
-                    a.scalar_type() == range_type && b.scalar_type() == range_type
-                }
-                SortKeyCondition::Eq(v)
-                | SortKeyCondition::Lt(v)
-                | SortKeyCondition::Le(v)
-                | SortKeyCondition::Gt(v)
-                | SortKeyCondition::Ge(v)
-                | SortKeyCondition::BeginsWith(v) => v.scalar_type() == range_type,
-            };
-            if !ok {
+            if !sort.values().iter().all(|v| v.scalar_type() == range_type) {
                 return Err(ApiError::validation(
                     "One or more parameter values were invalid: Condition parameter type does not match schema type",
                 ));
             }
             if let Some(range) = &ks.range {
-                match sort {
-                    SortKeyCondition::Between(a, b) => {
-                        super::check_key_not_empty(range, a)?;
-                        super::check_key_not_empty(range, b)?;
-                    }
-                    SortKeyCondition::Eq(v)
-                    | SortKeyCondition::Lt(v)
-                    | SortKeyCondition::Le(v)
-                    | SortKeyCondition::Gt(v)
-                    | SortKeyCondition::Ge(v)
-                    | SortKeyCondition::BeginsWith(v) => super::check_key_not_empty(range, v)?,
+                for v in sort.values() {
+                    super::check_key_not_empty(range, v)?;
                 }
             }
             if let SortKeyCondition::Between(a, b) = sort

@@ -25,8 +25,8 @@ use tabula_core::Item;
 use tabula_core::expr::{Condition, Projection, UpdateExpr};
 
 use super::{
-    ConsumedCapacity, Engine, TOO_DEEP, Table, check_item_depth, check_item_size,
-    check_update_depth, check_update_size, read_units, write_units,
+    ConsumedCapacity, Engine, Table, check_new_item, check_update_depth, check_update_size,
+    read_units, write_units,
 };
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::protocol::values::item_to_json;
@@ -392,8 +392,7 @@ impl Engine {
             let table = self.table(&a.table)?;
             let key = match &a.op {
                 TransactOp::Put(item) => {
-                    check_item_depth(item, TOO_DEEP)?;
-                    check_item_size(item)?;
+                    check_new_item(item)?;
                     table.key_from_item(item).and_then(|k| {
                         table.check_index_keys(item, false)?;
                         Ok(k)

@@ -337,12 +337,17 @@ fn add_collection_metrics(
         return Ok(());
     }
     if let Some(m) = engine.item_collection_metrics(table, item)? {
-        out["ItemCollectionMetrics"] = json!({
-            "ItemCollectionKey": item_to_json(&m.key),
-            "SizeEstimateRangeGB": [m.size_gb.0, m.size_gb.1],
-        });
+        out["ItemCollectionMetrics"] = collection_metrics_json(&m);
     }
     Ok(())
+}
+
+/// One item collection's metrics as the API writes them.
+fn collection_metrics_json(m: &crate::engine::CollectionMetrics) -> Value {
+    json!({
+        "ItemCollectionKey": item_to_json(&m.key),
+        "SizeEstimateRangeGB": [m.size_gb.0, m.size_gb.1],
+    })
 }
 
 /// `ItemCollectionMetrics` of a write of several items (BatchWriteItem, TransactWriteItems):
@@ -352,28 +357,22 @@ pub(super) fn collection_metrics_by_table<'a>(
     engine: &Engine,
     written: impl IntoIterator<Item = (&'a str, &'a Item)>,
 ) -> ApiResult<Option<Value>> {
-    let mut by_table: BTreeMap<&str, Vec<Item>> = BTreeMap::new();
-    let mut out = Map::new();
+    let mut by_table: BTreeMap<&str, Vec<crate::engine::CollectionMetrics>> = BTreeMap::new();
     for (table, item) in written {
-        let Some(m) = engine.item_collection_metrics(table, item)? else {
-            continue;
-        };
-        let seen = by_table.entry(table).or_default();
-        if seen.contains(&m.key) {
-            continue;
-        }
-        seen.push(m.key.clone());
-        let entry = json!({
-            "ItemCollectionKey": item_to_json(&m.key),
-            "SizeEstimateRangeGB": [m.size_gb.0, m.size_gb.1],
-        });
-        match out.get_mut(table) {
-            Some(Value::Array(list)) => list.push(entry),
-            _ => {
-                out.insert(table.to_string(), Value::Array(vec![entry]));
+        if let Some(m) = engine.item_collection_metrics(table, item)? {
+            let seen = by_table.entry(table).or_default();
+            if !seen.iter().any(|s| s.key == m.key) {
+                seen.push(m);
             }
         }
     }
+    let out: Map<String, Value> = by_table
+        .into_iter()
+        .map(|(table, list)| {
+            let list = list.iter().map(collection_metrics_json).collect();
+            (table.to_string(), Value::Array(list))
+        })
+        .collect();
     Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
@@ -566,9 +565,10 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         projection: Option<Projection>,
         raw: Map<String, Value>,
     }
-    // The key count is checked before any table is looked up.
+    // The shapes and the key count are checked before any table is looked up.
+    let mut specs = Vec::with_capacity(request_items.len());
     let mut total = 0usize;
-    for spec in request_items.values() {
+    for (name, spec) in &request_items {
         let Value::Object(spec) = spec else {
             return Err(ApiError::serialization(
                 "RequestItems values must be objects",
@@ -578,6 +578,7 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
             .get("Keys")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
+        specs.push((name, spec));
     }
     if total > BATCH_GET_MAX_KEYS {
         return Err(ApiError::validation(
@@ -585,15 +586,10 @@ pub(super) fn batch_get_item(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         ));
     }
     let mut all = Vec::new();
-    for (name, spec) in &request_items {
+    for (name, spec) in specs {
         let mut c = Constraints::default();
         c.table_name(Some(name), "requestItems.key");
         c.finish()?;
-        let Value::Object(spec) = spec else {
-            return Err(ApiError::serialization(
-                "RequestItems values must be objects",
-            ));
-        };
         let spec_req = Request(spec);
         let keys = spec_req.array("Keys")?.cloned().unwrap_or_default();
         if keys.is_empty() {
@@ -694,6 +690,7 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
     }
     // The counts are checked before any table is looked up: over 25 requests for one table
     // breaks the request's shape, over 25 in all is DynamoDB's own limit.
+    let mut lists = Vec::with_capacity(request_items.len());
     let mut total = 0usize;
     for (name, list) in &request_items {
         let Value::Array(list) = list else {
@@ -701,6 +698,7 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
                 "RequestItems values must be arrays",
             ));
         };
+        lists.push((name, list));
         let n = list.len();
         if n > BATCH_WRITE_MAX_REQUESTS {
             return Err(ApiError::validation(format!(
@@ -715,15 +713,10 @@ pub(super) async fn batch_write_item(engine: &Engine, req: Request<'_>) -> ApiRe
         ));
     }
     let mut plan: Vec<(String, Vec<WriteRequest>)> = Vec::new();
-    for (name, list) in &request_items {
+    for (name, list) in lists {
         let mut c = Constraints::default();
         c.table_name(Some(name), "requestItems.key");
         c.finish()?;
-        let Value::Array(list) = list else {
-            return Err(ApiError::serialization(
-                "RequestItems values must be arrays",
-            ));
-        };
         if list.is_empty() {
             return Err(ApiError::validation(format!(
                 "The batch write request list for a table cannot be null or empty: {name}"

@@ -24,8 +24,7 @@ fn projection_param(req: Request<'_>) -> Option<&'static str> {
 /// attribute of a table or every projected attribute of an index. `projection` names the
 /// projection parameter the request carries (`ProjectionExpression` or `AttributesToGet`).
 fn select(req: Request<'_>, projection: Option<&str>, on_index: bool) -> ApiResult<Select> {
-    let given = req.str("Select")?;
-    let s = match given {
+    let s = match req.str("Select")? {
         None => {
             if projection.is_some() {
                 Select::SpecificAttributes

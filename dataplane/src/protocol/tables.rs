@@ -113,15 +113,21 @@ fn tags(list: Option<&Vec<Value>>) -> ApiResult<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// A tag key as TagResource takes it: 1 to 128 characters, and not in the `aws:` namespace,
-/// which is reserved for AWS (its wording here is Tabula's own).
-fn check_tag_key(key: &str) -> ApiResult<()> {
+/// A tag key as TagResource and UntagResource take it: 1 to 128 characters.
+fn check_tag_key_length(key: &str) -> ApiResult<()> {
     let len = key.chars().count();
     if len == 0 || len > 128 {
         return Err(ApiError::validation(
             "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
         ));
     }
+    Ok(())
+}
+
+/// A tag key as TagResource takes it: as long as `check_tag_key_length` allows, and not in
+/// the `aws:` namespace, which is reserved for AWS (its wording here is Tabula's own).
+fn check_tag_key(key: &str) -> ApiResult<()> {
+    check_tag_key_length(key)?;
     if key.starts_with("aws:") {
         return Err(ApiError::validation(
             "One or more parameter values were invalid: Tag keys starting with aws: are reserved for AWS use",
@@ -928,11 +934,7 @@ pub(super) fn untag_resource(engine: &Engine, req: Request<'_>) -> ApiResult<Val
         let k = k
             .as_str()
             .ok_or_else(|| ApiError::serialization("TagKeys must be strings"))?;
-        if k.is_empty() || k.chars().count() > 128 {
-            return Err(ApiError::validation(
-                "One or more parameter values were invalid: Tag keys must be between 1 and 128 characters",
-            ));
-        }
+        check_tag_key_length(k)?;
         keys.push(k.to_string());
     }
     engine.untag_resource(&arn, &keys)?;

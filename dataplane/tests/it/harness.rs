@@ -201,12 +201,12 @@ pub async fn read_stream(
 }
 
 /// A table `name` with hash key `pk`, a global index `by_g` on `g` projecting everything,
-/// and a stream of the given view type.
+/// and a stream of the given view type; returns the stream's ARN.
 pub async fn create_indexed_streamed_table(
     c: &Client,
     name: &str,
     view: aws_sdk_dynamodb::types::StreamViewType,
-) {
+) -> String {
     use aws_sdk_dynamodb::types::{
         GlobalSecondaryIndex, Projection, ProjectionType, StreamSpecification,
     };
@@ -237,5 +237,8 @@ pub async fn create_indexed_streamed_table(
         )
         .send()
         .await
-        .expect("create table");
+        .expect("create table")
+        .table_description
+        .and_then(|d| d.latest_stream_arn)
+        .expect("stream ARN")
 }
